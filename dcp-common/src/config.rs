@@ -1,0 +1,295 @@
+//! Settings of a dcp run: every setting of DCP's config.py under its own name (reference
+//! §1), with DCP's defaults and derived names, plus dcp's own (`BACKEND`, `QUEUE_FILE`).
+//!
+//! Settings are read from TOML (`dcp.toml`) or from the JSON `dcp-config` prints; both use
+//! the same keys. [`Config::parse`] is the only way in: it fills derived names, makes
+//! embedded paths absolute and validates, so every tool sees the same resolved settings.
+
+mod flag;
+mod locate;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use locate::locate;
+
+/// Which services carry the queue, the buckets and the fleet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// One machine, no cloud: a SQLite queue file, local directories as buckets, local
+    /// worker processes as the fleet.
+    #[default]
+    Embedded,
+    /// SQS, S3, ECS and an EC2 Spot Fleet.
+    Aws,
+}
+
+/// The resolved settings of a run. Field docs give DCP's meaning; keys are DCP's names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct Config {
+    /// dcp: `embedded` (default) or `aws`.
+    pub backend: Backend,
+    /// dcp, embedded: the SQLite file holding the queues.
+    pub queue_file: PathBuf,
+    /// Ties every resource of a run together; the names below derive from it.
+    pub app_name: String,
+    /// Worker image.
+    pub dockerhub_tag: String,
+    /// AWS region.
+    pub aws_region: String,
+    /// AWS profile of the standard credential chain.
+    pub aws_profile: String,
+    /// EC2 key pair for the fleet's instances.
+    pub ssh_key_name: String,
+    /// Bucket (embedded: directory) for logs, run files and ECS config.
+    pub aws_bucket: String,
+    /// Images are read from here (default AWS_BUCKET).
+    pub source_bucket: String,
+    /// Pipelines, load-data CSVs and batch files (default SOURCE_BUCKET).
+    pub workspace_bucket: String,
+    /// Results go here (default AWS_BUCKET).
+    pub destination_bucket: String,
+    /// Extra upload options, e.g. `--acl bucket-owner-full-control`.
+    pub upload_flags: String,
+    /// ECS cluster name.
+    pub ecs_cluster: String,
+    /// Instances in the fleet.
+    pub cluster_machines: u32,
+    /// Containers per instance.
+    pub tasks_per_machine: u32,
+    /// Instance types of the fleet (a single string is accepted too).
+    #[serde(deserialize_with = "flag::one_or_many")]
+    pub machine_type: Vec<String>,
+    /// Maximum spot price per instance-hour.
+    pub machine_price: f64,
+    /// GB of disk per instance (at least 22).
+    pub ebs_vol_size: u32,
+    /// Download images instead of mounting the source bucket.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub download_files: bool,
+    /// Public IPv4 addresses on instances; `false` overrides the fleet file.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub assign_ip: bool,
+    /// CellProfiler copies run inside each container.
+    pub docker_cores: u32,
+    /// ECS CPU units per container (default DOCKER_CORES × 1024).
+    pub cpu_shares: u32,
+    /// MB of memory per container.
+    pub memory: u32,
+    /// Seconds between the starts of the copies inside one container.
+    pub seconds_to_start: u64,
+    /// The task queue (default APP_NAME + "Queue").
+    pub sqs_queue_name: String,
+    /// Seconds a received task stays hidden from other workers.
+    pub sqs_message_visibility: u64,
+    /// Where a task goes after JOB_RETRIES receives (default APP_NAME + "DeadMessages").
+    pub sqs_dead_letter_queue: String,
+    /// Receives of a task before it goes to the dead-letter queue.
+    pub job_retries: u32,
+    /// CloudWatch log group (default APP_NAME); `_perInstance` is appended for containers.
+    pub log_group_name: String,
+    /// Let the monitor run on queue alarms.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub auto_monitor: bool,
+    /// Create a CloudWatch dashboard for the run.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub create_dashboard: bool,
+    /// Remove the dashboard at the end of the run.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub clean_dashboard: bool,
+    /// Skip a task whose output prefix already holds its results.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub check_if_done_bool: bool,
+    /// Files that make a task count as done.
+    pub expected_number_files: u32,
+    /// Smallest size of a file that counts.
+    pub min_file_size_bytes: u64,
+    /// A string a file's name must contain to count.
+    pub necessary_string: String,
+    /// Pass `--always-continue` to CellProfiler.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub always_continue: bool,
+    /// Use CellProfiler plugins.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub use_plugins: bool,
+    /// Update the plugins before running.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub update_plugins: bool,
+    /// Commit or tag of the plugins to check out (empty: as installed).
+    pub plugins_commit: String,
+    /// Install REQUIREMENTS for the plugins.
+    #[serde(deserialize_with = "flag::boolean")]
+    pub install_requirements: bool,
+    /// Plugin requirements (pip flag or file).
+    pub requirements: String,
+    /// ECS service (default APP_NAME + "Service").
+    pub ecs_service_name: String,
+    /// ECS task definition family (default APP_NAME + "Task").
+    pub ecs_task_family: String,
+}
+
+impl Default for Config {
+    /// DCP's defaults (its config.py), with names left empty where they derive from others.
+    fn default() -> Self {
+        Config {
+            backend: Backend::Embedded,
+            queue_file: PathBuf::from("dcp-queue.sqlite"),
+            app_name: "DistributedCP".into(),
+            dockerhub_tag: "cellprofiler/distributed-cellprofiler:2.2.0_4.2.8".into(),
+            aws_region: "us-east-1".into(),
+            aws_profile: "default".into(),
+            ssh_key_name: String::new(),
+            aws_bucket: String::new(),
+            source_bucket: String::new(),
+            workspace_bucket: String::new(),
+            destination_bucket: String::new(),
+            upload_flags: String::new(),
+            ecs_cluster: "default".into(),
+            cluster_machines: 3,
+            tasks_per_machine: 1,
+            machine_type: vec!["m5.xlarge".into()],
+            machine_price: 0.20,
+            ebs_vol_size: 30,
+            download_files: false,
+            assign_ip: true,
+            docker_cores: 4,
+            cpu_shares: 0,
+            memory: 15000,
+            seconds_to_start: 180,
+            sqs_queue_name: String::new(),
+            sqs_message_visibility: 60,
+            sqs_dead_letter_queue: String::new(),
+            job_retries: 3,
+            log_group_name: String::new(),
+            auto_monitor: true,
+            create_dashboard: true,
+            clean_dashboard: true,
+            check_if_done_bool: false,
+            expected_number_files: 7,
+            min_file_size_bytes: 1,
+            necessary_string: String::new(),
+            always_continue: false,
+            use_plugins: false,
+            update_plugins: false,
+            plugins_commit: String::new(),
+            install_requirements: false,
+            requirements: String::new(),
+            ecs_service_name: String::new(),
+            ecs_task_family: String::new(),
+        }
+    }
+}
+
+/// Why settings were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The settings file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML or JSON of settings (the message names line and key).
+    #[error("{origin}: {message}")]
+    Syntax {
+        /// Where the text came from.
+        origin: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A setting has a value dcp cannot use.
+    #[error("{origin}{}: {key}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        /// Where the text came from.
+        origin: String,
+        /// The line of the key, when the key is in the text.
+        line: Option<usize>,
+        /// The setting.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No settings were given and none were found.
+    #[error("no settings found: {0}")]
+    NotFound(String),
+}
+
+impl Config {
+    /// Reads settings from TOML or JSON text (JSON when it starts with `{`), fills derived
+    /// names, makes embedded paths absolute against `base_dir`, and validates.
+    /// `origin` names the text in errors.
+    pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let syntax = |message: String| ConfigError::Syntax { origin: origin.to_owned(), message };
+        let raw: Config = if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| syntax(e.to_string()))?
+        } else {
+            toml::from_str(text).map_err(|e| syntax(e.to_string().trim_end().to_owned()))?
+        };
+        raw.resolve(base_dir).map_err(|(key, message)| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            line: validate::line_of_key(text, key),
+            key: key.to_owned(),
+            message,
+        })
+    }
+
+    /// Reads a settings file (TOML or JSON); relative paths in it are taken from its folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Config::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// The log group of the containers: LOG_GROUP_NAME + "_perInstance".
+    pub fn per_instance_log_group(&self) -> String {
+        format!("{}_perInstance", self.log_group_name)
+    }
+
+    fn resolve(mut self, base_dir: &Path) -> Result<Config, (&'static str, String)> {
+        let app = self.app_name.clone();
+        let derive = |slot: &mut String, value: String| {
+            if slot.is_empty() {
+                *slot = value;
+            }
+        };
+        derive(&mut self.sqs_queue_name, format!("{app}Queue"));
+        derive(&mut self.sqs_dead_letter_queue, format!("{app}DeadMessages"));
+        derive(&mut self.log_group_name, app.clone());
+        derive(&mut self.ecs_service_name, format!("{app}Service"));
+        derive(&mut self.ecs_task_family, format!("{app}Task"));
+        derive(&mut self.source_bucket, self.aws_bucket.clone());
+        derive(&mut self.workspace_bucket, self.source_bucket.clone());
+        derive(&mut self.destination_bucket, self.aws_bucket.clone());
+        if self.cpu_shares == 0 {
+            self.cpu_shares = self.docker_cores.saturating_mul(1024);
+        }
+        if self.plugins_commit.eq_ignore_ascii_case("false") {
+            self.plugins_commit.clear();
+        }
+        validate::check(&self)?;
+        if self.backend == Backend::Embedded {
+            let dir = |p: &str| absolute(base_dir, Path::new(p)).to_string_lossy().into_owned();
+            self.queue_file = absolute(base_dir, &self.queue_file);
+            self.aws_bucket = dir(&self.aws_bucket);
+            self.source_bucket = dir(&self.source_bucket);
+            self.workspace_bucket = dir(&self.workspace_bucket);
+            self.destination_bucket = dir(&self.destination_bucket);
+        }
+        Ok(self)
+    }
+}
+
+fn absolute(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() { path.to_owned() } else { base.join(path) };
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,60 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, "dcp.toml", Path::new("/runs/a"))
+}
+
+#[test]
+fn defaults_and_derived_names() {
+    let c = parse("APP_NAME = 'Screen1'\nAWS_BUCKET = 'bucket'\n").unwrap();
+    assert_eq!(c.sqs_queue_name, "Screen1Queue");
+    assert_eq!(c.sqs_dead_letter_queue, "Screen1DeadMessages");
+    assert_eq!(c.log_group_name, "Screen1");
+    assert_eq!(c.per_instance_log_group(), "Screen1_perInstance");
+    assert_eq!(c.ecs_service_name, "Screen1Service");
+    assert_eq!(c.ecs_task_family, "Screen1Task");
+    assert_eq!(c.cpu_shares, 4096);
+    assert_eq!(c.job_retries, 3);
+    assert_eq!(c.sqs_message_visibility, 60);
+    assert_eq!(c.source_bucket, "/runs/a/bucket");
+    assert_eq!(c.workspace_bucket, "/runs/a/bucket");
+    assert_eq!(c.queue_file, Path::new("/runs/a/dcp-queue.sqlite"));
+}
+
+#[test]
+fn dcp_spellings_are_accepted() {
+    let c = parse(
+        "BACKEND = 'aws'\nAWS_BUCKET = 'logs'\nSOURCE_BUCKET = 'imgs'\nDOWNLOAD_FILES = 'True'\n\
+         ASSIGN_IP = 'false'\nMACHINE_TYPE = 'c5.xlarge'\nPLUGINS_COMMIT = 'False'\n",
+    )
+    .unwrap();
+    assert!(c.download_files);
+    assert!(!c.assign_ip);
+    assert_eq!(c.machine_type, ["c5.xlarge"]);
+    assert_eq!(c.workspace_bucket, "imgs");
+    assert_eq!(c.destination_bucket, "logs");
+    assert_eq!(c.plugins_commit, "");
+}
+
+#[test]
+fn resolved_json_reads_back_unchanged() {
+    let c = parse("AWS_BUCKET = 'bucket'\nSQS_MESSAGE_VISIBILITY = 300\n").unwrap();
+    let json = serde_json::to_string_pretty(&c).unwrap();
+    assert_eq!(Config::parse(&json, "<stdin>", Path::new("/elsewhere")).unwrap(), c);
+}
+
+#[test]
+fn errors_name_the_key_and_line() {
+    let err = parse("AWS_BUCKET = 'b'\n\nEBS_VOL_SIZE = 10\n").unwrap_err();
+    assert_eq!(err.to_string(), "dcp.toml:3: EBS_VOL_SIZE: must be at least 22, got 10");
+    let err = parse("AWS_BUCKET = 'b'\nAPP_NAM = 'x'\n").unwrap_err().to_string();
+    assert!(err.contains("line 2") && err.contains("APP_NAM"), "{err}");
+    let err = parse("AWS_BUCKET = 'b'\nDOWNLOAD_FILES = 'yes'\n").unwrap_err().to_string();
+    assert!(err.contains("DOWNLOAD_FILES") && err.contains("'yes'"), "{err}");
+    let err = parse("APP_NAME = 'my app'\nAWS_BUCKET = 'b'\n").unwrap_err().to_string();
+    assert!(err.starts_with("dcp.toml:1: APP_NAME:"), "{err}");
+    let err = parse("APP_NAME = 'x'\n").unwrap_err().to_string();
+    assert!(err.contains("AWS_BUCKET: is required"), "{err}");
+    let err = parse("{\"AWS_BUCKET\": \"b\",\n \"JOB_RETRIES\": 0}").unwrap_err().to_string();
+    assert_eq!(err, "dcp.toml:2: JOB_RETRIES: must be at least 1, got 0");
+}

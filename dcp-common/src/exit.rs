@@ -1,0 +1,43 @@
+//! The exit codes every dcp tool shares.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 1 | the work failed (queue, file system, backend); see the message on stderr |
+//! | 2 | bad usage or invalid input (settings, job file, CSV): nothing was changed |
+
+use std::error::Error;
+use std::process::ExitCode;
+
+use crate::{ConfigError, JobErrors};
+
+/// The work failed after the input was accepted.
+pub const FAILURE: u8 = 1;
+/// The arguments, settings or job were refused before any work was done.
+pub const BAD_INPUT: u8 = 2;
+
+/// Picks the exit code for an error: [`BAD_INPUT`] when any error in its chain is an
+/// input error (settings or job validation), [`FAILURE`] otherwise.
+pub fn code_for(err: &(dyn Error + 'static)) -> u8 {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.is::<ConfigError>() || e.is::<JobErrors>() {
+            return BAD_INPUT;
+        }
+        cause = e.source();
+    }
+    FAILURE
+}
+
+/// Prints `tool: error: …` with every cause on stderr and returns the matching exit code.
+pub fn report(tool: &str, err: &(dyn Error + 'static)) -> ExitCode {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        message.push_str(": ");
+        message.push_str(&e.to_string());
+        cause = e.source();
+    }
+    eprintln!("{tool}: error: {message}");
+    ExitCode::from(code_for(err))
+}

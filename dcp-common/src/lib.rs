@@ -1,0 +1,22 @@
+//! Shared types of dcp, the Rust rewrite of Distributed-CellProfiler (DCP).
+//!
+//! Every dcp tool reads the same settings ([`Config`]), turns DCP job files into the same
+//! tasks ([`Task`], whose queue message body is byte-for-byte what DCP sends), computes the
+//! same output prefixes ([`prefix`]) and talks to the task queue through one seam
+//! ([`Queue`]), whichever backend is configured.
+
+pub mod config;
+pub mod exit;
+pub mod job;
+pub mod metadata;
+pub mod prefix;
+mod pyjson;
+pub mod queue;
+pub mod task;
+
+pub use config::{Backend, Config, ConfigError};
+pub use job::{JobError, JobErrors, JobTemplate, TaskSet};
+pub use metadata::{Metadata, MetadataError};
+
+pub use queue::{EmbeddedQueue, Queue, QueueError, QueueSpec};
+pub use task::Task;

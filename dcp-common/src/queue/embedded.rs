@@ -1,0 +1,293 @@
+//! The embedded queue: one SQLite file (WAL, busy timeout) holding any number of queues
+//! with SQS semantics, shared safely by every process on the machine.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::{Counts, Created, DeadLetter, Queue, QueueError, QueueSpec, Received};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS queues (
+    name TEXT PRIMARY KEY,
+    visibility_ms INTEGER NOT NULL,
+    dead_letter_queue TEXT,
+    max_receives INTEGER
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    visible_ms INTEGER NOT NULL,
+    receives INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, visible_ms);
+";
+
+/// How long a process waits for another one's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a waiting receive looks again.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A task queue and its dead-letter queue in a SQLite file.
+pub struct EmbeddedQueue {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    spec: QueueSpec,
+}
+
+/// An error inside a database call: SQLite's own, or a queue-level one.
+enum Fail {
+    Sql(rusqlite::Error),
+    Queue(QueueError),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail::Sql(e)
+    }
+}
+
+impl EmbeddedQueue {
+    /// Opens (creating if needed) the queue file at `path` for the queues of `spec`.
+    pub fn open(path: &Path, spec: QueueSpec) -> Result<Self, QueueError> {
+        let fail = |source| QueueError::Embedded { path: path.display().to_string(), source };
+        let conn = Connection::open(path).map_err(fail)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())).map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        Ok(EmbeddedQueue { conn: Mutex::new(conn), path: path.to_owned(), spec })
+    }
+
+    /// The spec this handle was opened with.
+    pub fn spec(&self) -> &QueueSpec {
+        &self.spec
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, Fail>) -> Result<T, QueueError> {
+        let mut conn: MutexGuard<'_, Connection> = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn).map_err(|e| match e {
+            Fail::Sql(source) => QueueError::Embedded { path: self.path.display().to_string(), source },
+            Fail::Queue(e) => e,
+        })
+    }
+
+    /// The stored attributes of the task queue: (visibility ms, dead-letter queue, max receives).
+    fn attributes(&self, tx: &Transaction<'_>) -> Result<(i64, String, i64), Fail> {
+        tx.query_row(
+            "SELECT visibility_ms, dead_letter_queue, max_receives FROM queues WHERE name = ?1",
+            [&self.spec.name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| Fail::Queue(QueueError::Missing(self.spec.name.clone())))
+    }
+
+    fn receive_now(&self, max: usize) -> Result<Vec<Received>, QueueError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (visibility_ms, dead_letter_queue, max_receives) = self.attributes(&tx)?;
+            let now = now_ms();
+            let mut received = Vec::new();
+            loop {
+                let wanted = max - received.len();
+                let candidates: Vec<(i64, i64)> = tx
+                    .prepare_cached(
+                        "SELECT id, receives FROM messages WHERE queue = ?1 AND visible_ms <= ?2 \
+                         ORDER BY visible_ms, id LIMIT ?3",
+                    )?
+                    .query_map(params![self.spec.name, now, wanted as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                if candidates.is_empty() {
+                    break;
+                }
+                for (id, receives) in candidates {
+                    if receives >= max_receives {
+                        tx.prepare_cached(
+                            "UPDATE messages SET queue = ?2, visible_ms = ?3, receipt = NULL WHERE id = ?1",
+                        )?
+                        .execute(params![id, dead_letter_queue, now])?;
+                        continue;
+                    }
+                    let (receipt, body, count): (String, String, u32) = tx
+                        .prepare_cached(
+                            "UPDATE messages SET receives = receives + 1, visible_ms = ?2, \
+                             receipt = id || '.' || lower(hex(randomblob(8))) \
+                             WHERE id = ?1 RETURNING receipt, body, receives",
+                        )?
+                        .query_row(params![id, now + visibility_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    received.push(Received { id: id.to_string(), receipt, body, receive_count: count });
+                }
+                if received.len() == max {
+                    break;
+                }
+            }
+            tx.commit()?;
+            Ok(received)
+        })
+    }
+
+    /// Runs `sql` on the message a receipt handle names; stale or unknown handles fail.
+    fn on_receipt(&self, receipt: &str, sql: &str, visible_ms: Option<i64>) -> Result<(), QueueError> {
+        let stale = || QueueError::StaleReceipt(receipt.to_owned());
+        let id: i64 = receipt.split_once('.').and_then(|(id, _)| id.parse().ok()).ok_or_else(stale)?;
+        let changed = self.with(|conn| {
+            let mut statement = conn.prepare_cached(sql)?;
+            Ok(match visible_ms {
+                Some(at) => statement.execute(params![id, receipt, self.spec.name, at])?,
+                None => statement.execute(params![id, receipt, self.spec.name])?,
+            })
+        })?;
+        if changed == 1 { Ok(()) } else { Err(stale()) }
+    }
+
+    fn require_queue(&self, conn: &Connection) -> Result<(), Fail> {
+        let exists: Option<i64> =
+            conn.query_row("SELECT 1 FROM queues WHERE name = ?1", [&self.spec.name], |r| r.get(0)).optional()?;
+        exists.map(|_| ()).ok_or_else(|| Fail::Queue(QueueError::Missing(self.spec.name.clone())))
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Queue for EmbeddedQueue {
+    async fn create(&self) -> Result<Created, QueueError> {
+        let spec = &self.spec;
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists = |name: &str| -> rusqlite::Result<bool> {
+                Ok(tx.query_row("SELECT 1 FROM queues WHERE name = ?1", [name], |_| Ok(())).optional()?.is_some())
+            };
+            let created = Created { queue: !exists(&spec.name)?, dead_letter_queue: !exists(&spec.dead_letter_queue)? };
+            let visibility_ms = spec.visibility_timeout.as_millis() as i64;
+            tx.execute(
+                "INSERT INTO queues (name, visibility_ms) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![spec.dead_letter_queue, visibility_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO queues (name, visibility_ms, dead_letter_queue, max_receives) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (name) DO UPDATE SET visibility_ms = ?2, dead_letter_queue = ?3, max_receives = ?4",
+                params![spec.name, visibility_ms, spec.dead_letter_queue, spec.max_receives],
+            )?;
+            tx.commit()?;
+            Ok(created)
+        })
+    }
+
+    async fn send(&self, bodies: &[String]) -> Result<(), QueueError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            self.require_queue(&tx)?;
+            let now = now_ms();
+            {
+                let mut insert =
+                    tx.prepare("INSERT INTO messages (queue, body, sent_ms, visible_ms) VALUES (?1, ?2, ?3, ?3)")?;
+                for body in bodies {
+                    insert.execute(params![self.spec.name, body, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
+        let start = Instant::now();
+        loop {
+            let received = self.receive_now(max.max(1))?;
+            let waited = start.elapsed();
+            if !received.is_empty() || waited >= wait {
+                return Ok(received);
+            }
+            tokio::time::sleep(POLL_INTERVAL.min(wait - waited)).await;
+        }
+    }
+
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
+        let at = now_ms() + timeout.as_millis() as i64;
+        self.on_receipt(
+            receipt,
+            "UPDATE messages SET visible_ms = ?4 WHERE id = ?1 AND receipt = ?2 AND queue = ?3",
+            Some(at),
+        )
+    }
+
+    async fn delete_message(&self, receipt: &str) -> Result<(), QueueError> {
+        self.on_receipt(receipt, "DELETE FROM messages WHERE id = ?1 AND receipt = ?2 AND queue = ?3", None)
+    }
+
+    async fn counts(&self) -> Result<Counts, QueueError> {
+        self.with(|conn| {
+            self.require_queue(conn)?;
+            let now = now_ms();
+            let (visible, in_flight): (Option<i64>, Option<i64>) = conn.query_row(
+                "SELECT SUM(visible_ms <= ?2), SUM(visible_ms > ?2) FROM messages WHERE queue = ?1",
+                params![self.spec.name, now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let dead: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM messages WHERE queue = ?1",
+                [&self.spec.dead_letter_queue],
+                |r| r.get(0),
+            )?;
+            Ok(Counts {
+                visible: visible.unwrap_or(0) as u64,
+                in_flight: in_flight.unwrap_or(0) as u64,
+                dead: dead as u64,
+            })
+        })
+    }
+
+    async fn purge(&self, dead_letters: bool) -> Result<u64, QueueError> {
+        let queue = if dead_letters { &self.spec.dead_letter_queue } else { &self.spec.name };
+        self.with(|conn| {
+            self.require_queue(conn)?;
+            Ok(conn.execute("DELETE FROM messages WHERE queue = ?1", [queue])? as u64)
+        })
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
+        self.with(|conn| {
+            self.require_queue(conn)?;
+            let mut select = conn.prepare("SELECT id, receives, body FROM messages WHERE queue = ?1 ORDER BY id")?;
+            let rows = select.query_map([&self.spec.dead_letter_queue], |r| {
+                Ok(DeadLetter { id: r.get::<_, i64>(0)?.to_string(), receive_count: r.get(1)?, body: r.get(2)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    async fn redrive(&self) -> Result<u64, QueueError> {
+        self.with(|conn| {
+            self.require_queue(conn)?;
+            let moved = conn.execute(
+                "UPDATE messages SET queue = ?1, receives = 0, visible_ms = ?3, receipt = NULL WHERE queue = ?2",
+                params![self.spec.name, self.spec.dead_letter_queue, now_ms()],
+            )?;
+            Ok(moved as u64)
+        })
+    }
+
+    async fn delete_queues(&self) -> Result<(), QueueError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            self.require_queue(&tx)?;
+            for name in [&self.spec.name, &self.spec.dead_letter_queue] {
+                tx.execute("DELETE FROM messages WHERE queue = ?1", [name])?;
+                tx.execute("DELETE FROM queues WHERE name = ?1", [name])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

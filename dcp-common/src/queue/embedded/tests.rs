@@ -1,0 +1,133 @@
+use super::*;
+
+fn spec(visibility_ms: u64, max_receives: u32) -> QueueSpec {
+    QueueSpec {
+        name: "TestQueue".into(),
+        dead_letter_queue: "TestDeadMessages".into(),
+        visibility_timeout: Duration::from_millis(visibility_ms),
+        max_receives,
+    }
+}
+
+fn bodies(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("task {i}")).collect()
+}
+
+async fn queue(dir: &tempfile::TempDir, visibility_ms: u64, max_receives: u32) -> EmbeddedQueue {
+    let q = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec(visibility_ms, max_receives)).unwrap();
+    q.create().await.unwrap();
+    q
+}
+
+#[tokio::test]
+async fn create_is_idempotent_and_updates_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec(1000, 3)).unwrap();
+    assert!(matches!(q.counts().await, Err(QueueError::Missing(_))));
+    assert!(matches!(q.send(&bodies(1)).await, Err(QueueError::Missing(_))));
+    assert_eq!(q.create().await.unwrap(), Created { queue: true, dead_letter_queue: true });
+    q.send(&bodies(2)).await.unwrap();
+    let again = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec(1000, 1)).unwrap();
+    assert_eq!(again.create().await.unwrap(), Created { queue: false, dead_letter_queue: false });
+    assert_eq!(again.counts().await.unwrap(), Counts { visible: 2, in_flight: 0, dead: 0 });
+    // The new redrive policy (max 1 receive) is the one in force.
+    again.receive(2, Duration::ZERO).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(again.receive(2, Duration::ZERO).await.unwrap().is_empty());
+    assert_eq!(again.counts().await.unwrap().dead, 2);
+}
+
+#[tokio::test]
+async fn received_messages_hide_until_visibility_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = queue(&dir, 300, 5).await;
+    q.send(&bodies(3)).await.unwrap();
+    let first = q.receive(2, Duration::ZERO).await.unwrap();
+    assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["task 0", "task 1"]);
+    assert_eq!(q.counts().await.unwrap(), Counts { visible: 1, in_flight: 2, dead: 0 });
+    let rest = q.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let again = q.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(again.len(), 3);
+    assert!(again.iter().all(|m| m.receive_count == 2));
+}
+
+#[tokio::test]
+async fn receipt_goes_stale_when_received_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = queue(&dir, 100, 5).await;
+    q.send(&bodies(1)).await.unwrap();
+    let old = q.receive(1, Duration::ZERO).await.unwrap().remove(0);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let new = q.receive(1, Duration::ZERO).await.unwrap().remove(0);
+    assert_eq!(old.id, new.id);
+    assert_ne!(old.receipt, new.receipt);
+    assert!(matches!(q.delete_message(&old.receipt).await, Err(QueueError::StaleReceipt(_))));
+    assert!(matches!(q.change_visibility(&old.receipt, Duration::ZERO).await, Err(QueueError::StaleReceipt(_))));
+    assert!(matches!(q.delete_message("garbage").await, Err(QueueError::StaleReceipt(_))));
+    q.delete_message(&new.receipt).await.unwrap();
+    assert!(matches!(q.delete_message(&new.receipt).await, Err(QueueError::StaleReceipt(_))));
+    assert_eq!(q.counts().await.unwrap(), Counts::default());
+}
+
+#[tokio::test]
+async fn change_visibility_extends_and_releases() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = queue(&dir, 200, 5).await;
+    q.send(&bodies(1)).await.unwrap();
+    let m = q.receive(1, Duration::ZERO).await.unwrap().remove(0);
+    q.change_visibility(&m.receipt, Duration::from_secs(60)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(q.receive(1, Duration::ZERO).await.unwrap().is_empty(), "extended visibility must hold");
+    q.change_visibility(&m.receipt, Duration::ZERO).await.unwrap();
+    assert_eq!(q.receive(1, Duration::ZERO).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn dead_letter_after_max_receives_and_redrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = queue(&dir, 50, 2).await;
+    q.send(&bodies(2)).await.unwrap();
+    for round in 1..=2 {
+        let got = q.receive(10, Duration::ZERO).await.unwrap();
+        assert_eq!(got.len(), 2, "receive {round}");
+        assert!(got.iter().all(|m| m.receive_count == round));
+        tokio::time::sleep(Duration::from_millis(80)).await;
+    }
+    assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+    assert_eq!(q.counts().await.unwrap(), Counts { visible: 0, in_flight: 0, dead: 2 });
+    let dead = q.dead_letters().await.unwrap();
+    assert_eq!(dead.iter().map(|d| (d.body.as_str(), d.receive_count)).collect::<Vec<_>>(), [("task 0", 2), ("task 1", 2)]);
+    assert_eq!(q.redrive().await.unwrap(), 2);
+    assert_eq!(q.counts().await.unwrap(), Counts { visible: 2, in_flight: 0, dead: 0 });
+    assert!(q.receive(10, Duration::ZERO).await.unwrap().iter().all(|m| m.receive_count == 1));
+}
+
+#[tokio::test]
+async fn receive_waits_for_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = queue(&dir, 1000, 3).await;
+    let start = Instant::now();
+    assert!(q.receive(1, Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    let sender = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec(1000, 3)).unwrap();
+    let (got, ()) = tokio::join!(q.receive(1, Duration::from_secs(5)), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sender.send(&bodies(1)).await.unwrap();
+    });
+    assert_eq!(got.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn purge_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = queue(&dir, 1000, 3).await;
+    q.send(&bodies(5)).await.unwrap();
+    assert_eq!(q.purge(false).await.unwrap(), 5);
+    assert_eq!(q.counts().await.unwrap(), Counts::default());
+    q.send(&bodies(1)).await.unwrap();
+    q.delete_queues().await.unwrap();
+    assert!(matches!(q.counts().await, Err(QueueError::Missing(_))));
+}

@@ -1,0 +1,120 @@
+//! One task: one image group of a job, and the queue message that carries it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::metadata::{Metadata, MetadataError};
+use crate::prefix::{self, PrefixError};
+use crate::pyjson;
+
+/// One group of a job with the job's fields, in the field order of DCP's message body:
+/// `{"Metadata", "pipeline", "output", "input", "data_file", "output_structure"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// The group, in the form the job gave it.
+    #[serde(rename = "Metadata")]
+    pub metadata: Metadata,
+    /// Pipeline (`.cppipe`) or batch file (`.h5`), a key in WORKSPACE_BUCKET.
+    pub pipeline: String,
+    /// Output folder, a key in DESTINATION_BUCKET.
+    pub output: String,
+    /// Input folder, a key in SOURCE_BUCKET.
+    pub input: String,
+    /// Load-data CSV or file list, a key in WORKSPACE_BUCKET.
+    pub data_file: String,
+    /// How the group's metadata names its output folder; empty joins the values with `-`.
+    #[serde(default)]
+    pub output_structure: String,
+}
+
+/// Why a task cannot be run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TaskError {
+    /// The message body is not a DCP task.
+    #[error("not a DCP task message: {0}")]
+    Body(String),
+    /// The group's metadata is malformed.
+    #[error("Metadata: {0}")]
+    Metadata(#[from] MetadataError),
+    /// A bucket key or the output prefix would leave its bucket or folder.
+    #[error("{field}: {source}")]
+    Location {
+        /// The field of the task at fault.
+        field: &'static str,
+        /// What is wrong.
+        source: PrefixError,
+    },
+}
+
+impl Task {
+    /// The queue message body, exactly as DCP's `json.dumps` writes it.
+    pub fn to_body(&self) -> String {
+        pyjson::dumps(self)
+    }
+
+    /// Reads a queue message body written by dcp or by DCP.
+    pub fn from_body(body: &str) -> Result<Task, TaskError> {
+        serde_json::from_str(body).map_err(|e| TaskError::Body(e.to_string()))
+    }
+
+    /// Checks every field and returns the group's key/value pairs and output prefix.
+    pub fn resolve(&self) -> Result<(Vec<(String, String)>, String), TaskError> {
+        let pairs = self.metadata.pairs()?;
+        for (field, key) in [
+            ("pipeline", &self.pipeline),
+            ("data_file", &self.data_file),
+            ("input", &self.input),
+            ("output", &self.output),
+        ] {
+            prefix::check_relative(key).map_err(|source| TaskError::Location { field, source })?;
+        }
+        let location = |source| TaskError::Location { field: "output_structure", source };
+        if matches!(self.metadata, Metadata::Fields(_)) && self.output_structure.is_empty() {
+            return Err(location(PrefixError::StructureRequired));
+        }
+        let group = prefix::group_path(&pairs, &self.output_structure).map_err(location)?;
+        Ok((pairs, prefix::output_prefix(&self.output, &group)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Task {
+        Task {
+            metadata: Metadata::Text("Metadata_Position=2".into()),
+            pipeline: "demo_project_folder/workspace/ExampleFly.cppipe".into(),
+            output: "demo_project_folder/output".into(),
+            input: "demo_project_folder/workspace/".into(),
+            data_file: "demo_project_folder/workspace/load_data.csv".into(),
+            output_structure: "Metadata_Position".into(),
+        }
+    }
+
+    #[test]
+    fn body_is_what_dcp_sends() {
+        // json.dumps(templateMessage) in DCP's run.py submitJob, for the ExampleFly job.
+        let expected = r#"{"Metadata": "Metadata_Position=2", "pipeline": "demo_project_folder/workspace/ExampleFly.cppipe", "output": "demo_project_folder/output", "input": "demo_project_folder/workspace/", "data_file": "demo_project_folder/workspace/load_data.csv", "output_structure": "Metadata_Position"}"#;
+        assert_eq!(example().to_body(), expected);
+        assert_eq!(Task::from_body(expected).unwrap(), example());
+    }
+
+    #[test]
+    fn reads_bodies_without_output_structure() {
+        let body = r#"{"Metadata": "Metadata_Plate=P1,Metadata_Well=A01", "pipeline": "p", "output": "o", "input": "i", "data_file": "d"}"#;
+        let task = Task::from_body(body).unwrap();
+        assert_eq!(task.resolve().unwrap().1, "o/P1-A01");
+    }
+
+    #[test]
+    fn resolves_the_output_prefix() {
+        assert_eq!(example().resolve().unwrap().1, "demo_project_folder/output/2");
+        let mut task = example();
+        task.pipeline = "../secrets/p.cppipe".into();
+        assert!(matches!(task.resolve(), Err(TaskError::Location { field: "pipeline", .. })));
+        task = example();
+        task.metadata = serde_json::from_str(r#"{"Metadata_Position": 2}"#).unwrap();
+        task.output_structure.clear();
+        assert!(matches!(task.resolve(), Err(TaskError::Location { field: "output_structure", .. })));
+    }
+}
