@@ -54,7 +54,7 @@ impl fmt::Display for JobError {
 }
 
 /// Every problem found in a job (up to [`JobErrors::LIMIT`] are kept); nothing of it was sent.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, Default, PartialEq, thiserror::Error)]
 pub struct JobErrors {
     /// The problems kept, in input order.
     pub errors: Vec<JobError>,
@@ -68,7 +68,7 @@ impl JobErrors {
 
     /// A report of a single problem.
     pub fn one(origin: &str, line: usize, field: &str, message: impl Into<String>) -> Self {
-        let mut errors = JobErrors { errors: Vec::new(), total: 0 };
+        let mut errors = JobErrors::default();
         errors.push(JobError { origin: origin.to_owned(), line, field: field.to_owned(), message: message.into() });
         errors
     }
@@ -113,6 +113,10 @@ impl JobTemplate {
     /// The task of one group, its `{Metadata_…}` placeholders filled and every field checked.
     /// On error, returns the field at fault and what is wrong with it.
     pub fn task(&self, metadata: Metadata) -> Result<(Task, String), (String, String)> {
+        let fields = [&self.pipeline, &self.data_file, &self.input, &self.output];
+        if let Some(i) = fields.iter().position(|f| f.is_empty()) {
+            return Err((JOB_FIELDS[i].to_owned(), "missing: give it in the job file or as a CSV column".into()));
+        }
         let pairs = metadata.pairs().map_err(|e| ("Metadata".to_owned(), e.to_string()))?;
         let fill = |field: &str, text: &str| fill_placeholders(text, &pairs).map_err(|m| (field.to_owned(), m));
         let task = Task {
@@ -205,48 +209,17 @@ fn group_identity(task: &Task) -> u64 {
 /// Reads a DCP job file: validates every group (all problems reported at once, with
 /// their lines) and returns the tasks only if all are valid.
 pub fn parse_job(text: &str, origin: &str) -> Result<TaskSet, JobErrors> {
-    let top = parse_top(text).map_err(|e| JobErrors::one(origin, e.line(), "job", e.to_string()))?;
     let lines = LineIndex::new(text);
-    let mut template = JobTemplate::default();
-    let mut groups = None;
-    let mut errors = JobErrors { errors: Vec::new(), total: 0 };
-    let mut missing: Vec<&str> = JOB_FIELDS[..4].to_vec();
-    for (key, raw) in &top {
-        let line = lines.line_of(text, raw.get());
-        let wrong = |m: String| JobError { origin: origin.to_owned(), line, field: key.clone(), message: m };
-        if key.starts_with('_') {
-            continue;
-        } else if key == "groups" {
-            match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
-                Ok(list) => groups = Some(list),
-                Err(e) => errors.push(wrong(format!("must be a list of groups: {e}"))),
-            }
-        } else if JOB_FIELDS.contains(&key.as_str()) {
-            missing.retain(|m| m != key);
-            match serde_json::from_str::<String>(raw.get()) {
-                Ok(value) => {
-                    template.set(key, value);
-                }
-                Err(_) => errors.push(wrong("must be a string".into())),
-            }
-        } else {
-            errors.push(wrong(format!("unknown key (expected one of {}, groups, or _comments)", JOB_FIELDS.join(", "))));
-        }
-    }
-    for field in missing {
-        errors.push(JobError { origin: origin.to_owned(), line: 1, field: field.to_owned(), message: "missing".into() });
-    }
-    let Some(groups) = groups else {
-        errors.push(JobError { origin: origin.to_owned(), line: 1, field: "groups".into(), message: "missing".into() });
-        return Err(errors);
+    let (template, groups) = read_top(text, origin, &lines, true)?;
+    let err = |line, field: &str, message: &str| {
+        JobErrors::one(origin, line, field, message)
     };
+    let groups = groups.ok_or_else(|| err(1, "groups", "missing"))?;
     if groups.is_empty() {
-        errors.push(JobError { origin: origin.to_owned(), line: 1, field: "groups".into(), message: "is empty".into() });
-    }
-    if errors.total > 0 {
-        return Err(errors);
+        return Err(err(1, "groups", "is empty"));
     }
     let mut tasks = TaskSet::default();
+    let mut errors = JobErrors::default();
     for raw in groups {
         let line = lines.line_of(text, raw.get());
         let result = group_metadata(raw.get())
@@ -258,6 +231,58 @@ pub fn parse_job(text: &str, origin: &str) -> Result<TaskSet, JobErrors> {
         }
     }
     if errors.total > 0 { Err(errors) } else { Ok(tasks) }
+}
+
+/// Reads the job-level fields of a job file used as a template for the groups of a CSV.
+/// Fields may be left out when CSV columns give them; `groups` is refused, since the CSV
+/// rows are the groups.
+pub fn parse_template(text: &str, origin: &str) -> Result<JobTemplate, JobErrors> {
+    let lines = LineIndex::new(text);
+    match read_top(text, origin, &lines, false)? {
+        (template, None) => Ok(template),
+        (_, Some(_)) => Err(JobErrors::one(origin, 1, "groups", "not allowed in a template: the CSV rows are the groups")),
+    }
+}
+
+/// The job fields and the raw groups of a job file; with `require_fields`, each of the
+/// four path fields must be present.
+fn read_top<'a>(
+    text: &'a str,
+    origin: &str,
+    lines: &LineIndex,
+    require_fields: bool,
+) -> Result<(JobTemplate, Option<Vec<&'a RawValue>>), JobErrors> {
+    let top = parse_top(text).map_err(|e| JobErrors::one(origin, e.line(), "job", e.to_string()))?;
+    let mut template = JobTemplate::default();
+    let mut groups = None;
+    let mut errors = JobErrors::default();
+    let mut missing: Vec<&str> = if require_fields { JOB_FIELDS[..4].to_vec() } else { Vec::new() };
+    for (key, raw) in top {
+        let line = lines.line_of(text, raw.get());
+        let wrong = |m: String| JobError { origin: origin.to_owned(), line, field: key.clone(), message: m };
+        if key.starts_with('_') {
+            continue;
+        } else if key == "groups" {
+            match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
+                Ok(list) => groups = Some(list),
+                Err(e) => errors.push(wrong(format!("must be a list of groups: {e}"))),
+            }
+        } else if JOB_FIELDS.contains(&key.as_str()) {
+            missing.retain(|m| *m != key);
+            match serde_json::from_str::<String>(raw.get()) {
+                Ok(value) => {
+                    template.set(&key, value);
+                }
+                Err(_) => errors.push(wrong("must be a string".into())),
+            }
+        } else {
+            errors.push(wrong(format!("unknown key (expected one of {}, groups, or _comments)", JOB_FIELDS.join(", "))));
+        }
+    }
+    for field in missing {
+        errors.push(JobError { origin: origin.to_owned(), line: 1, field: field.to_owned(), message: "missing".into() });
+    }
+    if errors.total > 0 { Err(errors) } else { Ok((template, groups)) }
 }
 
 fn parse_top(text: &str) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {

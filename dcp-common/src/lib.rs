@@ -15,7 +15,7 @@ pub mod queue;
 pub mod task;
 
 pub use config::{Backend, Config, ConfigError};
-pub use job::{JobError, JobErrors, JobTemplate, TaskSet};
+pub use job::{JobError, JobErrors, JobTemplate, TaskSet, parse_job, parse_template};
 pub use metadata::{Metadata, MetadataError};
 
 pub use queue::{EmbeddedQueue, Queue, QueueError, QueueSpec};

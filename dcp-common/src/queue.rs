@@ -16,6 +16,7 @@ pub use embedded::EmbeddedQueue;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct QueueSpec {
     /// The task queue (SQS_QUEUE_NAME).
+    #[serde(rename = "queue")]
     pub name: String,
     /// Where tasks go after `max_receives` receives (SQS_DEAD_LETTER_QUEUE).
     pub dead_letter_queue: String,
@@ -38,8 +39,9 @@ impl QueueSpec {
     }
 }
 
+/// Whole seconds as an integer (as SQS takes them), fractions as a float.
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
+    if d.subsec_nanos() == 0 { s.serialize_u64(d.as_secs()) } else { s.serialize_f64(d.as_secs_f64()) }
 }
 
 /// A received message. Its receipt handle is what deletes it or changes its visibility,

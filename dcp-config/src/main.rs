@@ -1,1 +1,59 @@
-fn main() {}
+//! dcp-config: prints a run's settings resolved as JSON, a commented dcp.toml to start
+//! from, or the dcp.toml equivalent of a DCP config.py.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dcp_common::{config, exit};
+
+/// Print, start or import the settings of a dcp run.
+///
+/// Without a command, prints the settings resolved (defaults filled in, derived names,
+/// absolute paths) as one JSON object, which every dcp tool accepts on stdin or as --config.
+/// Settings are found in --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml, in that order.
+///
+/// Exit codes: 0 success, 1 failure (I/O), 2 invalid settings or usage.
+#[derive(Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Settings file (TOML, or JSON as printed by dcp-config); `-` reads stdin.
+    #[arg(long, short = 'c', visible_alias = "file", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a commented dcp.toml for the embedded backend: `dcp-config init > dcp.toml`.
+    Init,
+    /// Convert a Distributed-CellProfiler config.py into the equivalent dcp.toml.
+    Import {
+        /// The config.py to convert.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => exit::report("dcp-config", err.as_ref()),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Init) => print!("{}", dcp_config::TEMPLATE),
+        Some(Command::Import { file }) => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            print!("{}", dcp_config::pyconfig::import(&text, &file.display().to_string())?);
+        }
+        None => {
+            let config = config::locate(cli.config.as_deref(), true)?;
+            println!("{}", serde_json::to_string_pretty(&config)?);
+        }
+    }
+    Ok(())
+}

@@ -92,3 +92,13 @@ fn same_prefix_from_different_groups_is_refused() {
     let errors = refused(job);
     assert!(errors.errors[0].message.contains("output prefix `o/P1`"), "{}", errors);
 }
+
+#[test]
+fn templates_leave_groups_to_the_csv() {
+    let template = parse_template(r#"{"_c": "x", "pipeline": "p", "output": "o"}"#, "t.json").unwrap();
+    assert_eq!(template.pipeline, "p");
+    let (field, message) = template.task(Metadata::Text("A=1".into())).unwrap_err();
+    assert_eq!((field.as_str(), message.starts_with("missing")), ("data_file", true));
+    let errors = parse_template(r#"{"pipeline": "p", "groups": []}"#, "t.json").unwrap_err();
+    assert_eq!(errors.errors[0].field, "groups");
+}

@@ -1,0 +1,96 @@
+//! Groups from a CSV: one group per row, its `Metadata_*` columns the group's metadata,
+//! columns named like job fields overriding the job for that row, and each row expanded by
+//! a plate [`Layout`].
+
+use std::io::Read;
+
+use dcp_common::job::JOB_FIELDS;
+use dcp_common::metadata::join_pairs;
+use dcp_common::{JobError, JobErrors, JobTemplate, Metadata, TaskSet};
+
+use crate::layout::Layout;
+
+enum Column {
+    Metadata(String),
+    Field(String),
+}
+
+/// Reads a CSV of groups and returns every task, validated; all problems are reported with
+/// their CSV line and column, and nothing is returned unless every row is valid.
+pub fn read_groups(input: impl Read, origin: &str, template: &JobTemplate, layout: &Layout) -> Result<TaskSet, JobErrors> {
+    let error = |line: u64, field: &str, message: String| JobError {
+        origin: origin.to_owned(),
+        line: line as usize,
+        field: field.to_owned(),
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
+    let headers = reader.headers().map_err(|e| JobErrors::one(origin, 1, "header", e.to_string()))?.clone();
+    let mut errors = JobErrors::default();
+    let mut columns = Vec::with_capacity(headers.len());
+    for name in &headers {
+        let taken = |key: &str| layout.expands() && layout_key(layout, key);
+        if name.starts_with("Metadata_") && !taken(name) {
+            columns.push(Column::Metadata(name.to_owned()));
+        } else if name.starts_with("Metadata_") {
+            errors.push(error(1, name, "also given by --plate-format/--wells/--sites; drop one of them".into()));
+        } else if JOB_FIELDS.contains(&name) {
+            columns.push(Column::Field(name.to_owned()));
+        } else {
+            errors.push(error(1, name, format!("unknown column: expected Metadata_* or one of {}", JOB_FIELDS.join(", "))));
+        }
+    }
+    if errors.total > 0 {
+        return Err(errors);
+    }
+    let combinations = layout.combinations();
+    let mut tasks = TaskSet::default();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0usize;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(error(line, "row", e.to_string()));
+                break;
+            }
+        }
+        rows += 1;
+        let line = record.position().map_or(0, |p| p.line());
+        let mut row_template = template.clone();
+        let mut pairs = Vec::new();
+        for (column, value) in columns.iter().zip(record.iter()) {
+            match column {
+                Column::Metadata(key) => pairs.push((key.clone(), value.to_owned())),
+                Column::Field(field) if !value.is_empty() => {
+                    row_template.set(field, value.to_owned());
+                }
+                Column::Field(_) => {}
+            }
+        }
+        for extra in &combinations {
+            let mut group = pairs.clone();
+            group.extend(extra.iter().cloned());
+            let result = row_template
+                .task(Metadata::Text(join_pairs(&group)))
+                .and_then(|(task, prefix)| tasks.add(line as usize, &task, prefix).map_err(|m| ("Metadata".into(), m)));
+            if let Err((field, message)) = result {
+                errors.push(error(line, &field, message));
+                break; // one report per row, not one per well and site
+            }
+        }
+    }
+    if rows == 0 {
+        errors.push(error(1, "row", "the CSV has no rows".into()));
+    }
+    if errors.total > 0 { Err(errors) } else { Ok(tasks) }
+}
+
+fn layout_key(layout: &Layout, key: &str) -> bool {
+    (key == "Metadata_Well" && layout.wells.is_some()) || (key == "Metadata_Site" && layout.sites.is_some())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,57 @@
+//! What the dcp-queue commands print: one JSON object each, or JSON Lines for lists.
+
+use dcp_common::queue::{Counts, Created, DeadLetter};
+use dcp_common::QueueSpec;
+use serde::Serialize;
+use serde_json::Value;
+
+/// `dcp-queue create`: the queues and whether they were made now.
+#[derive(Serialize)]
+pub struct CreateReport<'a> {
+    /// The queues and their redrive policy.
+    #[serde(flatten)]
+    pub spec: &'a QueueSpec,
+    /// Which of them were made now (false: found and updated).
+    pub created: Created,
+}
+
+/// `dcp-queue status`: the queue's counts.
+#[derive(Serialize)]
+pub struct StatusReport<'a> {
+    /// The task queue.
+    pub queue: &'a str,
+    /// Its dead-letter queue.
+    pub dead_letter_queue: &'a str,
+    /// How many messages each holds.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// `dcp-queue push`: what was sent.
+#[derive(Serialize)]
+pub struct PushReport<'a> {
+    /// The task queue.
+    pub queue: &'a str,
+    /// Where the groups came from.
+    pub source: &'a str,
+    /// Tasks sent, one per group.
+    pub sent: usize,
+}
+
+/// One line of `dcp-queue dead`: a dead letter with its task decoded.
+#[derive(Serialize)]
+pub struct DeadLine {
+    /// The message id.
+    pub id: String,
+    /// Receives before it was given up.
+    pub receive_count: u32,
+    /// The task (the message body as JSON; the raw text if it is not JSON).
+    pub task: Value,
+}
+
+impl From<DeadLetter> for DeadLine {
+    fn from(d: DeadLetter) -> Self {
+        let task = serde_json::from_str(&d.body).unwrap_or(Value::String(d.body));
+        DeadLine { id: d.id, receive_count: d.receive_count, task }
+    }
+}
