@@ -225,25 +225,34 @@ impl Config {
     /// names, makes embedded paths absolute against `base_dir`, and validates.
     /// `origin` names the text in errors.
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let syntax = |message: String| ConfigError::Syntax { origin: origin.to_owned(), message };
+        let syntax = |message: String| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            message,
+        };
         let raw: Config = if text.trim_start().starts_with('{') {
             serde_json::from_str(text).map_err(|e| syntax(e.to_string()))?
         } else {
             toml::from_str(text).map_err(|e| syntax(e.to_string().trim_end().to_owned()))?
         };
-        raw.resolve(base_dir).map_err(|(key, message)| ConfigError::Invalid {
-            origin: origin.to_owned(),
-            line: validate::line_of_key(text, key),
-            key: key.to_owned(),
-            message,
-        })
+        raw.resolve(base_dir)
+            .map_err(|(key, message)| ConfigError::Invalid {
+                origin: origin.to_owned(),
+                line: validate::line_of_key(text, key),
+                key: key.to_owned(),
+                message,
+            })
     }
 
     /// Reads a settings file (TOML or JSON); relative paths in it are taken from its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Config::parse(&text, &path.display().to_string(), base)
     }
 
@@ -260,7 +269,10 @@ impl Config {
             }
         };
         derive(&mut self.sqs_queue_name, format!("{app}Queue"));
-        derive(&mut self.sqs_dead_letter_queue, format!("{app}DeadMessages"));
+        derive(
+            &mut self.sqs_dead_letter_queue,
+            format!("{app}DeadMessages"),
+        );
         derive(&mut self.log_group_name, app.clone());
         derive(&mut self.ecs_service_name, format!("{app}Service"));
         derive(&mut self.ecs_task_family, format!("{app}Task"));
@@ -275,7 +287,11 @@ impl Config {
         }
         validate::check(&self)?;
         if self.backend == Backend::Embedded {
-            let dir = |p: &str| absolute(base_dir, Path::new(p)).to_string_lossy().into_owned();
+            let dir = |p: &str| {
+                absolute(base_dir, Path::new(p))
+                    .to_string_lossy()
+                    .into_owned()
+            };
             self.queue_file = absolute(base_dir, &self.queue_file);
             self.aws_bucket = dir(&self.aws_bucket);
             self.source_bucket = dir(&self.source_bucket);
@@ -287,7 +303,11 @@ impl Config {
 }
 
 fn absolute(base: &Path, path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() { path.to_owned() } else { base.join(path) };
+    let joined = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    };
     std::path::absolute(&joined).unwrap_or(joined)
 }
 

@@ -32,7 +32,13 @@ pub struct JobTemplate {
 }
 
 /// The job fields, by the names job files and CSV columns use.
-pub const JOB_FIELDS: [&str; 5] = ["pipeline", "data_file", "input", "output", "output_structure"];
+pub const JOB_FIELDS: [&str; 5] = [
+    "pipeline",
+    "data_file",
+    "input",
+    "output",
+    "output_structure",
+];
 
 /// One problem in a job, located by file, line and field.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +55,11 @@ pub struct JobError {
 
 impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.origin, self.line, self.field, self.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.origin, self.line, self.field, self.message
+        )
     }
 }
 
@@ -69,7 +79,12 @@ impl JobErrors {
     /// A report of a single problem.
     pub fn one(origin: &str, line: usize, field: &str, message: impl Into<String>) -> Self {
         let mut errors = JobErrors::default();
-        errors.push(JobError { origin: origin.to_owned(), line, field: field.to_owned(), message: message.into() });
+        errors.push(JobError {
+            origin: origin.to_owned(),
+            line,
+            field: field.to_owned(),
+            message: message.into(),
+        });
         errors
     }
 
@@ -115,10 +130,17 @@ impl JobTemplate {
     pub fn task(&self, metadata: Metadata) -> Result<(Task, String), (String, String)> {
         let fields = [&self.pipeline, &self.data_file, &self.input, &self.output];
         if let Some(i) = fields.iter().position(|f| f.is_empty()) {
-            return Err((JOB_FIELDS[i].to_owned(), "missing: give it in the job file or as a CSV column".into()));
+            return Err((
+                JOB_FIELDS[i].to_owned(),
+                "missing: give it in the job file or as a CSV column".into(),
+            ));
         }
-        let pairs = metadata.pairs().map_err(|e| ("Metadata".to_owned(), e.to_string()))?;
-        let fill = |field: &str, text: &str| fill_placeholders(text, &pairs).map_err(|m| (field.to_owned(), m));
+        let pairs = metadata
+            .pairs()
+            .map_err(|e| ("Metadata".to_owned(), e.to_string()))?;
+        let fill = |field: &str, text: &str| {
+            fill_placeholders(text, &pairs).map_err(|m| (field.to_owned(), m))
+        };
         let task = Task {
             metadata,
             pipeline: fill("pipeline", &self.pipeline)?,
@@ -143,7 +165,9 @@ fn fill_placeholders(text: &str, pairs: &[(String, String)]) -> Result<String, S
     let mut rest = text;
     while let Some(open) = rest.find(['{', '}']) {
         out.push_str(&rest[..open]);
-        let close = rest[open..].find('}').filter(|_| rest.as_bytes()[open] == b'{');
+        let close = rest[open..]
+            .find('}')
+            .filter(|_| rest.as_bytes()[open] == b'{');
         let Some(close) = close.map(|c| open + c) else {
             return Err(format!("unbalanced braces in `{text}`"));
         };
@@ -176,7 +200,10 @@ impl TaskSet {
                 Err(if first_identity == identity {
                     format!("duplicate of the group at line {first}")
                 } else {
-                    format!("writes to the output prefix `{}` of the group at line {first}", seen.key())
+                    format!(
+                        "writes to the output prefix `{}` of the group at line {first}",
+                        seen.key()
+                    )
                 })
             }
             Entry::Vacant(slot) => {
@@ -202,7 +229,13 @@ fn group_identity(task: &Task) -> u64 {
     let mut pairs = task.metadata.pairs().unwrap_or_default();
     pairs.sort();
     let mut h = DefaultHasher::new();
-    (join_pairs(&pairs), &task.pipeline, &task.data_file, &task.input).hash(&mut h);
+    (
+        join_pairs(&pairs),
+        &task.pipeline,
+        &task.data_file,
+        &task.input,
+    )
+        .hash(&mut h);
     h.finish()
 }
 
@@ -211,9 +244,7 @@ fn group_identity(task: &Task) -> u64 {
 pub fn parse_job(text: &str, origin: &str) -> Result<TaskSet, JobErrors> {
     let lines = LineIndex::new(text);
     let (template, groups) = read_top(text, origin, &lines, true)?;
-    let err = |line, field: &str, message: &str| {
-        JobErrors::one(origin, line, field, message)
-    };
+    let err = |line, field: &str, message: &str| JobErrors::one(origin, line, field, message);
     let groups = groups.ok_or_else(|| err(1, "groups", "missing"))?;
     if groups.is_empty() {
         return Err(err(1, "groups", "is empty"));
@@ -225,12 +256,25 @@ pub fn parse_job(text: &str, origin: &str) -> Result<TaskSet, JobErrors> {
         let result = group_metadata(raw.get())
             .map_err(|m| ("Metadata".to_owned(), m))
             .and_then(|metadata| template.task(metadata))
-            .and_then(|(task, prefix)| tasks.add(line, &task, prefix).map_err(|m| ("Metadata".to_owned(), m)));
+            .and_then(|(task, prefix)| {
+                tasks
+                    .add(line, &task, prefix)
+                    .map_err(|m| ("Metadata".to_owned(), m))
+            });
         if let Err((field, message)) = result {
-            errors.push(JobError { origin: origin.to_owned(), line, field, message });
+            errors.push(JobError {
+                origin: origin.to_owned(),
+                line,
+                field,
+                message,
+            });
         }
     }
-    if errors.total > 0 { Err(errors) } else { Ok(tasks) }
+    if errors.total > 0 {
+        Err(errors)
+    } else {
+        Ok(tasks)
+    }
 }
 
 /// Reads the job-level fields of a job file used as a template for the groups of a CSV.
@@ -240,7 +284,12 @@ pub fn parse_template(text: &str, origin: &str) -> Result<JobTemplate, JobErrors
     let lines = LineIndex::new(text);
     match read_top(text, origin, &lines, false)? {
         (template, None) => Ok(template),
-        (_, Some(_)) => Err(JobErrors::one(origin, 1, "groups", "not allowed in a template: the CSV rows are the groups")),
+        (_, Some(_)) => Err(JobErrors::one(
+            origin,
+            1,
+            "groups",
+            "not allowed in a template: the CSV rows are the groups",
+        )),
     }
 }
 
@@ -252,14 +301,24 @@ fn read_top<'a>(
     lines: &LineIndex,
     require_fields: bool,
 ) -> Result<(JobTemplate, Option<Vec<&'a RawValue>>), JobErrors> {
-    let top = parse_top(text).map_err(|e| JobErrors::one(origin, e.line(), "job", e.to_string()))?;
+    let top =
+        parse_top(text).map_err(|e| JobErrors::one(origin, e.line(), "job", e.to_string()))?;
     let mut template = JobTemplate::default();
     let mut groups = None;
     let mut errors = JobErrors::default();
-    let mut missing: Vec<&str> = if require_fields { JOB_FIELDS[..4].to_vec() } else { Vec::new() };
+    let mut missing: Vec<&str> = if require_fields {
+        JOB_FIELDS[..4].to_vec()
+    } else {
+        Vec::new()
+    };
     for (key, raw) in top {
         let line = lines.line_of(text, raw.get());
-        let wrong = |m: String| JobError { origin: origin.to_owned(), line, field: key.clone(), message: m };
+        let wrong = |m: String| JobError {
+            origin: origin.to_owned(),
+            line,
+            field: key.clone(),
+            message: m,
+        };
         if key.starts_with('_') {
             continue;
         } else if key == "groups" {
@@ -276,13 +335,25 @@ fn read_top<'a>(
                 Err(_) => errors.push(wrong("must be a string".into())),
             }
         } else {
-            errors.push(wrong(format!("unknown key (expected one of {}, groups, or _comments)", JOB_FIELDS.join(", "))));
+            errors.push(wrong(format!(
+                "unknown key (expected one of {}, groups, or _comments)",
+                JOB_FIELDS.join(", ")
+            )));
         }
     }
     for field in missing {
-        errors.push(JobError { origin: origin.to_owned(), line: 1, field: field.to_owned(), message: "missing".into() });
+        errors.push(JobError {
+            origin: origin.to_owned(),
+            line: 1,
+            field: field.to_owned(),
+            message: "missing".into(),
+        });
     }
-    if errors.total > 0 { Err(errors) } else { Ok((template, groups)) }
+    if errors.total > 0 {
+        Err(errors)
+    } else {
+        Ok((template, groups))
+    }
 }
 
 fn parse_top(text: &str) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
@@ -300,7 +371,10 @@ fn group_metadata(raw: &str) -> Result<Metadata, String> {
         Some(value) if group.is_empty() => {
             serde_json::from_value(value).map_err(|_| "must be a string or an object".to_owned())
         }
-        Some(_) => Err(format!("unexpected keys beside Metadata: {}", group.keys().cloned().collect::<Vec<_>>().join(", "))),
+        Some(_) => Err(format!(
+            "unexpected keys beside Metadata: {}",
+            group.keys().cloned().collect::<Vec<_>>().join(", ")
+        )),
         None => Ok(Metadata::Fields(group)),
     }
 }
@@ -342,7 +416,9 @@ struct LineIndex {
 
 impl LineIndex {
     fn new(text: &str) -> Self {
-        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         LineIndex { starts }
     }
 

@@ -24,7 +24,9 @@ pub enum MetadataError {
     #[error("`{0}` is not of the form Key=Value")]
     NotAPair(String),
     /// A key is empty or holds a character that would break `-g Key=Value,…`.
-    #[error("the key `{0}` must be non-empty and free of ',', '=', '/', spaces and control characters")]
+    #[error(
+        "the key `{0}` must be non-empty and free of ',', '=', '/', spaces and control characters"
+    )]
     BadKey(String),
     /// The same key appears twice.
     #[error("the key `{0}` appears twice")]
@@ -100,7 +102,11 @@ fn check_key(key: &str) -> Result<(), MetadataError> {
         || key
             .chars()
             .any(|c| matches!(c, ',' | '=' | '/' | '\\') || c.is_whitespace() || c.is_control());
-    if bad { Err(MetadataError::BadKey(key.to_owned())) } else { Ok(()) }
+    if bad {
+        Err(MetadataError::BadKey(key.to_owned()))
+    } else {
+        Ok(())
+    }
 }
 
 fn check_value(key: &str, value: &str) -> Result<(), MetadataError> {
@@ -118,7 +124,11 @@ fn check_value(key: &str, value: &str) -> Result<(), MetadataError> {
         None
     };
     match reason {
-        Some(reason) => Err(MetadataError::BadValue { key: key.to_owned(), value: value.to_owned(), reason }),
+        Some(reason) => Err(MetadataError::BadValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
@@ -138,8 +148,14 @@ mod tests {
             ("Metadata_Plate".to_owned(), "P1".to_owned()),
             ("Metadata_Site".to_owned(), "1".to_owned()),
         ];
-        assert_eq!(pairs(json!("Metadata_Plate=P1,Metadata_Site=1")).unwrap(), expected);
-        assert_eq!(pairs(json!({"Metadata_Plate": "P1", "Metadata_Site": 1})).unwrap(), expected);
+        assert_eq!(
+            pairs(json!("Metadata_Plate=P1,Metadata_Site=1")).unwrap(),
+            expected
+        );
+        assert_eq!(
+            pairs(json!({"Metadata_Plate": "P1", "Metadata_Site": 1})).unwrap(),
+            expected
+        );
         assert_eq!(join_pairs(&expected), "Metadata_Plate=P1,Metadata_Site=1");
     }
 
@@ -147,19 +163,37 @@ mod tests {
     fn refuses_values_that_escape_the_prefix() {
         for bad in ["..", ".", "a/b", "a\\b", "", "x\ty"] {
             let err = pairs(json!({ "Metadata_Plate": bad })).unwrap_err();
-            assert!(matches!(err, MetadataError::BadValue { .. }), "{bad:?}: {err}");
+            assert!(
+                matches!(err, MetadataError::BadValue { .. }),
+                "{bad:?}: {err}"
+            );
         }
-        assert!(matches!(pairs(json!("Metadata_Plate=..")), Err(MetadataError::BadValue { .. })));
+        assert!(matches!(
+            pairs(json!("Metadata_Plate=..")),
+            Err(MetadataError::BadValue { .. })
+        ));
     }
 
     #[test]
     fn refuses_malformed_groups() {
         assert_eq!(pairs(json!("")), Err(MetadataError::Empty));
         assert_eq!(pairs(json!({})), Err(MetadataError::Empty));
-        assert_eq!(pairs(json!("Metadata_Plate")), Err(MetadataError::NotAPair("Metadata_Plate".into())));
-        assert_eq!(pairs(json!("A=1,A=2")), Err(MetadataError::DuplicateKey("A".into())));
+        assert_eq!(
+            pairs(json!("Metadata_Plate")),
+            Err(MetadataError::NotAPair("Metadata_Plate".into()))
+        );
+        assert_eq!(
+            pairs(json!("A=1,A=2")),
+            Err(MetadataError::DuplicateKey("A".into()))
+        );
         assert_eq!(pairs(json!("=1")), Err(MetadataError::BadKey("".into())));
-        assert_eq!(pairs(json!({"A": true})), Err(MetadataError::NotScalar("A".into())));
-        assert!(matches!(pairs(json!("A=1=2")), Err(MetadataError::BadValue { .. })));
+        assert_eq!(
+            pairs(json!({"A": true})),
+            Err(MetadataError::NotScalar("A".into()))
+        );
+        assert!(matches!(
+            pairs(json!("A=1=2")),
+            Err(MetadataError::BadValue { .. })
+        ));
     }
 }

@@ -22,7 +22,10 @@ pub enum PrefixError {
 ///
 /// Unlike DCP's plain string replacement, a key is only replaced where it stands whole, the
 /// longest key first, so `Metadata_Well` never clobbers part of `Metadata_WellRow`.
-pub fn group_path(pairs: &[(String, String)], output_structure: &str) -> Result<String, PrefixError> {
+pub fn group_path(
+    pairs: &[(String, String)],
+    output_structure: &str,
+) -> Result<String, PrefixError> {
     if output_structure.is_empty() {
         let values: Vec<&str> = pairs.iter().map(|(_, v)| v.as_str()).collect();
         return Ok(values.join("-"));
@@ -33,13 +36,16 @@ pub fn group_path(pairs: &[(String, String)], output_structure: &str) -> Result<
     let mut rest = output_structure;
     while let Some(c) = rest.chars().next() {
         let whole = |k: &str| {
-            rest.starts_with(k) && !rest[k.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            rest.starts_with(k)
+                && !rest[k.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
         };
         if let Some((key, value)) = keys.iter().find(|(k, _)| whole(k)) {
             out.push_str(value);
             rest = &rest[key.len()..];
         } else if rest.starts_with("Metadata_") {
-            let name_len = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let name_len = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             return Err(PrefixError::UnknownKey(rest[..name_len].to_owned()));
         } else {
             out.push(c);
@@ -53,7 +59,11 @@ pub fn group_path(pairs: &[(String, String)], output_structure: &str) -> Result<
 /// The full output prefix of a group: `output/<group_path>`, without a trailing slash.
 pub fn output_prefix(output: &str, group_path: &str) -> String {
     let base = output.trim_end_matches('/');
-    if base.is_empty() { group_path.to_owned() } else { format!("{base}/{group_path}") }
+    if base.is_empty() {
+        group_path.to_owned()
+    } else {
+        format!("{base}/{group_path}")
+    }
 }
 
 /// Checks that a bucket key stays inside its bucket: relative, with no empty, `.` or `..`
@@ -64,8 +74,14 @@ pub fn check_relative(key: &str) -> Result<(), PrefixError> {
     let bad = trimmed.is_empty()
         || trimmed.contains('\\')
         || trimmed.chars().any(char::is_control)
-        || trimmed.split('/').any(|part| part.is_empty() || part == "." || part == "..");
-    if bad { Err(PrefixError::Escapes(key.to_owned())) } else { Ok(()) }
+        || trimmed
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        Err(PrefixError::Escapes(key.to_owned()))
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -73,20 +89,36 @@ mod tests {
     use super::*;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn empty_structure_joins_values() {
-        let p = pairs(&[("Metadata_Plate", "P1"), ("Metadata_Well", "A01"), ("Metadata_Site", "1")]);
+        let p = pairs(&[
+            ("Metadata_Plate", "P1"),
+            ("Metadata_Well", "A01"),
+            ("Metadata_Site", "1"),
+        ]);
         assert_eq!(group_path(&p, "").unwrap(), "P1-A01-1");
     }
 
     #[test]
     fn structure_replaces_whole_keys_longest_first() {
-        let p = pairs(&[("Metadata_Well", "A01"), ("Metadata_WellRow", "A"), ("Metadata_Plate", "P1")]);
-        assert_eq!(group_path(&p, "Metadata_Plate/Metadata_Well").unwrap(), "P1/A01");
-        assert_eq!(group_path(&p, "Metadata_Plate/Metadata_WellRow-Metadata_Well").unwrap(), "P1/A-A01");
+        let p = pairs(&[
+            ("Metadata_Well", "A01"),
+            ("Metadata_WellRow", "A"),
+            ("Metadata_Plate", "P1"),
+        ]);
+        assert_eq!(
+            group_path(&p, "Metadata_Plate/Metadata_Well").unwrap(),
+            "P1/A01"
+        );
+        assert_eq!(
+            group_path(&p, "Metadata_Plate/Metadata_WellRow-Metadata_Well").unwrap(),
+            "P1/A-A01"
+        );
         assert_eq!(group_path(&p, "Metadata_Plate/x").unwrap(), "P1/x");
     }
 

@@ -41,7 +41,11 @@ impl QueueSpec {
 
 /// Whole seconds as an integer (as SQS takes them), fractions as a float.
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    if d.subsec_nanos() == 0 { s.serialize_u64(d.as_secs()) } else { s.serialize_f64(d.as_secs_f64()) }
+    if d.subsec_nanos() == 0 {
+        s.serialize_u64(d.as_secs())
+    } else {
+        s.serialize_f64(d.as_secs_f64())
+    }
 }
 
 /// A received message. Its receipt handle is what deletes it or changes its visibility,
@@ -121,11 +125,18 @@ pub trait Queue: Send + Sync {
     /// Receives up to `max` messages, hiding each for the visibility timeout; waits up to
     /// `wait` for one to arrive. A message received `max_receives` times before is moved
     /// to the dead-letter queue instead of being returned.
-    fn receive(&self, max: usize, wait: Duration) -> impl Future<Output = Result<Vec<Received>, QueueError>> + Send;
+    fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Received>, QueueError>> + Send;
 
     /// Hides a received message for `timeout` from now (zero makes it visible at once).
-    fn change_visibility(&self, receipt: &str, timeout: Duration)
-    -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn change_visibility(
+        &self,
+        receipt: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// Deletes a received message.
     fn delete_message(&self, receipt: &str) -> impl Future<Output = Result<(), QueueError>> + Send;

@@ -67,7 +67,10 @@ impl Task {
         ] {
             prefix::check_relative(key).map_err(|source| TaskError::Location { field, source })?;
         }
-        let location = |source| TaskError::Location { field: "output_structure", source };
+        let location = |source| TaskError::Location {
+            field: "output_structure",
+            source,
+        };
         if matches!(self.metadata, Metadata::Fields(_)) && self.output_structure.is_empty() {
             return Err(location(PrefixError::StructureRequired));
         }
@@ -108,13 +111,28 @@ mod tests {
 
     #[test]
     fn resolves_the_output_prefix() {
-        assert_eq!(example().resolve().unwrap().1, "demo_project_folder/output/2");
+        assert_eq!(
+            example().resolve().unwrap().1,
+            "demo_project_folder/output/2"
+        );
         let mut task = example();
         task.pipeline = "../secrets/p.cppipe".into();
-        assert!(matches!(task.resolve(), Err(TaskError::Location { field: "pipeline", .. })));
+        assert!(matches!(
+            task.resolve(),
+            Err(TaskError::Location {
+                field: "pipeline",
+                ..
+            })
+        ));
         task = example();
         task.metadata = serde_json::from_str(r#"{"Metadata_Position": 2}"#).unwrap();
         task.output_structure.clear();
-        assert!(matches!(task.resolve(), Err(TaskError::Location { field: "output_structure", .. })));
+        assert!(matches!(
+            task.resolve(),
+            Err(TaskError::Location {
+                field: "output_structure",
+                ..
+            })
+        ));
     }
 }

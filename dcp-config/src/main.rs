@@ -47,8 +47,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Init) => print!("{}", dcp_config::TEMPLATE),
         Some(Command::Import { file }) => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            print!("{}", dcp_config::pyconfig::import(&text, &file.display().to_string())?);
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let toml =
+                dcp_config::pyconfig::import(&text, &file.display().to_string()).map_err(|e| {
+                    let setting = e.name.map(|n| format!("{n}: ")).unwrap_or_default();
+                    config::ConfigError::Syntax {
+                        origin: format!("{}:{}", e.origin, e.line),
+                        message: setting + &e.message,
+                    }
+                })?;
+            print!("{toml}");
         }
         None => {
             let config = config::locate(cli.config.as_deref(), true)?;

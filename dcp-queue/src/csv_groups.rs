@@ -17,15 +17,25 @@ enum Column {
 
 /// Reads a CSV of groups and returns every task, validated; all problems are reported with
 /// their CSV line and column, and nothing is returned unless every row is valid.
-pub fn read_groups(input: impl Read, origin: &str, template: &JobTemplate, layout: &Layout) -> Result<TaskSet, JobErrors> {
+pub fn read_groups(
+    input: impl Read,
+    origin: &str,
+    template: &JobTemplate,
+    layout: &Layout,
+) -> Result<TaskSet, JobErrors> {
     let error = |line: u64, field: &str, message: String| JobError {
         origin: origin.to_owned(),
         line: line as usize,
         field: field.to_owned(),
         message,
     };
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
-    let headers = reader.headers().map_err(|e| JobErrors::one(origin, 1, "header", e.to_string()))?.clone();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let headers = reader
+        .headers()
+        .map_err(|e| JobErrors::one(origin, 1, "header", e.to_string()))?
+        .clone();
     let mut errors = JobErrors::default();
     let mut columns = Vec::with_capacity(headers.len());
     for name in &headers {
@@ -33,11 +43,22 @@ pub fn read_groups(input: impl Read, origin: &str, template: &JobTemplate, layou
         if name.starts_with("Metadata_") && !taken(name) {
             columns.push(Column::Metadata(name.to_owned()));
         } else if name.starts_with("Metadata_") {
-            errors.push(error(1, name, "also given by --plate-format/--wells/--sites; drop one of them".into()));
+            errors.push(error(
+                1,
+                name,
+                "also given by --plate-format/--wells/--sites; drop one of them".into(),
+            ));
         } else if JOB_FIELDS.contains(&name) {
             columns.push(Column::Field(name.to_owned()));
         } else {
-            errors.push(error(1, name, format!("unknown column: expected Metadata_* or one of {}", JOB_FIELDS.join(", "))));
+            errors.push(error(
+                1,
+                name,
+                format!(
+                    "unknown column: expected Metadata_* or one of {}",
+                    JOB_FIELDS.join(", ")
+                ),
+            ));
         }
     }
     if errors.total > 0 {
@@ -75,7 +96,11 @@ pub fn read_groups(input: impl Read, origin: &str, template: &JobTemplate, layou
             group.extend(extra.iter().cloned());
             let result = row_template
                 .task(Metadata::Text(join_pairs(&group)))
-                .and_then(|(task, prefix)| tasks.add(line as usize, &task, prefix).map_err(|m| ("Metadata".into(), m)));
+                .and_then(|(task, prefix)| {
+                    tasks
+                        .add(line as usize, &task, prefix)
+                        .map_err(|m| ("Metadata".into(), m))
+                });
             if let Err((field, message)) = result {
                 errors.push(error(line, &field, message));
                 break; // one report per row, not one per well and site
@@ -85,11 +110,16 @@ pub fn read_groups(input: impl Read, origin: &str, template: &JobTemplate, layou
     if rows == 0 {
         errors.push(error(1, "row", "the CSV has no rows".into()));
     }
-    if errors.total > 0 { Err(errors) } else { Ok(tasks) }
+    if errors.total > 0 {
+        Err(errors)
+    } else {
+        Ok(tasks)
+    }
 }
 
 fn layout_key(layout: &Layout, key: &str) -> bool {
-    (key == "Metadata_Well" && layout.wells.is_some()) || (key == "Metadata_Site" && layout.sites.is_some())
+    (key == "Metadata_Well" && layout.wells.is_some())
+        || (key == "Metadata_Site" && layout.sites.is_some())
 }
 
 #[cfg(test)]

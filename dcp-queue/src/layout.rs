@@ -28,7 +28,11 @@ pub struct Layout {
 
 impl Layout {
     /// Builds a layout from `--plate-format`, `--wells` and `--sites`.
-    pub fn new(plate_format: Option<u32>, wells: Option<&str>, sites: Option<&str>) -> Result<Self, LayoutError> {
+    pub fn new(
+        plate_format: Option<u32>,
+        wells: Option<&str>,
+        sites: Option<&str>,
+    ) -> Result<Self, LayoutError> {
         let wells = match (plate_format, wells) {
             (_, Some(list)) => Some(items("--wells", list)?),
             (Some(format), None) => Some(plate_wells(format)?),
@@ -45,8 +49,14 @@ impl Layout {
 
     /// The metadata each row gets, in DCP's order: for each well, for each site.
     pub fn combinations(&self) -> Vec<Vec<(String, String)>> {
-        let wells = self.wells.as_deref().map_or(vec![None], |w| w.iter().map(Some).collect());
-        let sites = self.sites.as_deref().map_or(vec![None], |s| s.iter().map(Some).collect());
+        let wells = self
+            .wells
+            .as_deref()
+            .map_or(vec![None], |w| w.iter().map(Some).collect());
+        let sites = self
+            .sites
+            .as_deref()
+            .map_or(vec![None], |s| s.iter().map(Some).collect());
         let mut out = Vec::with_capacity(wells.len() * sites.len());
         for well in &wells {
             for site in &sites {
@@ -80,7 +90,10 @@ fn items(option: &'static str, list: &str) -> Result<Vec<String>, LayoutError> {
         .map(|item| {
             let item = item.trim();
             if item.is_empty() {
-                Err(LayoutError::Item { option, item: item.to_owned() })
+                Err(LayoutError::Item {
+                    option,
+                    item: item.to_owned(),
+                })
             } else {
                 Ok(item.to_owned())
             }
@@ -92,7 +105,9 @@ fn items(option: &'static str, list: &str) -> Result<Vec<String>, LayoutError> {
 fn numbered(option: &'static str, list: &str) -> Result<Vec<String>, LayoutError> {
     let mut out = Vec::new();
     for item in items(option, list)? {
-        let range = item.split_once('-').and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+        let range = item
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
         match range {
             Some((from, to)) if from <= to => out.extend((from..=to).map(|n| n.to_string())),
             Some(_) => return Err(LayoutError::Item { option, item }),
@@ -110,10 +125,16 @@ mod tests {
     fn plate_formats_match_run_batch_general() {
         let wells = Layout::new(Some(384), None, None).unwrap().wells.unwrap();
         assert_eq!(wells.len(), 384);
-        assert_eq!((wells[0].as_str(), wells[23].as_str(), wells[383].as_str()), ("A01", "A24", "P24"));
+        assert_eq!(
+            (wells[0].as_str(), wells[23].as_str(), wells[383].as_str()),
+            ("A01", "A24", "P24")
+        );
         let wells = Layout::new(Some(96), None, None).unwrap().wells.unwrap();
         assert_eq!((wells.len(), wells[95].as_str()), (96, "H12"));
-        assert_eq!(Layout::new(Some(24), None, None), Err(LayoutError::PlateFormat(24)));
+        assert_eq!(
+            Layout::new(Some(24), None, None),
+            Err(LayoutError::PlateFormat(24))
+        );
     }
 
     #[test]
@@ -123,10 +144,16 @@ mod tests {
         assert_eq!(combos.len(), 6);
         assert_eq!(
             combos[1],
-            [("Metadata_Well".to_owned(), "B03".to_owned()), ("Metadata_Site".to_owned(), "2".to_owned())]
+            [
+                ("Metadata_Well".to_owned(), "B03".to_owned()),
+                ("Metadata_Site".to_owned(), "2".to_owned())
+            ]
         );
         assert!(Layout::new(None, None, Some("5-1")).is_err());
         assert!(Layout::new(None, Some("A01,,A02"), None).is_err());
-        assert_eq!(Layout::default().combinations(), vec![Vec::<(String, String)>::new()]);
+        assert_eq!(
+            Layout::default().combinations(),
+            vec![Vec::<(String, String)>::new()]
+        );
     }
 }

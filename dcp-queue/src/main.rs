@@ -103,7 +103,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let stdin_free = !matches!(cli.command, Command::Push(ref p) if p.file.is_none());
     let config = config::locate(cli.config.as_deref(), stdin_free)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     match config.backend {
         Backend::Embedded => {
             let queue = EmbeddedQueue::open(&config.queue_file, QueueSpec::from_config(&config))?;
@@ -119,7 +121,13 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
     match command {
         Command::Create => {
             let created = queue.create().await?;
-            print_json(&mut out, &CreateReport { spec: &spec, created })?;
+            print_json(
+                &mut out,
+                &CreateReport {
+                    spec: &spec,
+                    created,
+                },
+            )?;
         }
         Command::Push(args) => {
             let (tasks, source) = plan(&args)?;
@@ -130,11 +138,25 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
                 return Ok(());
             }
             let sent = send(queue, tasks.bodies()).await?;
-            print_json(&mut out, &PushReport { queue: &spec.name, source: &source, sent })?;
+            print_json(
+                &mut out,
+                &PushReport {
+                    queue: &spec.name,
+                    source: &source,
+                    sent,
+                },
+            )?;
         }
         Command::Status => {
             let counts = queue.counts().await?;
-            print_json(&mut out, &StatusReport { queue: &spec.name, dead_letter_queue: &spec.dead_letter_queue, counts })?;
+            print_json(
+                &mut out,
+                &StatusReport {
+                    queue: &spec.name,
+                    dead_letter_queue: &spec.dead_letter_queue,
+                    counts,
+                },
+            )?;
         }
         Command::Dead => {
             for dead in queue.dead_letters().await? {
@@ -144,16 +166,29 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
         }
         Command::Redrive => {
             let redriven = queue.redrive().await?;
-            print_json(&mut out, &serde_json::json!({ "queue": spec.name, "redriven": redriven }))?;
+            print_json(
+                &mut out,
+                &serde_json::json!({ "queue": spec.name, "redriven": redriven }),
+            )?;
         }
         Command::Purge { dead_letters } => {
             let purged = queue.purge(dead_letters).await?;
-            let name = if dead_letters { &spec.dead_letter_queue } else { &spec.name };
-            print_json(&mut out, &serde_json::json!({ "queue": name, "purged": purged }))?;
+            let name = if dead_letters {
+                &spec.dead_letter_queue
+            } else {
+                &spec.name
+            };
+            print_json(
+                &mut out,
+                &serde_json::json!({ "queue": name, "purged": purged }),
+            )?;
         }
         Command::Delete => {
             queue.delete_queues().await?;
-            print_json(&mut out, &serde_json::json!({ "deleted": [spec.name, spec.dead_letter_queue] }))?;
+            print_json(
+                &mut out,
+                &serde_json::json!({ "deleted": [spec.name, spec.dead_letter_queue] }),
+            )?;
         }
     }
     Ok(())
@@ -161,34 +196,52 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
 
 /// Reads and validates the whole job before anything is sent.
 fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
-    let source = args.file.as_ref().map_or("<stdin>".to_owned(), |f| f.display().to_string());
+    let source = args
+        .file
+        .as_ref()
+        .map_or("<stdin>".to_owned(), |f| f.display().to_string());
     let text = match &args.file {
         Some(path) => read(path)?,
         None => {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("cannot read stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read stdin")?;
             text
         }
     };
-    let by_extension = args.file.as_deref().and_then(Path::extension).map(|e| e.eq_ignore_ascii_case("csv"));
+    let by_extension = args
+        .file
+        .as_deref()
+        .and_then(Path::extension)
+        .map(|e| e.eq_ignore_ascii_case("csv"));
     let format = args.format.unwrap_or(match by_extension {
         Some(true) => Format::Csv,
         Some(false) => Format::Json,
         None if args.job.is_some() => Format::Csv,
         None => Format::Json,
     });
-    let layout = Layout::new(args.plate_format, args.wells.as_deref(), args.sites.as_deref())
-        .unwrap_or_else(|e| usage_error(ErrorKind::ValueValidation, e));
+    let layout = Layout::new(
+        args.plate_format,
+        args.wells.as_deref(),
+        args.sites.as_deref(),
+    )
+    .unwrap_or_else(|e| usage_error(ErrorKind::ValueValidation, e));
     let tasks = match format {
         Format::Json => {
             if args.job.is_some() || layout.expands() {
-                usage_error(ErrorKind::ArgumentConflict, "--job, --plate-format, --wells and --sites apply to CSV input only");
+                usage_error(
+                    ErrorKind::ArgumentConflict,
+                    "--job, --plate-format, --wells and --sites apply to CSV input only",
+                );
             }
             dcp_common::parse_job(&text, &source)?
         }
         Format::Csv => {
             let template = match &args.job {
-                Some(path) => dcp_common::parse_template(&read(path)?, &path.display().to_string())?,
+                Some(path) => {
+                    dcp_common::parse_template(&read(path)?, &path.display().to_string())?
+                }
                 None => dcp_common::JobTemplate::default(),
             };
             read_groups(text.as_bytes(), &source, &template, &layout)?
@@ -203,13 +256,17 @@ async fn send(queue: &impl Queue, bodies: &[String]) -> anyhow::Result<usize> {
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} tasks sent, {eta} left")?);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} tasks sent, {eta} left",
+    )?);
     let mut sent = 0;
     for chunk in bodies.chunks(CHUNK) {
-        queue
-            .send(chunk)
-            .await
-            .with_context(|| format!("{sent} of {} tasks were sent before this failure", bodies.len()))?;
+        queue.send(chunk).await.with_context(|| {
+            format!(
+                "{sent} of {} tasks were sent before this failure",
+                bodies.len()
+            )
+        })?;
         sent += chunk.len();
         bar.set_position(sent as u64);
     }

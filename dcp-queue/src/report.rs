@@ -1,7 +1,7 @@
 //! What the dcp-queue commands print: one JSON object each, or JSON Lines for lists.
 
-use dcp_common::queue::{Counts, Created, DeadLetter};
 use dcp_common::QueueSpec;
+use dcp_common::queue::{Counts, Created, DeadLetter};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -52,6 +52,10 @@ pub struct DeadLine {
 impl From<DeadLetter> for DeadLine {
     fn from(d: DeadLetter) -> Self {
         let task = serde_json::from_str(&d.body).unwrap_or(Value::String(d.body));
-        DeadLine { id: d.id, receive_count: d.receive_count, task }
+        DeadLine {
+            id: d.id,
+            receive_count: d.receive_count,
+            task,
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! DCP's ways of writing values: booleans as the strings 'True'/'False', instance types as a
 //! list or a single string.
 
-use serde::de::{Deserializer, Error};
 use serde::Deserialize;
+use serde::de::{Deserializer, Error};
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -17,7 +17,9 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         BoolOrText::Bool(b) => Ok(b),
         BoolOrText::Text(t) if t.eq_ignore_ascii_case("true") => Ok(true),
         BoolOrText::Text(t) if t.eq_ignore_ascii_case("false") => Ok(false),
-        BoolOrText::Text(t) => Err(D::Error::custom(format!("expected true or false, got '{t}'"))),
+        BoolOrText::Text(t) => Err(D::Error::custom(format!(
+            "expected true or false, got '{t}'"
+        ))),
     }
 }
 

@@ -20,10 +20,11 @@ pub fn locate(explicit: Option<&Path>, stdin_allowed: bool) -> Result<Config, Co
         Some(path) => return Config::load(path),
         None => {}
     }
-    if stdin_allowed && !std::io::stdin().is_terminal() {
-        if let Some(config) = from_stdin()? {
-            return Ok(config);
-        }
+    if stdin_allowed
+        && !std::io::stdin().is_terminal()
+        && let Some(config) = from_stdin()?
+    {
+        return Ok(config);
     }
     if let Some(path) = std::env::var_os("DCP_CONFIG").filter(|p| !p.is_empty()) {
         return Config::load(&PathBuf::from(path));
@@ -42,7 +43,10 @@ fn from_stdin() -> Result<Option<Config>, ConfigError> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
-        .map_err(|source| ConfigError::Read { path: "<stdin>".into(), source })?;
+        .map_err(|source| ConfigError::Read {
+            path: "<stdin>".into(),
+            source,
+        })?;
     if text.trim().is_empty() {
         return Ok(None);
     }

@@ -40,21 +40,38 @@ fn dcp_spellings_are_accepted() {
 fn resolved_json_reads_back_unchanged() {
     let c = parse("AWS_BUCKET = 'bucket'\nSQS_MESSAGE_VISIBILITY = 300\n").unwrap();
     let json = serde_json::to_string_pretty(&c).unwrap();
-    assert_eq!(Config::parse(&json, "<stdin>", Path::new("/elsewhere")).unwrap(), c);
+    assert_eq!(
+        Config::parse(&json, "<stdin>", Path::new("/elsewhere")).unwrap(),
+        c
+    );
 }
 
 #[test]
 fn errors_name_the_key_and_line() {
     let err = parse("AWS_BUCKET = 'b'\n\nEBS_VOL_SIZE = 10\n").unwrap_err();
-    assert_eq!(err.to_string(), "dcp.toml:3: EBS_VOL_SIZE: must be at least 22, got 10");
-    let err = parse("AWS_BUCKET = 'b'\nAPP_NAM = 'x'\n").unwrap_err().to_string();
+    assert_eq!(
+        err.to_string(),
+        "dcp.toml:3: EBS_VOL_SIZE: must be at least 22, got 10"
+    );
+    let err = parse("AWS_BUCKET = 'b'\nAPP_NAM = 'x'\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 2") && err.contains("APP_NAM"), "{err}");
-    let err = parse("AWS_BUCKET = 'b'\nDOWNLOAD_FILES = 'yes'\n").unwrap_err().to_string();
-    assert!(err.contains("DOWNLOAD_FILES") && err.contains("'yes'"), "{err}");
-    let err = parse("APP_NAME = 'my app'\nAWS_BUCKET = 'b'\n").unwrap_err().to_string();
+    let err = parse("AWS_BUCKET = 'b'\nDOWNLOAD_FILES = 'yes'\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("DOWNLOAD_FILES") && err.contains("'yes'"),
+        "{err}"
+    );
+    let err = parse("APP_NAME = 'my app'\nAWS_BUCKET = 'b'\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("dcp.toml:1: APP_NAME:"), "{err}");
     let err = parse("APP_NAME = 'x'\n").unwrap_err().to_string();
     assert!(err.contains("AWS_BUCKET: is required"), "{err}");
-    let err = parse("{\"AWS_BUCKET\": \"b\",\n \"JOB_RETRIES\": 0}").unwrap_err().to_string();
+    let err = parse("{\"AWS_BUCKET\": \"b\",\n \"JOB_RETRIES\": 0}")
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "dcp.toml:2: JOB_RETRIES: must be at least 1, got 0");
 }

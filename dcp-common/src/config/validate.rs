@@ -10,14 +10,20 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     name("SQS_QUEUE_NAME", &c.sqs_queue_name, 80)?;
     name("SQS_DEAD_LETTER_QUEUE", &c.sqs_dead_letter_queue, 80)?;
     if c.sqs_queue_name == c.sqs_dead_letter_queue {
-        return Err(("SQS_DEAD_LETTER_QUEUE", "must differ from SQS_QUEUE_NAME".into()));
+        return Err((
+            "SQS_DEAD_LETTER_QUEUE",
+            "must differ from SQS_QUEUE_NAME".into(),
+        ));
     }
     if c.aws_bucket.is_empty() {
         let what = match c.backend {
             Backend::Embedded => "a directory",
             Backend::Aws => "a bucket name",
         };
-        return Err(("AWS_BUCKET", format!("is required: {what} for logs and run files")));
+        return Err((
+            "AWS_BUCKET",
+            format!("is required: {what} for logs and run files"),
+        ));
     }
     at_least("SQS_MESSAGE_VISIBILITY", c.sqs_message_visibility, 1)?;
     at_most("SQS_MESSAGE_VISIBILITY", c.sqs_message_visibility, 43_200)?;
@@ -29,10 +35,16 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     at_least("EBS_VOL_SIZE", c.ebs_vol_size.into(), 22)?;
     at_least("EXPECTED_NUMBER_FILES", c.expected_number_files.into(), 1)?;
     if c.machine_type.is_empty() || c.machine_type.iter().any(String::is_empty) {
-        return Err(("MACHINE_TYPE", "must list at least one instance type".into()));
+        return Err((
+            "MACHINE_TYPE",
+            "must list at least one instance type".into(),
+        ));
     }
     if !(c.machine_price.is_finite() && c.machine_price > 0.0) {
-        return Err(("MACHINE_PRICE", format!("must be a positive price, got {}", c.machine_price)));
+        return Err((
+            "MACHINE_PRICE",
+            format!("must be a positive price, got {}", c.machine_price),
+        ));
     }
     Ok(())
 }
@@ -40,29 +52,45 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
 fn name(key: &'static str, value: &str, max: usize) -> Result<(), Invalid> {
     let ok = !value.is_empty()
         && value.len() <= max
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
-        Err((key, format!("'{value}' must be 1 to {max} letters, digits, '-' or '_'")))
+        Err((
+            key,
+            format!("'{value}' must be 1 to {max} letters, digits, '-' or '_'"),
+        ))
     }
 }
 
 fn at_least(key: &'static str, value: u64, min: u64) -> Result<(), Invalid> {
-    if value >= min { Ok(()) } else { Err((key, format!("must be at least {min}, got {value}"))) }
+    if value >= min {
+        Ok(())
+    } else {
+        Err((key, format!("must be at least {min}, got {value}")))
+    }
 }
 
 fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), Invalid> {
-    if value <= max { Ok(()) } else { Err((key, format!("must be at most {max}, got {value}"))) }
+    if value <= max {
+        Ok(())
+    } else {
+        Err((key, format!("must be at most {max}, got {value}")))
+    }
 }
 
 /// The 1-based line where `key` is set in TOML (`KEY = …`) or JSON (`"KEY": …`) text.
 pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
     let quoted = format!("\"{key}\"");
-    text.lines().position(|line| {
-        let line = line.trim_start();
-        let rest = line.strip_prefix(key).or_else(|| line.strip_prefix(&quoted));
-        rest.is_some_and(|r| r.trim_start().starts_with(['=', ':']))
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let rest = line
+                .strip_prefix(key)
+                .or_else(|| line.strip_prefix(&quoted));
+            rest.is_some_and(|r| r.trim_start().starts_with(['=', ':']))
+        })
+        .map(|i| i + 1)
 }

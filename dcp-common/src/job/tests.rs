@@ -34,7 +34,10 @@ fn print_groups_form_and_missing_output_structure() {
     assert!(tasks.bodies()[0].ends_with(r#""output_structure": ""}"#));
     let job = r#"{"pipeline": "p", "data_file": "d", "input": "i", "output": "o", "output_structure": "Metadata_Plate",
         "groups": [{"Metadata_Plate": "P1"}]}"#;
-    assert!(parse_job(job, "job.json").unwrap().bodies()[0].starts_with(r#"{"Metadata": {"Metadata_Plate": "P1"}"#));
+    assert!(
+        parse_job(job, "job.json").unwrap().bodies()[0]
+            .starts_with(r#"{"Metadata": {"Metadata_Plate": "P1"}"#)
+    );
 }
 
 #[test]
@@ -48,41 +51,76 @@ fn names_line_and_field_of_every_bad_group() {
         ]}"#;
     let errors = refused(job);
     assert_eq!(errors.total, 3);
-    let lines: Vec<(usize, &str)> = errors.errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    let lines: Vec<(usize, &str)> = errors
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
     assert_eq!(lines, [(4, "Metadata"), (5, "Metadata"), (6, "Metadata")]);
-    assert!(errors.errors[0].message.contains("leave the output prefix"), "{}", errors.errors[0]);
+    assert!(
+        errors.errors[0].message.contains("leave the output prefix"),
+        "{}",
+        errors.errors[0]
+    );
     assert_eq!(errors.errors[1].message, "duplicate of the group at line 3");
-    assert_eq!(errors.errors[0].to_string(), format!("job.json:4: Metadata: {}", errors.errors[0].message));
+    assert_eq!(
+        errors.errors[0].to_string(),
+        format!("job.json:4: Metadata: {}", errors.errors[0].message)
+    );
 }
 
 #[test]
 fn missing_and_unknown_fields_are_named() {
-    let errors = refused(r#"{"pipeline": "p", "inptu": "i", "output": "o", "groups": [{"Metadata": "A=1"}]}"#);
+    let errors = refused(
+        r#"{"pipeline": "p", "inptu": "i", "output": "o", "groups": [{"Metadata": "A=1"}]}"#,
+    );
     let fields: Vec<&str> = errors.errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["inptu", "data_file", "input"]);
     assert!(refused("{").errors[0].message.contains("EOF"));
-    assert_eq!(refused(r#"{"pipeline": "p", "data_file": "d", "input": "i", "output": "o", "groups": []}"#).errors[0].field, "groups");
+    assert_eq!(
+        refused(
+            r#"{"pipeline": "p", "data_file": "d", "input": "i", "output": "o", "groups": []}"#
+        )
+        .errors[0]
+            .field,
+        "groups"
+    );
 }
 
 #[test]
 fn fields_escaping_the_bucket_are_refused() {
-    let errors = refused(r#"{"pipeline": "/etc/p", "data_file": "d", "input": "i", "output": "o/../..", "groups": [{"Metadata": "A=1"}]}"#);
+    let errors = refused(
+        r#"{"pipeline": "/etc/p", "data_file": "d", "input": "i", "output": "o/../..", "groups": [{"Metadata": "A=1"}]}"#,
+    );
     assert_eq!(errors.errors[0].field, "pipeline");
 }
 
 #[test]
 fn placeholders_name_metadata() {
-    let mut template = JobTemplate { pipeline: "p".into(), input: "i".into(), output: "o".into(), ..Default::default() };
+    let mut template = JobTemplate {
+        pipeline: "p".into(),
+        input: "i".into(),
+        output: "o".into(),
+        ..Default::default()
+    };
     template.data_file = "csv/{Metadata_Plate}/load_data.csv".into();
-    let (task, prefix) = template.task(Metadata::Text("Metadata_Plate=P7,Metadata_Well=A01".into())).unwrap();
+    let (task, prefix) = template
+        .task(Metadata::Text("Metadata_Plate=P7,Metadata_Well=A01".into()))
+        .unwrap();
     assert_eq!(task.data_file, "csv/P7/load_data.csv");
     assert_eq!(prefix, "o/P7-A01");
     template.data_file = "csv/{Metadata_Batch}/x.csv".into();
-    let (field, message) = template.task(Metadata::Text("Metadata_Plate=P7".into())).unwrap_err();
+    let (field, message) = template
+        .task(Metadata::Text("Metadata_Plate=P7".into()))
+        .unwrap_err();
     assert_eq!(field, "data_file");
     assert!(message.contains("Metadata_Batch"));
     template.data_file = "csv/{Metadata_Plate".into();
-    assert!(template.task(Metadata::Text("Metadata_Plate=P7".into())).is_err());
+    assert!(
+        template
+            .task(Metadata::Text("Metadata_Plate=P7".into()))
+            .is_err()
+    );
 }
 
 #[test]
@@ -90,15 +128,23 @@ fn same_prefix_from_different_groups_is_refused() {
     let job = r#"{"pipeline": "p", "data_file": "d", "input": "i", "output": "o", "output_structure": "Metadata_Plate",
         "groups": [{"Metadata": "Metadata_Plate=P1,Metadata_Well=A01"}, {"Metadata": "Metadata_Plate=P1,Metadata_Well=A02"}]}"#;
     let errors = refused(job);
-    assert!(errors.errors[0].message.contains("output prefix `o/P1`"), "{}", errors);
+    assert!(
+        errors.errors[0].message.contains("output prefix `o/P1`"),
+        "{}",
+        errors
+    );
 }
 
 #[test]
 fn templates_leave_groups_to_the_csv() {
-    let template = parse_template(r#"{"_c": "x", "pipeline": "p", "output": "o"}"#, "t.json").unwrap();
+    let template =
+        parse_template(r#"{"_c": "x", "pipeline": "p", "output": "o"}"#, "t.json").unwrap();
     assert_eq!(template.pipeline, "p");
     let (field, message) = template.task(Metadata::Text("A=1".into())).unwrap_err();
-    assert_eq!((field.as_str(), message.starts_with("missing")), ("data_file", true));
+    assert_eq!(
+        (field.as_str(), message.starts_with("missing")),
+        ("data_file", true)
+    );
     let errors = parse_template(r#"{"pipeline": "p", "groups": []}"#, "t.json").unwrap_err();
     assert_eq!(errors.errors[0].field, "groups");
 }

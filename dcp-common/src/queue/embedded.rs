@@ -55,13 +55,22 @@ impl From<rusqlite::Error> for Fail {
 impl EmbeddedQueue {
     /// Opens (creating if needed) the queue file at `path` for the queues of `spec`.
     pub fn open(path: &Path, spec: QueueSpec) -> Result<Self, QueueError> {
-        let fail = |source| QueueError::Embedded { path: path.display().to_string(), source };
+        let fail = |source| QueueError::Embedded {
+            path: path.display().to_string(),
+            source,
+        };
         let conn = Connection::open(path).map_err(fail)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(())).map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
-        Ok(EmbeddedQueue { conn: Mutex::new(conn), path: path.to_owned(), spec })
+        Ok(EmbeddedQueue {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+            spec,
+        })
     }
 
     /// The spec this handle was opened with.
@@ -70,9 +79,13 @@ impl EmbeddedQueue {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, Fail>) -> Result<T, QueueError> {
-        let mut conn: MutexGuard<'_, Connection> = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn: MutexGuard<'_, Connection> =
+            self.conn.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut conn).map_err(|e| match e {
-            Fail::Sql(source) => QueueError::Embedded { path: self.path.display().to_string(), source },
+            Fail::Sql(source) => QueueError::Embedded {
+                path: self.path.display().to_string(),
+                source,
+            },
             Fail::Queue(e) => e,
         })
     }
@@ -133,9 +146,17 @@ impl EmbeddedQueue {
     }
 
     /// Runs `sql` on the message a receipt handle names; stale or unknown handles fail.
-    fn on_receipt(&self, receipt: &str, sql: &str, visible_ms: Option<i64>) -> Result<(), QueueError> {
+    fn on_receipt(
+        &self,
+        receipt: &str,
+        sql: &str,
+        visible_ms: Option<i64>,
+    ) -> Result<(), QueueError> {
         let stale = || QueueError::StaleReceipt(receipt.to_owned());
-        let id: i64 = receipt.split_once('.').and_then(|(id, _)| id.parse().ok()).ok_or_else(stale)?;
+        let id: i64 = receipt
+            .split_once('.')
+            .and_then(|(id, _)| id.parse().ok())
+            .ok_or_else(stale)?;
         let changed = self.with(|conn| {
             let mut statement = conn.prepare_cached(sql)?;
             Ok(match visible_ms {
@@ -147,14 +168,23 @@ impl EmbeddedQueue {
     }
 
     fn require_queue(&self, conn: &Connection) -> Result<(), Fail> {
-        let exists: Option<i64> =
-            conn.query_row("SELECT 1 FROM queues WHERE name = ?1", [&self.spec.name], |r| r.get(0)).optional()?;
-        exists.map(|_| ()).ok_or_else(|| Fail::Queue(QueueError::Missing(self.spec.name.clone())))
+        let exists: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM queues WHERE name = ?1",
+                [&self.spec.name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        exists
+            .map(|_| ())
+            .ok_or_else(|| Fail::Queue(QueueError::Missing(self.spec.name.clone())))
     }
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Queue for EmbeddedQueue {
@@ -220,7 +250,11 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn delete_message(&self, receipt: &str) -> Result<(), QueueError> {
-        self.on_receipt(receipt, "DELETE FROM messages WHERE id = ?1 AND receipt = ?2 AND queue = ?3", None)
+        self.on_receipt(
+            receipt,
+            "DELETE FROM messages WHERE id = ?1 AND receipt = ?2 AND queue = ?3",
+            None,
+        )
     }
 
     async fn counts(&self) -> Result<Counts, QueueError> {
@@ -246,7 +280,11 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn purge(&self, dead_letters: bool) -> Result<u64, QueueError> {
-        let queue = if dead_letters { &self.spec.dead_letter_queue } else { &self.spec.name };
+        let queue = if dead_letters {
+            &self.spec.dead_letter_queue
+        } else {
+            &self.spec.name
+        };
         self.with(|conn| {
             self.require_queue(conn)?;
             Ok(conn.execute("DELETE FROM messages WHERE queue = ?1", [queue])? as u64)
@@ -256,9 +294,14 @@ impl Queue for EmbeddedQueue {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
         self.with(|conn| {
             self.require_queue(conn)?;
-            let mut select = conn.prepare("SELECT id, receives, body FROM messages WHERE queue = ?1 ORDER BY id")?;
+            let mut select = conn
+                .prepare("SELECT id, receives, body FROM messages WHERE queue = ?1 ORDER BY id")?;
             let rows = select.query_map([&self.spec.dead_letter_queue], |r| {
-                Ok(DeadLetter { id: r.get::<_, i64>(0)?.to_string(), receive_count: r.get(1)?, body: r.get(2)? })
+                Ok(DeadLetter {
+                    id: r.get::<_, i64>(0)?.to_string(),
+                    receive_count: r.get(1)?,
+                    body: r.get(2)?,
+                })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })

@@ -13,14 +13,25 @@ fn template() -> JobTemplate {
 
 fn tasks(csv: &str, layout: &Layout) -> Result<Vec<Task>, JobErrors> {
     let set = read_groups(csv.as_bytes(), "plates.csv", &template(), layout)?;
-    Ok(set.bodies().iter().map(|b| Task::from_body(b).unwrap()).collect())
+    Ok(set
+        .bodies()
+        .iter()
+        .map(|b| Task::from_body(b).unwrap())
+        .collect())
 }
 
 #[test]
 fn one_group_per_row_with_placeholders() {
-    let got = tasks("Metadata_Plate,Metadata_Well\nP1,A01\nP2, B02 \n", &Layout::default()).unwrap();
+    let got = tasks(
+        "Metadata_Plate,Metadata_Well\nP1,A01\nP2, B02 \n",
+        &Layout::default(),
+    )
+    .unwrap();
     assert_eq!(got.len(), 2);
-    assert_eq!(got[1].metadata, Metadata::Text("Metadata_Plate=P2,Metadata_Well=B02".into()));
+    assert_eq!(
+        got[1].metadata,
+        Metadata::Text("Metadata_Plate=P2,Metadata_Well=B02".into())
+    );
     assert_eq!(got[1].data_file, "load_data_csv/Batch1/P2/load_data.csv");
 }
 
@@ -29,28 +40,56 @@ fn plates_expand_into_wells_and_sites() {
     let layout = Layout::new(Some(96), None, Some("1-9")).unwrap();
     let got = tasks("Metadata_Plate\nP1\nP2\n", &layout).unwrap();
     assert_eq!(got.len(), 2 * 96 * 9);
-    assert_eq!(got[0].metadata, Metadata::Text("Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=1".into()));
-    assert_eq!(got[9].metadata, Metadata::Text("Metadata_Plate=P1,Metadata_Well=A02,Metadata_Site=1".into()));
+    assert_eq!(
+        got[0].metadata,
+        Metadata::Text("Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=1".into())
+    );
+    assert_eq!(
+        got[9].metadata,
+        Metadata::Text("Metadata_Plate=P1,Metadata_Well=A02,Metadata_Site=1".into())
+    );
 }
 
 #[test]
 fn columns_override_job_fields() {
-    let got = tasks("Metadata_Plate,pipeline\nP1,other.cppipe\nP2,\n", &Layout::default()).unwrap();
+    let got = tasks(
+        "Metadata_Plate,pipeline\nP1,other.cppipe\nP2,\n",
+        &Layout::default(),
+    )
+    .unwrap();
     assert_eq!(got[0].pipeline, "other.cppipe");
     assert_eq!(got[1].pipeline, "pipelines/analysis.cppipe");
 }
 
 #[test]
 fn errors_name_line_and_column() {
-    let errors = tasks("Metadata_Plate,Metadata_Well\nP1,A01\nP1,A01\n../x,A02\nP3,A/1\n", &Layout::default()).unwrap_err();
-    let found: Vec<(usize, &str)> = errors.errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    let errors = tasks(
+        "Metadata_Plate,Metadata_Well\nP1,A01\nP1,A01\n../x,A02\nP3,A/1\n",
+        &Layout::default(),
+    )
+    .unwrap_err();
+    let found: Vec<(usize, &str)> = errors
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
     assert_eq!(found, [(3, "Metadata"), (4, "Metadata"), (5, "Metadata")]);
-    assert_eq!(errors.errors[0].to_string(), "plates.csv:3: Metadata: duplicate of the group at line 2");
+    assert_eq!(
+        errors.errors[0].to_string(),
+        "plates.csv:3: Metadata: duplicate of the group at line 2"
+    );
     let errors = tasks("Metadata_Plate,colour\nP1,red\n", &Layout::default()).unwrap_err();
-    assert_eq!((errors.errors[0].line, errors.errors[0].field.as_str()), (1, "colour"));
+    assert_eq!(
+        (errors.errors[0].line, errors.errors[0].field.as_str()),
+        (1, "colour")
+    );
     let errors = tasks("Metadata_Plate,Metadata_Well\nP1\n", &Layout::default()).unwrap_err();
     assert_eq!(errors.errors[0].line, 2);
-    let errors = tasks("Metadata_Plate,Metadata_Site\nP1,1\n", &Layout::new(None, None, Some("1")).unwrap()).unwrap_err();
+    let errors = tasks(
+        "Metadata_Plate,Metadata_Site\nP1,1\n",
+        &Layout::new(None, None, Some("1")).unwrap(),
+    )
+    .unwrap_err();
     assert_eq!(errors.errors[0].field, "Metadata_Site");
     assert!(tasks("Metadata_Plate\n", &Layout::default()).is_err());
 }

@@ -14,7 +14,11 @@ fn bodies(n: usize) -> Vec<String> {
 }
 
 async fn queue(dir: &tempfile::TempDir, visibility_ms: u64, max_receives: u32) -> EmbeddedQueue {
-    let q = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec(visibility_ms, max_receives)).unwrap();
+    let q = EmbeddedQueue::open(
+        &dir.path().join("q.sqlite"),
+        spec(visibility_ms, max_receives),
+    )
+    .unwrap();
     q.create().await.unwrap();
     q
 }
@@ -24,12 +28,34 @@ async fn create_is_idempotent_and_updates_attributes() {
     let dir = tempfile::tempdir().unwrap();
     let q = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec(1000, 3)).unwrap();
     assert!(matches!(q.counts().await, Err(QueueError::Missing(_))));
-    assert!(matches!(q.send(&bodies(1)).await, Err(QueueError::Missing(_))));
-    assert_eq!(q.create().await.unwrap(), Created { queue: true, dead_letter_queue: true });
+    assert!(matches!(
+        q.send(&bodies(1)).await,
+        Err(QueueError::Missing(_))
+    ));
+    assert_eq!(
+        q.create().await.unwrap(),
+        Created {
+            queue: true,
+            dead_letter_queue: true
+        }
+    );
     q.send(&bodies(2)).await.unwrap();
     let again = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec(1000, 1)).unwrap();
-    assert_eq!(again.create().await.unwrap(), Created { queue: false, dead_letter_queue: false });
-    assert_eq!(again.counts().await.unwrap(), Counts { visible: 2, in_flight: 0, dead: 0 });
+    assert_eq!(
+        again.create().await.unwrap(),
+        Created {
+            queue: false,
+            dead_letter_queue: false
+        }
+    );
+    assert_eq!(
+        again.counts().await.unwrap(),
+        Counts {
+            visible: 2,
+            in_flight: 0,
+            dead: 0
+        }
+    );
     // The new redrive policy (max 1 receive) is the one in force.
     again.receive(2, Duration::ZERO).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -43,8 +69,18 @@ async fn received_messages_hide_until_visibility_ends() {
     let q = queue(&dir, 300, 5).await;
     q.send(&bodies(3)).await.unwrap();
     let first = q.receive(2, Duration::ZERO).await.unwrap();
-    assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["task 0", "task 1"]);
-    assert_eq!(q.counts().await.unwrap(), Counts { visible: 1, in_flight: 2, dead: 0 });
+    assert_eq!(
+        first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["task 0", "task 1"]
+    );
+    assert_eq!(
+        q.counts().await.unwrap(),
+        Counts {
+            visible: 1,
+            in_flight: 2,
+            dead: 0
+        }
+    );
     let rest = q.receive(10, Duration::ZERO).await.unwrap();
     assert_eq!(rest.len(), 1);
     assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
@@ -64,11 +100,23 @@ async fn receipt_goes_stale_when_received_again() {
     let new = q.receive(1, Duration::ZERO).await.unwrap().remove(0);
     assert_eq!(old.id, new.id);
     assert_ne!(old.receipt, new.receipt);
-    assert!(matches!(q.delete_message(&old.receipt).await, Err(QueueError::StaleReceipt(_))));
-    assert!(matches!(q.change_visibility(&old.receipt, Duration::ZERO).await, Err(QueueError::StaleReceipt(_))));
-    assert!(matches!(q.delete_message("garbage").await, Err(QueueError::StaleReceipt(_))));
+    assert!(matches!(
+        q.delete_message(&old.receipt).await,
+        Err(QueueError::StaleReceipt(_))
+    ));
+    assert!(matches!(
+        q.change_visibility(&old.receipt, Duration::ZERO).await,
+        Err(QueueError::StaleReceipt(_))
+    ));
+    assert!(matches!(
+        q.delete_message("garbage").await,
+        Err(QueueError::StaleReceipt(_))
+    ));
     q.delete_message(&new.receipt).await.unwrap();
-    assert!(matches!(q.delete_message(&new.receipt).await, Err(QueueError::StaleReceipt(_))));
+    assert!(matches!(
+        q.delete_message(&new.receipt).await,
+        Err(QueueError::StaleReceipt(_))
+    ));
     assert_eq!(q.counts().await.unwrap(), Counts::default());
 }
 
@@ -78,10 +126,17 @@ async fn change_visibility_extends_and_releases() {
     let q = queue(&dir, 200, 5).await;
     q.send(&bodies(1)).await.unwrap();
     let m = q.receive(1, Duration::ZERO).await.unwrap().remove(0);
-    q.change_visibility(&m.receipt, Duration::from_secs(60)).await.unwrap();
+    q.change_visibility(&m.receipt, Duration::from_secs(60))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(q.receive(1, Duration::ZERO).await.unwrap().is_empty(), "extended visibility must hold");
-    q.change_visibility(&m.receipt, Duration::ZERO).await.unwrap();
+    assert!(
+        q.receive(1, Duration::ZERO).await.unwrap().is_empty(),
+        "extended visibility must hold"
+    );
+    q.change_visibility(&m.receipt, Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(q.receive(1, Duration::ZERO).await.unwrap().len(), 1);
 }
 
@@ -97,12 +152,37 @@ async fn dead_letter_after_max_receives_and_redrive() {
         tokio::time::sleep(Duration::from_millis(80)).await;
     }
     assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
-    assert_eq!(q.counts().await.unwrap(), Counts { visible: 0, in_flight: 0, dead: 2 });
+    assert_eq!(
+        q.counts().await.unwrap(),
+        Counts {
+            visible: 0,
+            in_flight: 0,
+            dead: 2
+        }
+    );
     let dead = q.dead_letters().await.unwrap();
-    assert_eq!(dead.iter().map(|d| (d.body.as_str(), d.receive_count)).collect::<Vec<_>>(), [("task 0", 2), ("task 1", 2)]);
+    assert_eq!(
+        dead.iter()
+            .map(|d| (d.body.as_str(), d.receive_count))
+            .collect::<Vec<_>>(),
+        [("task 0", 2), ("task 1", 2)]
+    );
     assert_eq!(q.redrive().await.unwrap(), 2);
-    assert_eq!(q.counts().await.unwrap(), Counts { visible: 2, in_flight: 0, dead: 0 });
-    assert!(q.receive(10, Duration::ZERO).await.unwrap().iter().all(|m| m.receive_count == 1));
+    assert_eq!(
+        q.counts().await.unwrap(),
+        Counts {
+            visible: 2,
+            in_flight: 0,
+            dead: 0
+        }
+    );
+    assert!(
+        q.receive(10, Duration::ZERO)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.receive_count == 1)
+    );
 }
 
 #[tokio::test]
@@ -110,7 +190,12 @@ async fn receive_waits_for_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let q = queue(&dir, 1000, 3).await;
     let start = Instant::now();
-    assert!(q.receive(1, Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(
+        q.receive(1, Duration::from_millis(300))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(start.elapsed() >= Duration::from_millis(300));
     let sender = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec(1000, 3)).unwrap();
     let (got, ()) = tokio::join!(q.receive(1, Duration::from_secs(5)), async {

@@ -1,0 +1,158 @@
+//! Golden tests: the built dcp-queue binary, stdin → stdout, against an embedded queue.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use std::io::Write;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dcp-queue");
+
+fn golden(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A run directory with a dcp.toml for the embedded backend.
+fn run_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("dcp.toml"),
+        "APP_NAME = \"Golden\"\nAWS_BUCKET = \"bucket\"\nJOB_RETRIES = 2\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn dcp_queue(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DCP_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn push_dry_run_prints_dcp_message_bodies() {
+    let dir = run_dir();
+    let out = stdout_ok(dcp_queue(
+        dir.path(),
+        &["push", "--dry-run"],
+        &golden("examplefly-job.json"),
+    ));
+    assert_eq!(out, golden("examplefly-bodies.jsonl"));
+}
+
+#[test]
+fn csv_plate_list_expands_into_wells_and_sites() {
+    let dir = run_dir();
+    std::fs::write(dir.path().join("template.json"), golden("template.json")).unwrap();
+    let csv = "Metadata_Plate,pipeline\nBR00117010,\nBR00117011,illum.cppipe\n";
+    let args = [
+        "push",
+        "--dry-run",
+        "--job",
+        "template.json",
+        "--wells",
+        "A01,P24",
+        "--sites",
+        "1-2",
+    ];
+    let out = stdout_ok(dcp_queue(dir.path(), &args, csv));
+    assert_eq!(out, golden("plates-bodies.jsonl"));
+}
+
+#[test]
+fn create_push_status_dead() {
+    let dir = run_dir();
+    let d = dir.path();
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["create"], "")),
+        golden("create.json")
+    );
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["create"], "")),
+        golden("create-again.json")
+    );
+    std::fs::write(d.join("job.json"), golden("examplefly-job.json")).unwrap();
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["push", "job.json"], "")),
+        golden("push.json")
+    );
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["status"], "")),
+        golden("status.json")
+    );
+    assert_eq!(stdout_ok(dcp_queue(d, &["dead"], "")), "");
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["purge"], "")),
+        "{\"queue\":\"GoldenQueue\",\"purged\":3}\n"
+    );
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["delete"], "")),
+        "{\"deleted\":[\"GoldenQueue\",\"GoldenDeadMessages\"]}\n"
+    );
+    let gone = dcp_queue(d, &["status"], "");
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("queue `GoldenQueue` does not exist"));
+}
+
+#[test]
+fn a_bad_job_is_refused_whole_and_nothing_is_sent() {
+    let dir = run_dir();
+    let d = dir.path();
+    stdout_ok(dcp_queue(d, &["create"], ""));
+    let job =
+        golden("examplefly-job.json").replace("Metadata_Position=76", "Metadata_Position=../76");
+    let out = dcp_queue(d, &["push"], &job);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "<stdin>:11: Metadata: the value `../76` of `Metadata_Position` holds a path separator"
+        ),
+        "{stderr}"
+    );
+    let duplicate =
+        golden("examplefly-job.json").replace("Metadata_Position=76", "Metadata_Position=2");
+    let out = dcp_queue(d, &["push"], &duplicate);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("<stdin>:11: Metadata: duplicate of the group at line 10")
+    );
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["status"], "")),
+        golden("status-empty.json")
+    );
+}
+
+#[test]
+fn config_can_come_from_stdin() {
+    let dir = run_dir();
+    let json = r#"{"APP_NAME": "Piped", "AWS_BUCKET": "bucket"}"#;
+    let out = stdout_ok(dcp_queue(dir.path(), &["create"], json));
+    assert!(out.starts_with("{\"queue\":\"PipedQueue\""), "{out}");
+}
