@@ -1,17 +1,18 @@
 //! Golden tests: the built dcp-queue binary, stdin → stdout, against an embedded queue.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use std::io::Write;
+use dcp_tests::stdout_ok;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dcp-queue");
 
 fn golden(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    dcp_tests::golden(env!("CARGO_MANIFEST_DIR"), name)
+}
+
+fn dcp_queue(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    dcp_tests::run(BIN, dir, args, stdin)
 }
 
 /// A run directory with a dcp.toml for the embedded backend.
@@ -23,34 +24,6 @@ fn run_dir() -> tempfile::TempDir {
     )
     .unwrap();
     dir
-}
-
-fn dcp_queue(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DCP_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn stdout_ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

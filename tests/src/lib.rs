@@ -1,6 +1,9 @@
-//! Helpers for the cross-tool tests: find the workspace's built binaries.
+//! Helpers for tests that run the built dcp binaries: find them, run them with stdin, and
+//! compare their output with golden files.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 /// The path of a dcp binary built in this workspace's target directory (next to the test
 /// executable's `deps/`). `cargo test --workspace` builds them, since each tool has
@@ -18,4 +21,40 @@ pub fn tool(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs `bin` in `dir` with `args`, feeding `stdin`, with no `DCP_CONFIG` inherited.
+pub fn run(bin: impl AsRef<Path>, dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(bin.as_ref())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DCP_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.as_ref().display()));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The stdout of a run that must have succeeded (its stderr otherwise).
+pub fn stdout_ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The text of a golden file: `<crate>/tests/golden/<name>`.
+pub fn golden(crate_dir: &str, name: &str) -> String {
+    let path = Path::new(crate_dir).join("tests/golden").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
