@@ -130,6 +130,17 @@ pub struct Config {
     pub ecs_service_name: String,
     /// ECS task definition family (default APP_NAME + "Task").
     pub ecs_task_family: String,
+    /// dcp: the CellProfiler command, a path or a name looked up in PATH.
+    pub cellprofiler: String,
+    /// dcp: arguments put before CellProfiler's own, e.g. `["-e", "imageio_reader"]`.
+    pub cellprofiler_args: Vec<String>,
+    /// dcp: the folder CellProfiler plugins are loaded from when USE_PLUGINS is set.
+    pub plugins_directory: String,
+    /// dcp: where load-data PathNames put the source bucket (DCP's s3fs mount root); paths
+    /// under it are mapped to the source bucket's objects.
+    pub mount_root: String,
+    /// dcp, embedded: worker processes of the local fleet (0: one per CPU core).
+    pub local_workers: u32,
 }
 
 impl Default for Config {
@@ -180,6 +191,11 @@ impl Default for Config {
             requirements: String::new(),
             ecs_service_name: String::new(),
             ecs_task_family: String::new(),
+            cellprofiler: "cellprofiler".into(),
+            cellprofiler_args: Vec::new(),
+            plugins_directory: String::new(),
+            mount_root: "/home/ubuntu/bucket/".into(),
+            local_workers: 0,
         }
     }
 }
@@ -254,6 +270,22 @@ impl Config {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         Config::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// Worker processes of the local fleet: LOCAL_WORKERS, or one per CPU core.
+    pub fn local_worker_count(&self) -> u32 {
+        match self.local_workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            n => n,
+        }
+    }
+
+    /// Embedded: the folder holding the run's files (fleet state, worker logs, run report):
+    /// `AWS_BUCKET/runs/APP_NAME`.
+    pub fn local_run_dir(&self) -> PathBuf {
+        Path::new(&self.aws_bucket)
+            .join("runs")
+            .join(&self.app_name)
     }
 
     /// The log group of the containers: LOG_GROUP_NAME + "_perInstance".

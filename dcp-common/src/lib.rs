@@ -3,15 +3,17 @@
 //! Every dcp tool reads the same settings ([`Config`]), turns DCP job files into the same
 //! tasks ([`Task`], whose queue message body is byte-for-byte what DCP sends), computes the
 //! same output prefixes ([`prefix`]) and talks to the task queue through one seam
-//! ([`Queue`]), whichever backend is configured.
+//! ([`Queue`]) and the buckets through another ([`Store`]), whichever backend is configured.
 
 pub mod config;
 pub mod exit;
 pub mod job;
 pub mod metadata;
+pub mod outcome;
 pub mod prefix;
 mod pyjson;
 pub mod queue;
+pub mod store;
 pub mod task;
 
 pub use config::{Backend, Config, ConfigError};
@@ -19,4 +21,5 @@ pub use job::{JobError, JobErrors, JobTemplate, TaskSet, parse_job, parse_templa
 pub use metadata::{Metadata, MetadataError};
 
 pub use queue::{EmbeddedQueue, Queue, QueueError, QueueSpec};
+pub use store::{LocalStore, Store, StoreError};
 pub use task::Task;

@@ -34,6 +34,15 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     at_least("MEMORY", c.memory.into(), 1)?;
     at_least("EBS_VOL_SIZE", c.ebs_vol_size.into(), 22)?;
     at_least("EXPECTED_NUMBER_FILES", c.expected_number_files.into(), 1)?;
+    if c.cellprofiler.is_empty() {
+        return Err(("CELLPROFILER", "must name the CellProfiler command".into()));
+    }
+    if !c.mount_root.starts_with('/') {
+        return Err((
+            "MOUNT_ROOT",
+            format!("'{}' must be an absolute path", c.mount_root),
+        ));
+    }
     if c.machine_type.is_empty() || c.machine_type.iter().any(String::is_empty) {
         return Err((
             "MACHINE_TYPE",

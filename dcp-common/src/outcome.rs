@@ -1,0 +1,54 @@
+//! What became of one task: the JSON line a worker prints per task, which the monitor
+//! gathers into the run report.
+
+use serde::{Deserialize, Serialize};
+
+/// How a task ended (reference §6, with DCP's problem classes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// CellProfiler wrote `Complete` and outputs, and they were published.
+    Success,
+    /// CHECK_IF_DONE found the results already there; CellProfiler was not started.
+    SkippedDone,
+    /// The task or its load-data file is unusable: a bad body, no rows for the group, a
+    /// missing image.
+    InputProblem,
+    /// The pipeline or the data file is missing from the workspace bucket.
+    DownloadProblem,
+    /// CellProfiler failed: non-zero exit, no `Complete`, or no outputs.
+    CellprofilerFailed,
+    /// The outputs could not be published.
+    OutputProblem,
+}
+
+impl Status {
+    /// Whether the task is finished for good (its message deleted).
+    pub fn is_done(self) -> bool {
+        matches!(self, Status::Success | Status::SkippedDone)
+    }
+}
+
+/// One attempt at one task, as printed by `dcp-worker` (one JSON line each).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The group, as `Key=Value,…`.
+    pub group: String,
+    /// The task's output prefix in the destination bucket.
+    pub output: String,
+    /// How the attempt ended.
+    pub status: Status,
+    /// Wall time of the attempt.
+    pub seconds: f64,
+    /// The published output files, relative to the output prefix.
+    pub outputs: Vec<String>,
+    /// CellProfiler's exit code, when it ran and exited.
+    pub exit_code: Option<i32>,
+    /// The queue message's id.
+    pub message_id: String,
+    /// Which receive of the message this attempt was.
+    pub receive_count: u32,
+    /// What went wrong, when something did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}

@@ -1,0 +1,87 @@
+//! The bucket seam: reading a task's inputs, listing a prefix, publishing outputs.
+
+mod local;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+pub use local::LocalStore;
+
+/// An object and its size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// The key, relative to the listed prefix.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Why a bucket operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist.
+    #[error("{bucket}: no object `{key}`")]
+    Missing {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// A key would leave its bucket.
+    #[error("{bucket}: `{key}` is not a key inside the bucket")]
+    BadKey {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+    /// A local file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// A set of buckets. Implemented by [`LocalStore`] (directories) and by the AWS backend (S3).
+pub trait Store: Send + Sync {
+    /// Makes objects readable as local files and returns their paths, in order: the files
+    /// themselves when the bucket is local, otherwise downloads into `scratch`.
+    fn fetch(
+        &self,
+        bucket: &str,
+        keys: &[String],
+        scratch: &Path,
+    ) -> impl Future<Output = Result<Vec<PathBuf>, StoreError>> + Send;
+
+    /// Every object under the folder `prefix`, with sizes, however many there are.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<Object>, StoreError>> + Send;
+
+    /// Publishes the files under local `dir` as the folder `prefix`, replacing what was
+    /// there, so that a reader sees either the old or the whole new result, never a part.
+    /// Returns the published keys relative to `prefix`.
+    fn publish(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        dir: &Path,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Writes the local file `file` as the object `key`, replacing it whole.
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The local folder holding the folder `prefix` of `bucket`, when the bucket is local
+    /// (CellProfiler's `-i` then points there); `None` when objects must be fetched.
+    fn local_dir(&self, bucket: &str, prefix: &str) -> Option<PathBuf>;
+}

@@ -1,0 +1,247 @@
+//! One attempt at one task: check whether it is done already, fetch its pipeline, data
+//! file and images, run CellProfiler, check and publish the results.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dcp_common::outcome::Status;
+use dcp_common::store::StoreError;
+use dcp_common::{Config, Store, Task};
+
+use crate::cellprofiler::{self, DataFile, Run};
+use crate::loaddata::{GroupRows, map_file_list};
+
+/// The name of CellProfiler's done file, kept out of the published results.
+const DONE_FILE: &str = "cp.is.done";
+
+/// A finished attempt: the task is done for good.
+#[derive(Debug, PartialEq)]
+pub struct Done {
+    /// `Success` or `SkippedDone`.
+    pub status: Status,
+    /// Published files, relative to the output prefix.
+    pub outputs: Vec<String>,
+    /// CellProfiler's exit code, when it ran.
+    pub exit_code: Option<i32>,
+}
+
+/// A failed attempt: the task goes back to the queue.
+#[derive(Debug, PartialEq)]
+pub struct Failure {
+    /// The class of the failure.
+    pub status: Status,
+    /// What went wrong.
+    pub detail: String,
+    /// CellProfiler's exit code, when it ran and exited.
+    pub exit_code: Option<i32>,
+}
+
+fn fail(status: Status, detail: impl ToString) -> Failure {
+    Failure {
+        status,
+        detail: detail.to_string(),
+        exit_code: None,
+    }
+}
+
+/// Everything one attempt needs.
+pub struct Attempt<'a, S> {
+    /// The run's settings.
+    pub config: &'a Config,
+    /// The buckets.
+    pub store: &'a S,
+    /// A private, empty folder for this attempt.
+    pub scratch: &'a Path,
+    /// The attempt's log, uploaded to the destination afterwards.
+    pub log: &'a mut File,
+}
+
+impl<S: Store> Attempt<'_, S> {
+    fn note(&mut self, line: impl AsRef<str>) {
+        let _ = writeln!(self.log, "dcp-worker: {}", line.as_ref());
+    }
+
+    /// Runs the task whose group is `pairs` and output prefix is `prefix`.
+    pub async fn run(
+        &mut self,
+        task: &Task,
+        group: &str,
+        pairs: &[(String, String)],
+        prefix: &str,
+    ) -> Result<Done, Failure> {
+        let config = self.config;
+        if config.check_if_done_bool && self.already_done(prefix).await? {
+            self.note(format!("{prefix} already holds the results: skipped"));
+            return Ok(Done {
+                status: Status::SkippedDone,
+                outputs: Vec::new(),
+                exit_code: None,
+            });
+        }
+        let keys = [task.pipeline.clone(), task.data_file.clone()];
+        self.note(format!(
+            "fetching {} and {} from {}",
+            keys[0], keys[1], config.workspace_bucket
+        ));
+        let fetched = self
+            .store
+            .fetch(
+                &config.workspace_bucket,
+                &keys,
+                &self.scratch.join("workspace"),
+            )
+            .await;
+        let [pipeline, data_file]: [PathBuf; 2] = fetched
+            .map_err(|e| fail(Status::DownloadProblem, e))?
+            .try_into()
+            .expect("one path per key");
+        let data = self.prepare_data(&data_file, pairs).await?;
+        let input = match self.store.local_dir(&config.source_bucket, &task.input) {
+            Some(dir) => dir,
+            None => self.scratch.join("input"),
+        };
+        let output = self.scratch.join("out");
+        for dir in [&input, &output] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| fail(Status::InputProblem, format!("{}: {e}", dir.display())))?;
+        }
+        let done_file = self.scratch.join(DONE_FILE);
+        let run = Run {
+            pipeline: &pipeline,
+            input: &input,
+            output: &output,
+            done_file: &done_file,
+            data_file: &data,
+            group,
+        };
+        let argv = cellprofiler::argv(config, &run);
+        self.note(format!("running {argv:?}"));
+        let exit_code = cellprofiler::run(&argv, self.log).await.map_err(|e| {
+            fail(
+                Status::CellprofilerFailed,
+                format!("cannot run {}: {e}", config.cellprofiler),
+            )
+        })?;
+        let complete =
+            std::fs::read_to_string(&done_file).is_ok_and(|t| t.lines().next() == Some("Complete"));
+        let produced = std::fs::read_dir(&output).map(|d| d.count()).unwrap_or(0);
+        let problem = match (exit_code, complete, produced) {
+            (Some(0), true, n) if n > 0 => None,
+            (Some(0), true, _) => {
+                Some("CellProfiler wrote `Complete` but no output files".to_owned())
+            }
+            (_, false, _) => Some(format!(
+                "CellProfiler did not write `Complete` (exit code {exit_code:?})"
+            )),
+            (code, true, _) => Some(format!("CellProfiler exited with {code:?}")),
+        };
+        if let Some(detail) = problem {
+            self.note(&detail);
+            return Err(Failure {
+                status: Status::CellprofilerFailed,
+                detail,
+                exit_code,
+            });
+        }
+        self.note(format!("publishing {produced} outputs to {prefix}"));
+        let outputs = self
+            .store
+            .publish(&config.destination_bucket, prefix, &output)
+            .await
+            .map_err(|e| Failure {
+                status: Status::OutputProblem,
+                detail: e.to_string(),
+                exit_code,
+            })?;
+        Ok(Done {
+            status: Status::Success,
+            outputs,
+            exit_code,
+        })
+    }
+
+    /// CHECK_IF_DONE: at least EXPECTED_NUMBER_FILES objects of at least MIN_FILE_SIZE_BYTES
+    /// whose names contain NECESSARY_STRING, counting every object under the prefix.
+    async fn already_done(&mut self, prefix: &str) -> Result<bool, Failure> {
+        let c = self.config;
+        let objects = self
+            .store
+            .list(&c.destination_bucket, prefix)
+            .await
+            .map_err(|e| fail(Status::OutputProblem, e))?;
+        let counted = objects
+            .iter()
+            .filter(|o| {
+                o.size >= c.min_file_size_bytes && o.key.contains(c.necessary_string.as_str())
+            })
+            .count();
+        Ok(counted >= c.expected_number_files as usize)
+    }
+
+    /// Reduces the data file to the group and points it at the images.
+    async fn prepare_data(
+        &mut self,
+        data_file: &Path,
+        pairs: &[(String, String)],
+    ) -> Result<DataFile, Failure> {
+        let extension = data_file
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let root = self.config.mount_root.clone();
+        let read = |p: &Path| {
+            std::fs::read(p)
+                .map_err(|e| fail(Status::DownloadProblem, format!("{}: {e}", p.display())))
+        };
+        match extension.as_deref() {
+            Some("csv") => {
+                let rows = GroupRows::select(&read(data_file)?, pairs)
+                    .map_err(|e| fail(Status::InputProblem, e))?;
+                let located = self.fetch_images(&rows.image_keys(&root)).await?;
+                let csv = self.scratch.join("load_data.csv");
+                rows.write(&csv, &root, |key| located.get(key).cloned())
+                    .map_err(|e| fail(Status::InputProblem, e))?;
+                Ok(DataFile::Csv(csv))
+            }
+            Some("txt") => {
+                let text = String::from_utf8_lossy(&read(data_file)?).into_owned();
+                let (keys, _) = map_file_list(&text, &root, |_| None);
+                let located = self.fetch_images(&keys).await?;
+                let (_, mapped) = map_file_list(&text, &root, |key| located.get(key).cloned());
+                let list = self.scratch.join("file_list.txt");
+                std::fs::write(&list, mapped).map_err(|e| fail(Status::InputProblem, e))?;
+                Ok(DataFile::FileList(list))
+            }
+            Some("h5") => Ok(DataFile::Batch),
+            _ => Err(fail(
+                Status::InputProblem,
+                format!(
+                    "{}: a data file must be .csv, .txt or .h5",
+                    data_file.display()
+                ),
+            )),
+        }
+    }
+
+    async fn fetch_images(&mut self, keys: &[String]) -> Result<HashMap<String, PathBuf>, Failure> {
+        self.note(format!(
+            "fetching {} images from {}",
+            keys.len(),
+            self.config.source_bucket
+        ));
+        let paths = self
+            .store
+            .fetch(
+                &self.config.source_bucket,
+                keys,
+                &self.scratch.join("images"),
+            )
+            .await;
+        let paths = paths.map_err(|e| match e {
+            StoreError::Missing { .. } | StoreError::BadKey { .. } => fail(Status::InputProblem, e),
+            other => fail(Status::DownloadProblem, other),
+        })?;
+        Ok(keys.iter().cloned().zip(paths).collect())
+    }
+}

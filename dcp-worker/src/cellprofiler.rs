@@ -1,0 +1,113 @@
+//! Running CellProfiler: the argv (never a shell string), its output streamed into the
+//! task's log, and its whole process group stopped when the attempt is abandoned.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use dcp_common::Config;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// How the load-data file is handed to CellProfiler, by its extension.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataFile {
+    /// `--data-file=CSV` (a LoadData CSV).
+    Csv(PathBuf),
+    /// `--file-list=TXT`.
+    FileList(PathBuf),
+    /// Nothing: the pipeline is a `Batch_data.h5` batch file.
+    Batch,
+}
+
+/// One CellProfiler run of a group.
+#[derive(Clone, Debug)]
+pub struct Run<'a> {
+    /// Pipeline or batch file.
+    pub pipeline: &'a Path,
+    /// `-i`: the input folder.
+    pub input: &'a Path,
+    /// `-o`: where CellProfiler writes.
+    pub output: &'a Path,
+    /// `-d`: the done file.
+    pub done_file: &'a Path,
+    /// The load-data file.
+    pub data_file: &'a DataFile,
+    /// `-g`: the group as `Key=Value,…`.
+    pub group: &'a str,
+}
+
+/// The command and arguments of a run: CELLPROFILER, CELLPROFILER_ARGS, then DCP's
+/// `-c -r -p -i -o -d` with the data file, `-g`, the plugins directory and
+/// `--always-continue` as configured.
+pub fn argv(config: &Config, run: &Run<'_>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![config.cellprofiler.clone().into()];
+    args.extend(config.cellprofiler_args.iter().map(OsString::from));
+    let flag = |name: &str, path: &Path| {
+        let mut arg = OsString::from(name);
+        arg.push(path);
+        arg
+    };
+    args.extend(["-c".into(), "-r".into(), "-p".into(), run.pipeline.into()]);
+    args.extend([
+        "-i".into(),
+        run.input.into(),
+        "-o".into(),
+        run.output.into(),
+        "-d".into(),
+        run.done_file.into(),
+    ]);
+    match run.data_file {
+        DataFile::Csv(csv) => args.push(flag("--data-file=", csv)),
+        DataFile::FileList(list) => args.push(flag("--file-list=", list)),
+        DataFile::Batch => {}
+    }
+    args.extend(["-g".into(), run.group.into()]);
+    if config.use_plugins && !config.plugins_directory.is_empty() {
+        args.push(flag(
+            "--plugins-directory=",
+            Path::new(&config.plugins_directory),
+        ));
+    }
+    if config.always_continue {
+        args.push("--always-continue".into());
+    }
+    args
+}
+
+/// Kills a process group when dropped, so an abandoned attempt leaves no CellProfiler behind.
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// Runs `argv` in a process group of its own with stdout and stderr appended to `log`;
+/// returns its exit code (`None` when a signal ended it). If the returned future is
+/// dropped, the whole group is killed; if the worker dies, the kernel kills CellProfiler.
+pub async fn run(argv: &[OsString], log: &File) -> std::io::Result<Option<i32>> {
+    let mut command = tokio::process::Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log.try_clone()?)
+        .process_group(0)
+        .kill_on_drop(true);
+    // SAFETY: the closure runs in the forked child before exec and only makes the
+    // async-signal-safe prctl(2) call.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command.spawn()?;
+    let _group = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
+    let status = child.wait().await?;
+    Ok(status.code())
+}

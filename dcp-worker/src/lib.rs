@@ -1,0 +1,9 @@
+//! dcp-worker's library: pull a task, run CellProfiler on its group, publish the results,
+//! and tell the queue — DCP's cp-worker.py (reference §6), with its known faults fixed.
+
+pub mod attempt;
+pub mod cellprofiler;
+pub mod loaddata;
+pub mod worker;
+
+pub use worker::{Worker, WorkerOptions};
