@@ -1,0 +1,138 @@
+//! A run folder with a stand-in for CellProfiler, for testing the worker's own handling of
+//! success, failure and death. The stand-in is a shell script taking CellProfiler's
+//! arguments; `STANDIN` in its environment picks what it does:
+//! `ok` (default) writes Image.csv with the group and `Complete`; `fail` writes `Failure`
+//! and exits 255; `empty` writes `Complete` and nothing else; `sleep:N` sleeps N seconds,
+//! then acts as `ok`. Every start is counted in `starts.txt`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dcp_tests::{stdout_ok, tool};
+
+const SCRIPT: &str = r#"#!/bin/sh
+echo "$*" >> "$(dirname "$0")/starts.txt"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -o) out="$2"; shift ;;
+    -d) done_file="$2"; shift ;;
+    -g) group="$2"; shift ;;
+  esac
+  shift
+done
+mode="${STANDIN:-ok}"
+case "$mode" in
+  sleep:*) sleep "${mode#sleep:}"; mode=ok ;;
+esac
+echo "stand-in running $group"
+case "$mode" in
+  ok) printf 'Group\n%s\n' "$group" > "$out/Image.csv"; echo Complete > "$done_file" ;;
+  empty) echo Complete > "$done_file" ;;
+  fail) echo Failure > "$done_file"; exit 255 ;;
+esac
+"#;
+
+/// A run folder: dcp.toml, a source/workspace bucket with a pipeline, a load-data CSV of
+/// plates P1..P3 and their images, and the stand-in.
+pub struct RunDir {
+    /// Removed on drop.
+    pub dir: tempfile::TempDir,
+}
+
+impl RunDir {
+    /// A run whose settings add `extra` TOML lines to the defaults of these tests.
+    pub fn new(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let standin = root.join("cellprofiler-standin");
+        std::fs::write(&standin, SCRIPT).unwrap();
+        let executable =
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+        std::fs::set_permissions(&standin, executable).unwrap();
+        std::fs::create_dir_all(root.join("bucket/w")).unwrap();
+        std::fs::create_dir_all(root.join("bucket/img")).unwrap();
+        std::fs::write(root.join("bucket/w/p.cppipe"), "pipeline").unwrap();
+        let mut csv = String::from("Metadata_Plate,FileName_DNA,PathName_DNA\n");
+        for plate in ["P1", "P2", "P3"] {
+            std::fs::write(root.join(format!("bucket/img/{plate}.tif")), "image").unwrap();
+            csv.push_str(&format!("{plate},{plate}.tif,/home/ubuntu/bucket/img\n"));
+        }
+        std::fs::write(root.join("bucket/w/load_data.csv"), csv).unwrap();
+        let settings = format!(
+            "APP_NAME = \"Standin\"\nAWS_BUCKET = \"run\"\nSOURCE_BUCKET = \"bucket\"\n\
+             DESTINATION_BUCKET = \"results\"\nCELLPROFILER = \"{}\"\nDOCKER_CORES = 1\n\
+             SECONDS_TO_START = 0\n{extra}\n",
+            standin.display()
+        );
+        std::fs::write(root.join("dcp.toml"), settings).unwrap();
+        let run = RunDir { dir };
+        stdout_ok(run.queue(&["create"], ""));
+        run
+    }
+
+    /// The run folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs dcp-queue in the run folder.
+    pub fn queue(&self, args: &[&str], stdin: &str) -> Output {
+        dcp_tests::run(tool("dcp-queue"), self.path(), args, stdin)
+    }
+
+    /// Pushes one task per plate, with `pipeline` as the pipeline key.
+    pub fn push(&self, plates: &[&str], pipeline: &str) {
+        let groups: Vec<String> = plates
+            .iter()
+            .map(|p| format!("{{\"Metadata\": \"Metadata_Plate={p}\"}}"))
+            .collect();
+        let job = format!(
+            "{{\"pipeline\": \"{pipeline}\", \"data_file\": \"w/load_data.csv\", \"input\": \"img/\", \
+             \"output\": \"out\", \"groups\": [{}]}}",
+            groups.join(", ")
+        );
+        stdout_ok(self.queue(&["push"], &job));
+    }
+
+    /// The queue's counts: (visible, in flight, dead).
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let status: serde_json::Value =
+            serde_json::from_str(&stdout_ok(self.queue(&["status"], ""))).unwrap();
+        let n = |k: &str| status[k].as_u64().unwrap();
+        (n("visible"), n("in_flight"), n("dead"))
+    }
+
+    /// A dcp-worker command in the run folder, with the stand-in in `mode`.
+    pub fn worker(&self, mode: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dcp-worker"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("DCP_CONFIG")
+            .env("STANDIN", mode);
+        command
+    }
+
+    /// How often the stand-in was started.
+    pub fn starts(&self) -> usize {
+        std::fs::read_to_string(self.path().join("starts.txt")).map_or(0, |t| t.lines().count())
+    }
+
+    /// A file of the destination bucket.
+    pub fn result(&self, key: &str) -> PathBuf {
+        self.path().join("results").join(key)
+    }
+}
+
+/// The outcome lines a worker printed.
+pub fn outcomes(out: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

@@ -1,0 +1,220 @@
+//! dcp-worker's own handling of success, failure, retries, visibility and death, with a
+//! stand-in for CellProfiler (the real one runs in tests/tests/examplefly.rs).
+
+mod standin;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use standin::{RunDir, outcomes};
+
+#[test]
+fn success_publishes_outputs_files_the_log_and_deletes_the_task() {
+    let run = RunDir::new("");
+    run.push(&["P1", "P2"], "w/p.cppipe");
+    let out = run.worker("ok", &[]).output().unwrap();
+    let lines = outcomes(&out);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["status"], "success");
+    assert_eq!(lines[0]["group"], "Metadata_Plate=P1");
+    assert_eq!(lines[0]["output"], "out/P1");
+    assert_eq!(lines[0]["outputs"], serde_json::json!(["Image.csv"]));
+    assert_eq!(lines[0]["exit_code"], 0);
+    assert_eq!(
+        std::fs::read_to_string(run.result("out/P2/Image.csv")).unwrap(),
+        "Group\nMetadata_Plate=P2\n"
+    );
+    let log = std::fs::read_to_string(run.result("logs/out/P1.log")).unwrap();
+    assert!(log.contains("stand-in running Metadata_Plate=P1"), "{log}");
+    // The CSV handed to CellProfiler held the group's row only, with the image's real folder.
+    let starts = std::fs::read_to_string(run.path().join("starts.txt")).unwrap();
+    assert!(
+        starts.contains("-g Metadata_Plate=P1") && starts.contains("--data-file="),
+        "{starts}"
+    );
+    assert_eq!(run.counts(), (0, 0, 0));
+}
+
+#[test]
+fn failures_are_retried_then_dead_lettered_with_their_class() {
+    let run = RunDir::new("JOB_RETRIES = 2");
+    run.push(&["P1"], "w/missing.cppipe");
+    let out = run.worker("ok", &["--retry-delay", "0"]).output().unwrap();
+    let lines = outcomes(&out);
+    let classes: Vec<&str> = lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["download-problem", "download-problem"]);
+    assert!(
+        lines[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("w/missing.cppipe")
+    );
+    assert_eq!(
+        run.starts(),
+        0,
+        "CellProfiler never started without a pipeline"
+    );
+    assert_eq!(run.counts(), (0, 0, 1));
+
+    let run = RunDir::new("JOB_RETRIES = 3");
+    run.push(&["P1"], "w/p.cppipe");
+    let lines = outcomes(
+        &run.worker("fail", &["--retry-delay", "0"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["status"] == "cellprofiler-failed" && l["exit_code"] == 255)
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["receive_count"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(run.counts(), (0, 0, 1));
+    assert!(
+        !run.result("out/P1").exists(),
+        "a failed task publishes nothing"
+    );
+}
+
+#[test]
+fn complete_without_outputs_and_unknown_groups_fail() {
+    let run = RunDir::new("JOB_RETRIES = 1");
+    run.push(&["P1"], "w/p.cppipe");
+    let lines = outcomes(
+        &run.worker("empty", &["--retry-delay", "0"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(lines[0]["status"], "cellprofiler-failed");
+    assert!(
+        lines[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no output files")
+    );
+
+    let run = RunDir::new("JOB_RETRIES = 1");
+    run.push(&["P9"], "w/p.cppipe");
+    let lines = outcomes(&run.worker("ok", &["--retry-delay", "0"]).output().unwrap());
+    assert_eq!(lines[0]["status"], "input-problem");
+    assert!(
+        lines[0]["detail"].as_str().unwrap().contains("no row"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(run.starts(), 0);
+}
+
+#[test]
+fn check_if_done_skips_without_starting_cellprofiler() {
+    let run = RunDir::new(
+        "CHECK_IF_DONE_BOOL = true\nEXPECTED_NUMBER_FILES = 1\nNECESSARY_STRING = \".csv\"",
+    );
+    std::fs::create_dir_all(run.result("out/P1")).unwrap();
+    std::fs::write(run.result("out/P1/Image.csv"), "done before").unwrap();
+    std::fs::create_dir_all(run.result("out/P2")).unwrap();
+    std::fs::write(run.result("out/P2/notes.txt"), "not a result").unwrap();
+    run.push(&["P1", "P2"], "w/p.cppipe");
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    let statuses: Vec<&str> = lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["skipped-done", "success"]);
+    assert_eq!(run.starts(), 1, "only P2 ran");
+    assert_eq!(
+        std::fs::read_to_string(run.result("out/P1/Image.csv")).unwrap(),
+        "done before"
+    );
+}
+
+#[test]
+fn a_long_task_stays_hidden_from_other_workers() {
+    let run = RunDir::new("SQS_MESSAGE_VISIBILITY = 1");
+    run.push(&["P1"], "w/p.cppipe");
+    let slow = run
+        .worker("sleep:4", &[])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let other = run.worker("ok", &[]).output().unwrap();
+    let slow = slow.wait_with_output().unwrap();
+    let (slow_lines, other_lines) = (outcomes(&slow), outcomes(&other));
+    assert_eq!(slow_lines.len(), 1);
+    assert_eq!(slow_lines[0]["receive_count"], 1);
+    assert!(
+        other_lines.is_empty(),
+        "the second worker got a task in flight: {other_lines:?}"
+    );
+    assert_eq!(run.starts(), 1);
+}
+
+#[test]
+fn a_killed_workers_task_is_finished_by_another_with_no_partial_output() {
+    let run = RunDir::new("SQS_MESSAGE_VISIBILITY = 2");
+    run.push(&["P1"], "w/p.cppipe");
+    let mut doomed = run
+        .worker("sleep:30", &[])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    while run.starts() == 0 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    doomed.kill().unwrap(); // SIGKILL: no chance to hand the task back
+    doomed.wait().unwrap();
+    assert!(
+        !run.result("out/P1").exists(),
+        "nothing published by the killed worker"
+    );
+    let started = Instant::now();
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        (
+            lines[0]["status"].as_str(),
+            lines[0]["receive_count"].as_u64()
+        ),
+        (Some("success"), Some(2))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "back within about one visibility period"
+    );
+    let published: Vec<_> = std::fs::read_dir(run.result("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(published, ["P1"], "no staging folders in the destination");
+    assert_eq!(run.counts(), (0, 0, 0));
+}
+
+#[test]
+fn sigterm_hands_the_task_back_at_once() {
+    let run = RunDir::new("SQS_MESSAGE_VISIBILITY = 600");
+    run.push(&["P1"], "w/p.cppipe");
+    let worker = run
+        .worker("sleep:30", &[])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while run.starts() == 0 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = worker.wait_with_output().unwrap();
+    assert!(outcomes(&out).is_empty());
+    assert_eq!(run.counts(), (1, 0, 0), "visible again, not after 600 s");
+}
