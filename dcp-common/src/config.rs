@@ -139,7 +139,7 @@ pub struct Config {
     /// dcp: where load-data PathNames put the source bucket (DCP's s3fs mount root); paths
     /// under it are mapped to the source bucket's objects.
     pub mount_root: String,
-    /// dcp, embedded: worker processes of the local fleet (0: one per CPU core).
+    /// dcp, embedded: worker processes of the local fleet (0: CPU cores ÷ DOCKER_CORES).
     pub local_workers: u32,
 }
 
@@ -272,10 +272,14 @@ impl Config {
         Config::parse(&text, &path.display().to_string(), base)
     }
 
-    /// Worker processes of the local fleet: LOCAL_WORKERS, or one per CPU core.
+    /// Worker processes of the local fleet: LOCAL_WORKERS, or as many as give one
+    /// CellProfiler copy per CPU core (cores ÷ DOCKER_CORES, at least one).
     pub fn local_worker_count(&self) -> u32 {
         match self.local_workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            0 => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+                (cores / self.docker_cores.max(1)).max(1)
+            }
             n => n,
         }
     }

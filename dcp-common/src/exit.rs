@@ -5,6 +5,7 @@
 //! | 0 | success |
 //! | 1 | the work failed (queue, file system, backend); see the message on stderr |
 //! | 2 | bad usage or invalid input (settings, job file, CSV): nothing was changed |
+//! | 3 | `dcp-watch`: the run drained, but tasks ended in the dead-letter queue |
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ pub fn code_for(err: &(dyn Error + 'static)) -> u8 {
     }
     FAILURE
 }
+
+/// The run drained, but tasks ended in the dead-letter queue (dcp-watch).
+pub const DEAD_LETTERS: u8 = 3;
 
 /// Prints `tool: error: …` with every cause on stderr and returns the matching exit code.
 pub fn report(tool: &str, err: &(dyn Error + 'static)) -> ExitCode {

@@ -10,19 +10,31 @@ use std::process::Command;
 use dcp_tests::{stdout_ok, tool};
 
 fn cellprofiler() -> PathBuf {
-    let path = std::env::var_os("DCP_CELLPROFILER").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").expect("HOME is set");
-        Path::new(&home).join(".cache/dcp/venvs/cellprofiler-5.0.0.dev784/bin/cellprofiler")
-    });
-    assert!(path.exists(), "{} is missing: run scripts/install-cellprofiler (scripts/test does)", path.display());
+    let path = std::env::var_os("DCP_CELLPROFILER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            Path::new(&home).join(".cache/dcp/venvs/cellprofiler-5.0.0.dev784/bin/cellprofiler")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-cellprofiler (scripts/test does)",
+        path.display()
+    );
     path
 }
 
 fn example() -> PathBuf {
     let path = std::env::var_os("DCP_EXAMPLE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/examplefly"));
-    assert!(path.join("job.json").exists(), "no ExampleFly at {}: set DCP_EXAMPLE", path.display());
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/examplefly")
+        });
+    assert!(
+        path.join("job.json").exists(),
+        "no ExampleFly at {}: set DCP_EXAMPLE",
+        path.display()
+    );
     std::fs::canonicalize(path).unwrap()
 }
 
@@ -37,8 +49,15 @@ fn settings(example: &Path, cellprofiler: &Path, extra: &str) -> String {
 }
 
 fn outcomes(dir: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new(tool("dcp-worker")).current_dir(dir).env_remove("DCP_CONFIG").output().unwrap();
-    stdout_ok(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let out = Command::new(tool("dcp-worker"))
+        .current_dir(dir)
+        .env_remove("DCP_CONFIG")
+        .output()
+        .unwrap();
+    stdout_ok(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -49,33 +68,70 @@ fn examplefly_runs_on_real_cellprofiler_and_reruns_skip() {
     std::fs::write(d.join("dcp.toml"), settings(&example, &cellprofiler, "")).unwrap();
     let job = example.join("job.json");
     stdout_ok(dcp_tests::run(tool("dcp-queue"), d, &["create"], ""));
-    stdout_ok(dcp_tests::run(tool("dcp-queue"), d, &["push", job.to_str().unwrap()], ""));
+    stdout_ok(dcp_tests::run(
+        tool("dcp-queue"),
+        d,
+        &["push", job.to_str().unwrap()],
+        "",
+    ));
 
     let lines = outcomes(d);
     assert_eq!(lines.len(), 3, "{lines:?}");
     for position in ["2", "76", "218"] {
-        let line = lines.iter().find(|l| l["group"] == format!("Metadata_Position={position}")).unwrap();
+        let line = lines
+            .iter()
+            .find(|l| l["group"] == format!("Metadata_Position={position}"))
+            .unwrap();
         assert_eq!(line["status"], "success", "{line}");
         let prefix = d.join("results/demo_project_folder/output").join(position);
         let image = std::fs::read_to_string(prefix.join("Image.csv")).unwrap();
         let mut rows = image.lines();
         let header: Vec<&str> = rows.next().unwrap().split(',').collect();
-        let column = header.iter().position(|h| *h == "Metadata_Position").unwrap();
+        let column = header
+            .iter()
+            .position(|h| *h == "Metadata_Position")
+            .unwrap();
         let row: Vec<&str> = rows.next().unwrap().split(',').collect();
-        assert_eq!(row[column], position, "Image.csv of {position} describes its own group");
+        assert_eq!(
+            row[column], position,
+            "Image.csv of {position} describes its own group"
+        );
         let nuclei = std::fs::read_to_string(prefix.join("Nuclei.csv")).unwrap();
-        assert!(nuclei.lines().count() > 100, "nuclei found at position {position}");
+        assert!(
+            nuclei.lines().count() > 100,
+            "nuclei found at position {position}"
+        );
     }
-    let status: serde_json::Value =
-        serde_json::from_str(&stdout_ok(dcp_tests::run(tool("dcp-queue"), d, &["status"], ""))).unwrap();
-    assert_eq!((status["visible"].as_u64(), status["in_flight"].as_u64(), status["dead"].as_u64()), (Some(0), Some(0), Some(0)));
+    let status: serde_json::Value = serde_json::from_str(&stdout_ok(dcp_tests::run(
+        tool("dcp-queue"),
+        d,
+        &["status"],
+        "",
+    )))
+    .unwrap();
+    assert_eq!(
+        (
+            status["visible"].as_u64(),
+            status["in_flight"].as_u64(),
+            status["dead"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
 
     // Again, with CHECK_IF_DONE and a CellProfiler that cannot start: all three are skipped.
     let rerun = "CHECK_IF_DONE_BOOL = true\nEXPECTED_NUMBER_FILES = 4\nNECESSARY_STRING = \".csv\"";
     let settings = settings(&example, Path::new("/nonexistent/cellprofiler"), rerun);
     std::fs::write(d.join("dcp.toml"), settings).unwrap();
-    stdout_ok(dcp_tests::run(tool("dcp-queue"), d, &["push", job.to_str().unwrap()], ""));
+    stdout_ok(dcp_tests::run(
+        tool("dcp-queue"),
+        d,
+        &["push", job.to_str().unwrap()],
+        "",
+    ));
     let lines = outcomes(d);
     assert_eq!(lines.len(), 3);
-    assert!(lines.iter().all(|l| l["status"] == "skipped-done"), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l["status"] == "skipped-done"),
+        "{lines:?}"
+    );
 }

@@ -1,0 +1,94 @@
+//! The local fleet of a dcp run: background `dcp-worker` processes on this machine, the
+//! embedded backend's counterpart of DCP's Spot Fleet (reference §5).
+//!
+//! A fleet lives in the run folder ([`dcp_common::Config::local_run_dir`]):
+//!
+//! | file | holds |
+//! |---|---|
+//! | `config.json` | the resolved settings every worker of the fleet reads |
+//! | `fleet.json` | the fleet's record ([`state::FleetState`]), replaced atomically |
+//! | `fleet.lock` | held while `start`, `scale` or `stop` change the fleet |
+//! | `workers/<n>.jsonl` | worker *n*'s stdout: one outcome line per task attempt (appended) |
+//! | `workers/<n>.log` | worker *n*'s stderr (appended) |
+//!
+//! [`Fleet`] starts, inspects, scales and stops it ([`report`] is what it returns);
+//! [`local`] does the process work.
+
+mod fleet;
+pub mod local;
+pub mod report;
+pub mod state;
+
+use std::path::PathBuf;
+
+pub use fleet::Fleet;
+pub use report::{Ended, Launched, Scaled, Started, Status, Stopped, WorkerStatus};
+
+/// The environment variable naming the worker program to launch instead of `dcp-worker`.
+pub const WORKER_ENV: &str = "DCP_WORKER";
+
+/// Why a fleet operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The settings ask for the AWS backend, which this build does not have.
+    #[error("BACKEND = \"aws\": this build has no AWS backend yet (only the local fleet)")]
+    NoAwsBackend,
+    /// A file of the run folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// `fleet.json` is not a fleet record.
+    #[error("{path}: not a fleet record: {source}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// `start` found live workers already recorded.
+    #[error(
+        "a fleet of {alive} live worker(s) is already running in {run_dir}; \
+         use `dcp-fleet scale N` to resize it or `dcp-fleet stop` to end it"
+    )]
+    AlreadyRunning {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// Its live workers.
+        alive: usize,
+    },
+    /// No worker program was found.
+    #[error("no dcp-worker next to {beside} nor in PATH (set {WORKER_ENV} to the worker program)")]
+    NoWorker {
+        /// The folder of the running executable.
+        beside: PathBuf,
+    },
+    /// A worker could not be launched.
+    #[error("cannot launch {program}: {source}")]
+    Spawn {
+        /// The worker program.
+        program: PathBuf,
+        /// The error of the launch.
+        source: std::io::Error,
+    },
+}
+
+impl FleetError {
+    fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> FleetError {
+        let path = path.into();
+        move |source| FleetError::Io { path, source }
+    }
+}
+
+/// Reads a non-negative number of seconds, e.g. `10` or `0.5` (for `--grace` and
+/// `--interval` options).
+pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("`{text}` is not a number of seconds ≥ 0"))
+}

@@ -1,0 +1,142 @@
+//! dcp-watch: watch a dcp run drain, then stop its fleet and write its report.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Parser;
+use dcp_common::{Backend, Config, EmbeddedQueue, Queue, QueueSpec, config, exit};
+use dcp_fleet::parse_seconds;
+use dcp_watch::tick::{Tick, Watch};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Watch a dcp run drain; then stop its fleet and write its report.
+///
+/// Every tick prints one JSON line: {"visible", "in_flight", "dead", "done",
+/// "failed_attempts", "workers_alive", "elapsed_seconds"} ("done" counts each output prefix
+/// once; "elapsed_seconds" runs from the fleet's start). On a terminal, stderr also shows a
+/// progress bar.
+///
+/// When nothing is visible or in flight, dcp-watch stops the local fleet, writes the run
+/// report to AWS_BUCKET/runs/APP_NAME/report.json, prints {"drained": true, "report": …}
+/// and exits. Running it again after that, or without a fleet, does no harm.
+///
+/// Settings come from --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml.
+///
+/// Exit codes: 0 drained clean (with --once: also not drained yet); 1 failure (queue, files,
+/// BACKEND = "aws"); 2 invalid settings or usage; 3 drained with tasks in the dead-letter
+/// queue (see `dcp-queue dead`, `dcp-queue redrive`).
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// Settings file (TOML, or JSON as printed by dcp-config); `-` reads stdin.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Take one look, act on it, and exit (for cron).
+    #[arg(long)]
+    once: bool,
+    /// Seconds between looks.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = interval)]
+    interval: Duration,
+}
+
+/// Seconds the workers have to exit after SIGTERM when the run has drained.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => exit::report("dcp-watch", err.as_ref()),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let config = config::locate(cli.config.as_deref(), true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match config.backend {
+        Backend::Embedded => {
+            let queue = EmbeddedQueue::open(&config.queue_file, QueueSpec::from_config(&config))?;
+            runtime.block_on(watch(&cli, &config, queue))
+        }
+        Backend::Aws => bail!("BACKEND = \"aws\": this build of dcp-watch has no AWS backend yet"),
+    }
+}
+
+async fn watch(cli: &Cli, config: &Config, queue: impl Queue) -> anyhow::Result<u8> {
+    let mut watch = Watch::new(config, queue)?;
+    let bar = Bar::new(!cli.once && std::io::stderr().is_terminal())?;
+    loop {
+        let tick = watch.tick().await?;
+        bar.print(&tick)?;
+        if tick.drained() {
+            bar.0.finish_and_clear();
+            let (drained, report) = watch.finish(STOP_GRACE).await?;
+            print_line(&drained)?;
+            return Ok(if report.dead_letters.is_empty() {
+                0
+            } else {
+                exit::DEAD_LETTERS
+            });
+        }
+        if cli.once {
+            return Ok(0);
+        }
+        tokio::time::sleep(cli.interval).await;
+    }
+}
+
+/// The progress bar on stderr (hidden when stderr is not a terminal): tasks finished
+/// (done or dead) out of all, with the ETA.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new(shown: bool) -> anyhow::Result<Bar> {
+        let bar = if shown {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(ProgressStyle::with_template(
+            "{wide_bar} {pos}/{len} tasks finished · {msg} · {elapsed} elapsed, {eta} left",
+        )?);
+        Ok(Bar(bar))
+    }
+
+    /// Prints the tick's line on stdout and moves the bar.
+    fn print(&self, tick: &Tick) -> anyhow::Result<()> {
+        self.0.suspend(|| print_line(tick))?;
+        let finished = tick.done + tick.dead;
+        let first = self.0.length() == Some(0);
+        self.0.set_length(finished + tick.visible + tick.in_flight);
+        self.0.set_position(finished);
+        self.0.set_message(format!(
+            "{} workers, {} failed attempts",
+            tick.workers_alive, tick.failed_attempts
+        ));
+        if first {
+            // The rate, and so the ETA, counts from the first look, not from zero.
+            self.0.reset_eta();
+        }
+        Ok(())
+    }
+}
+
+fn print_line(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A positive number of seconds.
+fn interval(text: &str) -> Result<Duration, String> {
+    let seconds = parse_seconds(text)?;
+    if seconds.is_zero() {
+        return Err("the interval must be more than 0 seconds".into());
+    }
+    Ok(seconds)
+}

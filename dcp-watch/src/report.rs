@@ -1,0 +1,217 @@
+//! The run report (`<run_dir>/report.json`): every task's final outcome with its attempts,
+//! counts per final status, and the dead letters with the class of their last failure.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use dcp_common::Config;
+use dcp_common::Task;
+use dcp_common::outcome::Outcome;
+use dcp_common::queue::DeadLetter;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::WatchError;
+use crate::outcomes::Batch;
+
+/// The report of a drained run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// APP_NAME.
+    pub app: String,
+    /// The task queue.
+    pub queue: String,
+    /// Its dead-letter queue.
+    pub dead_letter_queue: String,
+    /// When the fleet was started (unix seconds); `None` without a recorded fleet.
+    pub started: Option<u64>,
+    /// When the run was found drained (unix seconds).
+    pub finished: u64,
+    /// Totals.
+    pub counts: Counts,
+    /// Tasks per final status (`success`, `skipped-done`, or the class of the last failure).
+    pub by_status: BTreeMap<String, u64>,
+    /// Every task that has an outcome line, by output prefix.
+    pub tasks: Vec<TaskReport>,
+    /// The dead letters, by message id.
+    pub dead_letters: Vec<DeadReport>,
+}
+
+/// Totals of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Tasks with at least one outcome line.
+    pub tasks: u64,
+    /// Tasks whose final outcome is done (success or skipped-done).
+    pub done: u64,
+    /// Messages in the dead-letter queue.
+    pub dead: u64,
+    /// Outcome lines: attempts of all tasks.
+    pub attempts: u64,
+    /// Attempts that failed.
+    pub failed_attempts: u64,
+    /// Lines of the outcome files that were not outcomes.
+    pub unreadable_lines: u64,
+}
+
+/// A task's final outcome: its last done attempt if it has one, else its last attempt.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskReport {
+    /// The final attempt (its `seconds` is that attempt's wall time).
+    #[serde(flatten)]
+    pub last: Outcome,
+    /// Attempts of the task.
+    pub attempts: u64,
+    /// Wall time of all its attempts.
+    pub total_seconds: f64,
+    /// Whether the task is in the dead-letter queue.
+    pub dead: bool,
+}
+
+/// A dead letter with its task and its last failed attempt.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeadReport {
+    /// The message id.
+    pub id: String,
+    /// Receives before it was given up.
+    pub receive_count: u32,
+    /// The task (the message body as JSON; the raw text if it is not JSON).
+    pub task: Value,
+    /// The task's output prefix, when the body is a valid task.
+    pub output: Option<String>,
+    /// Failed attempts found for it.
+    pub attempts: u64,
+    /// Its last failed attempt (whose `status` is the failure's class), if a worker
+    /// reported one.
+    pub last_failure: Option<Outcome>,
+}
+
+impl Report {
+    /// Builds the report from every outcome line and the dead letters. Attempts are
+    /// ordered by receive count, then by the order they were read.
+    pub fn build(
+        config: &Config,
+        started: Option<u64>,
+        finished: u64,
+        batch: &Batch,
+        dead: &[DeadLetter],
+    ) -> Report {
+        let outcomes = &batch.outcomes;
+        let rank = |i: &usize| (outcomes[*i].receive_count, *i);
+        let dead_letters: Vec<DeadReport> = dead.iter().map(|d| dead_report(d, outcomes)).collect();
+        let dead_keys: HashSet<String> = dead_letters
+            .iter()
+            .map(|d| d.output.clone().unwrap_or_else(|| id_key(&d.id)))
+            .collect();
+
+        let mut by_task: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            by_task.entry(task_key(outcome)).or_default().push(i);
+        }
+        let tasks: Vec<TaskReport> = by_task
+            .into_iter()
+            .map(|(key, attempts)| {
+                let done = attempts
+                    .iter()
+                    .copied()
+                    .filter(|&i| outcomes[i].status.is_done());
+                let last = done
+                    .max_by_key(rank)
+                    .or_else(|| attempts.iter().copied().max_by_key(rank));
+                let last = last.expect("a task has at least one attempt");
+                TaskReport {
+                    last: outcomes[last].clone(),
+                    attempts: attempts.len() as u64,
+                    total_seconds: attempts.iter().map(|&i| outcomes[i].seconds).sum(),
+                    dead: dead_keys.contains(&key),
+                }
+            })
+            .collect();
+
+        let mut by_status = BTreeMap::new();
+        for task in &tasks {
+            *by_status.entry(status_name(&task.last)).or_default() += 1;
+        }
+        let failed = outcomes.iter().filter(|o| !o.status.is_done()).count();
+        Report {
+            app: config.app_name.clone(),
+            queue: config.sqs_queue_name.clone(),
+            dead_letter_queue: config.sqs_dead_letter_queue.clone(),
+            started,
+            finished,
+            counts: Counts {
+                tasks: tasks.len() as u64,
+                done: tasks.iter().filter(|t| t.last.status.is_done()).count() as u64,
+                dead: dead_letters.len() as u64,
+                attempts: outcomes.len() as u64,
+                failed_attempts: failed as u64,
+                unreadable_lines: batch.unreadable as u64,
+            },
+            by_status,
+            tasks,
+            dead_letters,
+        }
+    }
+
+    /// Writes the report to `path` (pretty JSON) atomically.
+    pub fn write(&self, path: &Path) -> Result<(), WatchError> {
+        let mut text =
+            serde_json::to_vec_pretty(self).map_err(|e| WatchError::io(path)(e.into()))?;
+        text.push(b'\n');
+        dcp_fleet::state::write_atomic(path, &text).map_err(WatchError::io(path))
+    }
+}
+
+/// A task is its output prefix; an attempt whose body had none (an unreadable task) is
+/// its message.
+fn task_key(outcome: &Outcome) -> String {
+    if outcome.output.is_empty() {
+        id_key(&outcome.message_id)
+    } else {
+        outcome.output.clone()
+    }
+}
+
+fn id_key(id: &str) -> String {
+    format!("#message {id}")
+}
+
+fn status_name(outcome: &Outcome) -> String {
+    serde_json::to_value(outcome.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A dead letter's failed attempts are those of its output prefix (or, for a body that is
+/// not a task, of its message id); attempts of the same message rank first.
+fn dead_report(dead: &DeadLetter, outcomes: &[Outcome]) -> DeadReport {
+    let output = Task::from_body(&dead.body)
+        .ok()
+        .and_then(|task| task.resolve().ok())
+        .map(|(_, prefix)| prefix);
+    let failures: Vec<(usize, &Outcome)> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !o.status.is_done())
+        .filter(|(_, o)| match &output {
+            Some(prefix) => &o.output == prefix,
+            None => o.message_id == dead.id,
+        })
+        .collect();
+    let last = failures
+        .iter()
+        .max_by_key(|(i, o)| (o.message_id == dead.id, o.receive_count, *i))
+        .map(|(_, o)| (*o).clone());
+    DeadReport {
+        id: dead.id.clone(),
+        receive_count: dead.receive_count,
+        task: serde_json::from_str(&dead.body).unwrap_or_else(|_| Value::String(dead.body.clone())),
+        output,
+        attempts: failures.len() as u64,
+        last_failure: last,
+    }
+}
+
+#[cfg(test)]
+mod tests;

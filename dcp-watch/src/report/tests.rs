@@ -1,0 +1,178 @@
+use std::path::Path;
+
+use dcp_common::outcome::Status;
+use serde_json::json;
+
+use super::*;
+
+fn config() -> Config {
+    Config::parse(
+        "APP_NAME = \"Rep\"\nAWS_BUCKET = \"b\"\n",
+        "test",
+        Path::new("/"),
+    )
+    .unwrap()
+}
+
+fn outcome(output: &str, status: Status, id: &str, receive_count: u32, seconds: f64) -> Outcome {
+    Outcome {
+        group: format!("Metadata_Group={output}"),
+        output: output.to_owned(),
+        status,
+        seconds,
+        outputs: if status == Status::Success {
+            vec!["Image.csv".into()]
+        } else {
+            Vec::new()
+        },
+        exit_code: (status == Status::CellprofilerFailed).then_some(1),
+        message_id: id.to_owned(),
+        receive_count,
+        detail: (!status.is_done()).then(|| format!("{status:?} at receive {receive_count}")),
+    }
+}
+
+fn body(site: u32) -> String {
+    Task::from_body(&format!(
+        r#"{{"Metadata": "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site={site}", "pipeline": "p.cppipe", "output": "out", "input": "in", "data_file": "d.csv", "output_structure": ""}}"#
+    ))
+    .unwrap()
+    .to_body()
+}
+
+/// Three tasks of a job and one unreadable message, as four workers reported them.
+fn sample() -> (Batch, Vec<DeadLetter>) {
+    use Status::*;
+    let outcomes = vec![
+        outcome("out/P1-A01-1", CellprofilerFailed, "1", 1, 10.0),
+        outcome("out/P1-A01-3", CellprofilerFailed, "3", 2, 4.0),
+        outcome("out/P1-A01-1", Success, "1", 2, 20.0),
+        outcome("out/P1-A01-2", SkippedDone, "2", 1, 0.5),
+        outcome("out/P1-A01-3", DownloadProblem, "3", 1, 1.0),
+        outcome("", InputProblem, "9", 1, 0.0),
+    ];
+    let dead = vec![
+        DeadLetter {
+            id: "3".into(),
+            receive_count: 2,
+            body: body(3),
+        },
+        DeadLetter {
+            id: "9".into(),
+            receive_count: 1,
+            body: "not a task".into(),
+        },
+    ];
+    (
+        Batch {
+            outcomes,
+            unreadable: 1,
+        },
+        dead,
+    )
+}
+
+#[test]
+fn every_task_gets_its_final_outcome_and_attempts() {
+    let (batch, dead) = sample();
+    let report = Report::build(&config(), Some(100), 160, &batch, &dead);
+    assert_eq!(
+        report.counts,
+        Counts {
+            tasks: 4,
+            done: 2,
+            dead: 2,
+            attempts: 6,
+            failed_attempts: 4,
+            unreadable_lines: 1
+        }
+    );
+    let by_status = json!(report.by_status);
+    assert_eq!(
+        by_status,
+        json!({"cellprofiler-failed": 1, "input-problem": 1, "skipped-done": 1, "success": 1})
+    );
+    let summary: Vec<(&str, Status, u64, f64, bool)> = report
+        .tasks
+        .iter()
+        .map(|t| {
+            (
+                t.last.output.as_str(),
+                t.last.status,
+                t.attempts,
+                t.total_seconds,
+                t.dead,
+            )
+        })
+        .collect();
+    use Status::*;
+    assert_eq!(
+        summary,
+        [
+            ("", InputProblem, 1, 0.0, true),
+            ("out/P1-A01-1", Success, 2, 30.0, false),
+            ("out/P1-A01-2", SkippedDone, 1, 0.5, false),
+            ("out/P1-A01-3", CellprofilerFailed, 2, 5.0, true),
+        ]
+    );
+    assert_eq!(
+        report.tasks[1].last.seconds, 20.0,
+        "the final attempt's time"
+    );
+}
+
+#[test]
+fn dead_letters_carry_their_task_and_last_failure_class() {
+    let (batch, dead) = sample();
+    let report = Report::build(&config(), None, 160, &batch, &dead);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["app"], "Rep");
+    assert_eq!(json["queue"], "RepQueue");
+    assert_eq!(json["dead_letter_queue"], "RepDeadMessages");
+    assert_eq!(json["started"], Value::Null);
+    let first = &json["dead_letters"][0];
+    assert_eq!(first["id"], "3");
+    assert_eq!(first["output"], "out/P1-A01-3");
+    assert_eq!(
+        first["task"]["Metadata"],
+        "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=3"
+    );
+    assert_eq!(first["attempts"], 2);
+    // The receive-2 attempt was read first but is the last one.
+    assert_eq!(first["last_failure"]["status"], "cellprofiler-failed");
+    assert_eq!(first["last_failure"]["receive_count"], 2);
+    assert_eq!(first["last_failure"]["exit_code"], 1);
+    let second = &json["dead_letters"][1];
+    assert_eq!(second["task"], "not a task");
+    assert_eq!(second["output"], Value::Null);
+    assert_eq!(second["last_failure"]["status"], "input-problem");
+}
+
+#[test]
+fn a_dead_letter_no_worker_reported_has_no_failure() {
+    let dead = [DeadLetter {
+        id: "5".into(),
+        receive_count: 3,
+        body: body(5),
+    }];
+    let report = Report::build(&config(), None, 1, &Batch::default(), &dead);
+    assert_eq!(report.counts.dead, 1);
+    assert_eq!(report.counts.tasks, 0);
+    assert_eq!(report.dead_letters[0].attempts, 0);
+    assert!(report.dead_letters[0].last_failure.is_none());
+}
+
+#[test]
+fn a_failure_after_a_success_does_not_undo_it() {
+    let batch = Batch {
+        outcomes: vec![
+            outcome("out/x", Status::Success, "1", 1, 3.0),
+            outcome("out/x", Status::OutputProblem, "1", 2, 3.0),
+        ],
+        unreadable: 0,
+    };
+    let report = Report::build(&config(), None, 1, &batch, &[]);
+    assert_eq!(report.tasks[0].last.status, Status::Success);
+    assert_eq!(report.counts.done, 1);
+    assert_eq!(report.counts.failed_attempts, 1);
+}

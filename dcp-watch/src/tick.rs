@@ -1,0 +1,139 @@
+//! [`Watch`]: one look at a run per tick, and the end of a drained run.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dcp_common::{Config, Queue};
+use dcp_fleet::Fleet;
+use dcp_fleet::local::now;
+use serde::Serialize;
+
+use crate::WatchError;
+use crate::outcomes::{OutcomeLog, read_all};
+use crate::report::Report;
+
+/// What one tick saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Tick {
+    /// Tasks waiting in the queue.
+    pub visible: u64,
+    /// Tasks received and not yet deleted.
+    pub in_flight: u64,
+    /// Tasks in the dead-letter queue.
+    pub dead: u64,
+    /// Tasks with a done outcome (success or skipped-done), once per output prefix.
+    pub done: u64,
+    /// Attempts that failed.
+    pub failed_attempts: u64,
+    /// Live workers of the local fleet.
+    pub workers_alive: u64,
+    /// Seconds since the fleet was started (since the watch started, without a fleet).
+    pub elapsed_seconds: u64,
+}
+
+impl Tick {
+    /// Nothing is left in the queue: nothing visible, nothing in flight.
+    pub fn drained(&self) -> bool {
+        self.visible + self.in_flight == 0
+    }
+}
+
+/// The last line of a drained run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Drained {
+    /// Always true.
+    pub drained: bool,
+    /// The report written.
+    pub report: PathBuf,
+    /// Tasks with an outcome.
+    pub tasks: u64,
+    /// Tasks done.
+    pub done: u64,
+    /// Tasks in the dead-letter queue.
+    pub dead: u64,
+    /// Attempts that failed.
+    pub failed_attempts: u64,
+    /// Workers the watch stopped (or found gone).
+    pub workers_stopped: u64,
+    /// Seconds from the fleet's start (or the watch's) to now.
+    pub elapsed_seconds: u64,
+}
+
+/// Watches one run: its queue, its workers' outcome lines and its local fleet.
+pub struct Watch<Q> {
+    config: Config,
+    queue: Q,
+    fleet: Fleet,
+    log: OutcomeLog,
+    done: HashSet<String>,
+    failed_attempts: u64,
+    since: u64,
+}
+
+impl<Q: Queue> Watch<Q> {
+    /// Watches the run the settings describe through `queue`.
+    pub fn new(config: &Config, queue: Q) -> Result<Watch<Q>, WatchError> {
+        let fleet = Fleet::new(config)?;
+        Ok(Watch {
+            config: config.clone(),
+            queue,
+            log: OutcomeLog::new(fleet.workers_dir()),
+            fleet,
+            done: HashSet::new(),
+            failed_attempts: 0,
+            since: now(),
+        })
+    }
+
+    /// Takes one look: the queue's counts, the outcome lines written since the last look,
+    /// and the fleet's live workers.
+    pub async fn tick(&mut self) -> Result<Tick, WatchError> {
+        let counts = self.queue.counts().await?;
+        let batch = self.log.read_new()?;
+        for outcome in batch.outcomes {
+            if outcome.status.is_done() {
+                self.done.insert(outcome.output);
+            } else {
+                self.failed_attempts += 1;
+            }
+        }
+        let fleet = self.fleet.status()?;
+        Ok(Tick {
+            visible: counts.visible,
+            in_flight: counts.in_flight,
+            dead: counts.dead,
+            done: self.done.len() as u64,
+            failed_attempts: self.failed_attempts,
+            workers_alive: fleet.alive as u64,
+            elapsed_seconds: now().saturating_sub(fleet.started.unwrap_or(self.since)),
+        })
+    }
+
+    /// Ends a drained run: stops the local fleet (the workers' last lines are written when
+    /// they exit), then writes `<run_dir>/report.json` from every outcome line and the
+    /// dead letters. Safe to repeat: a stopped fleet stays stopped, the report is rewritten.
+    pub async fn finish(&mut self, grace: Duration) -> Result<(Drained, Report), WatchError> {
+        let stopped = self.fleet.stop(grace)?;
+        let batch = read_all(&self.fleet.workers_dir())?;
+        let dead = self.queue.dead_letters().await?;
+        let started = self.fleet.state()?.map(|s| s.started);
+        let finished = now();
+        let report = Report::build(&self.config, started, finished, &batch, &dead);
+        let run_dir = self.fleet.run_dir();
+        std::fs::create_dir_all(run_dir).map_err(WatchError::io(run_dir))?;
+        let path = run_dir.join("report.json");
+        report.write(&path)?;
+        let drained = Drained {
+            drained: true,
+            report: path,
+            tasks: report.counts.tasks,
+            done: report.counts.done,
+            dead: report.counts.dead,
+            failed_attempts: report.counts.failed_attempts,
+            workers_stopped: stopped.stopped.len() as u64,
+            elapsed_seconds: finished.saturating_sub(started.unwrap_or(self.since)),
+        };
+        Ok((drained, report))
+    }
+}
