@@ -3,34 +3,19 @@
 //! arguments; `STANDIN` in its environment picks what it does:
 //! `ok` (default) writes Image.csv with the group and `Complete`; `fail` writes `Failure`
 //! and exits 255; `empty` writes `Complete` and nothing else; `sleep:N` sleeps N seconds,
-//! then acts as `ok`. Every start is counted in `starts.txt`.
+//! then acts as `ok`. Every start is counted in the file `STANDIN_STARTS` names.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use dcp_tests::{stdout_ok, tool};
 
-const SCRIPT: &str = r#"#!/bin/sh
-echo "$*" >> "$(dirname "$0")/starts.txt"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -o) out="$2"; shift ;;
-    -d) done_file="$2"; shift ;;
-    -g) group="$2"; shift ;;
-  esac
-  shift
-done
-mode="${STANDIN:-ok}"
-case "$mode" in
-  sleep:*) sleep "${mode#sleep:}"; mode=ok ;;
-esac
-echo "stand-in running $group"
-case "$mode" in
-  ok) printf 'Group\n%s\n' "$group" > "$out/Image.csv"; echo Complete > "$done_file" ;;
-  empty) echo Complete > "$done_file" ;;
-  fail) echo Failure > "$done_file"; exit 255 ;;
-esac
-"#;
+/// The stand-in, a committed executable (written by no test, so no test can be busy
+/// writing it while another starts it).
+const STANDIN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/standin/cellprofiler-standin"
+);
 
 /// A run folder: dcp.toml, a source/workspace bucket with a pipeline, a load-data CSV of
 /// plates P1..P3 and their images, and the stand-in.
@@ -44,11 +29,6 @@ impl RunDir {
     pub fn new(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let standin = root.join("cellprofiler-standin");
-        std::fs::write(&standin, SCRIPT).unwrap();
-        let executable =
-            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
-        std::fs::set_permissions(&standin, executable).unwrap();
         std::fs::create_dir_all(root.join("bucket/w")).unwrap();
         std::fs::create_dir_all(root.join("bucket/img")).unwrap();
         std::fs::write(root.join("bucket/w/p.cppipe"), "pipeline").unwrap();
@@ -62,7 +42,7 @@ impl RunDir {
             "APP_NAME = \"Standin\"\nAWS_BUCKET = \"run\"\nSOURCE_BUCKET = \"bucket\"\n\
              DESTINATION_BUCKET = \"results\"\nCELLPROFILER = \"{}\"\nDOCKER_CORES = 1\n\
              SECONDS_TO_START = 0\n{extra}\n",
-            standin.display()
+            STANDIN
         );
         std::fs::write(root.join("dcp.toml"), settings).unwrap();
         let run = RunDir { dir };
@@ -109,7 +89,8 @@ impl RunDir {
             .args(args)
             .current_dir(self.path())
             .env_remove("DCP_CONFIG")
-            .env("STANDIN", mode);
+            .env("STANDIN", mode)
+            .env("STANDIN_STARTS", self.path().join("starts.txt"));
         command
     }
 
