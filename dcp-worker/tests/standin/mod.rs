@@ -1,9 +1,6 @@
-//! A run folder with a stand-in for CellProfiler, for testing the worker's own handling of
-//! success, failure and death. The stand-in is a shell script taking CellProfiler's
-//! arguments; `STANDIN` in its environment picks what it does:
-//! `ok` (default) writes Image.csv with the group and `Complete`; `fail` writes `Failure`
-//! and exits 255; `empty` writes `Complete` and nothing else; `sleep:N` sleeps N seconds,
-//! then acts as `ok`. Every start is counted in the file `STANDIN_STARTS` names.
+//! A run folder with a stand-in for CellProfiler (`tests/fixtures/cellprofiler-standin`,
+//! whose mode `STANDIN` picks), for testing the worker's own handling of success, failure
+//! and death.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,7 +11,7 @@ use dcp_tests::{stdout_ok, tool};
 /// writing it while another starts it).
 const STANDIN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/standin/cellprofiler-standin"
+    "/../tests/fixtures/cellprofiler-standin"
 );
 
 /// A run folder: dcp.toml, a source/workspace bucket with a pipeline, a load-data CSV of
