@@ -73,7 +73,8 @@ pub trait Store: Send + Sync {
         dir: &Path,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
-    /// Writes the local file `file` as the object `key`, replacing it whole.
+    /// Writes the local file `file` as the object `key`, replacing it whole; `file` may be
+    /// moved there rather than copied.
     fn put(
         &self,
         bucket: &str,

@@ -11,7 +11,7 @@ use dcp_common::store::StoreError;
 use dcp_common::{Config, Store, Task};
 
 use crate::cellprofiler::{self, DataFile, Run};
-use crate::loaddata::{GroupRows, map_file_list};
+use crate::loaddata::{LoadDataCache, LoadDataError, map_file_list};
 
 /// The name of CellProfiler's done file, kept out of the published results.
 const DONE_FILE: &str = "cp.is.done";
@@ -56,6 +56,8 @@ pub struct Attempt<'a, S> {
     pub scratch: &'a Path,
     /// The attempt's log, uploaded to the destination afterwards.
     pub log: &'a mut File,
+    /// The worker's parsed load-data CSVs.
+    pub load_data: &'a LoadDataCache,
 }
 
 impl<S: Store> Attempt<'_, S> {
@@ -103,11 +105,14 @@ impl<S: Store> Attempt<'_, S> {
             None => self.scratch.join("input"),
         };
         let output = self.scratch.join("out");
+        let done_file = self.scratch.join(DONE_FILE);
+        // What an earlier attempt left must not pass for this one's results.
+        let _ = std::fs::remove_dir_all(&output);
+        let _ = File::create(&done_file);
         for dir in [&input, &output] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| fail(Status::InputProblem, format!("{}: {e}", dir.display())))?;
         }
-        let done_file = self.scratch.join(DONE_FILE);
         let run = Run {
             pipeline: &pipeline,
             input: &input,
@@ -196,7 +201,12 @@ impl<S: Store> Attempt<'_, S> {
         };
         match extension.as_deref() {
             Some("csv") => {
-                let rows = GroupRows::select(&read(data_file)?, pairs)
+                let data = self.load_data.get(data_file).map_err(|e| match e {
+                    LoadDataError::Read(..) => fail(Status::DownloadProblem, e),
+                    _ => fail(Status::InputProblem, e),
+                })?;
+                let rows = data
+                    .select(pairs)
                     .map_err(|e| fail(Status::InputProblem, e))?;
                 let located = self.fetch_images(&rows.image_keys(&root)).await?;
                 let csv = self.scratch.join("load_data.csv");

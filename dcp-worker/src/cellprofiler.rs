@@ -90,8 +90,16 @@ impl Drop for GroupGuard {
 /// Runs `argv` in a process group of its own with stdout and stderr appended to `log`;
 /// returns its exit code (`None` when a signal ended it). If the returned future is
 /// dropped, the whole group is killed; if the worker dies, the kernel kills CellProfiler.
+/// BLAS libraries get one thread each unless the environment already says how many.
 pub async fn run(argv: &[OsString], log: &File) -> std::io::Result<Option<i32>> {
     let mut command = tokio::process::Command::new(&argv[0]);
+    // One thread per copy: parallelism comes from the copies (DOCKER_CORES). Left alone,
+    // numpy's BLAS spins a thread per core and the copies steal each other's CPU.
+    for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
+        if std::env::var_os(name).is_none() {
+            command.env(name, "1");
+        }
+    }
     command
         .args(&argv[1..])
         .stdin(Stdio::null())

@@ -12,6 +12,7 @@ use dcp_common::{Config, Queue, QueueError, Store, Task};
 use tokio::sync::watch;
 
 use crate::attempt::{Attempt, Done, Failure};
+use crate::loaddata::LoadDataCache;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -35,6 +36,7 @@ pub struct Worker<'a, Q, S> {
     store: &'a S,
     options: WorkerOptions,
     shutdown: watch::Receiver<bool>,
+    load_data: LoadDataCache,
 }
 
 /// How long one receive waits for a task.
@@ -56,6 +58,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             store,
             options,
             shutdown,
+            load_data: LoadDataCache::default(),
         }
     }
 
@@ -79,19 +82,25 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             return Ok(());
         }
         while !*shutdown.borrow() {
-            let Some(message) = self.queue.receive(1, RECEIVE_WAIT).await?.pop() else {
+            let mut message = self.queue.receive(1, Duration::ZERO).await?.pop();
+            if message.is_none() {
+                // Nothing visible: done if nothing is in flight either (a task in flight may
+                // still come back), otherwise wait a while for one.
                 if !self.options.wait {
                     let counts = self.queue.counts().await?;
                     if counts.visible == 0 && counts.in_flight == 0 {
-                        return Ok(());
+                        break;
                     }
                 }
-                continue;
-            };
-            if let Some(outcome) = self.handle(index, message).await? {
+                message = self.queue.receive(1, RECEIVE_WAIT).await?.pop();
+            }
+            if let Some(message) = message
+                && let Some(outcome) = self.handle(index, message).await?
+            {
                 emit(&outcome);
             }
         }
+        let _ = std::fs::remove_dir_all(self.scratch(index));
         Ok(())
     }
 
@@ -100,8 +109,8 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
     async fn handle(&self, copy: u32, message: Received) -> Result<Option<Outcome>, QueueError> {
         let started = Instant::now();
         let visibility = Duration::from_secs(self.config.sqs_message_visibility);
-        let mut heartbeat = tokio::time::interval((visibility / 3).max(Duration::from_millis(100)));
-        heartbeat.tick().await;
+        let period = (visibility / 3).max(Duration::from_millis(100));
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut shutdown = self.shutdown.clone();
         let work = self.attempt(copy, &message);
         tokio::pin!(work);
@@ -152,7 +161,15 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         }))
     }
 
-    /// Decodes and runs one task in a fresh scratch folder, then files its log under
+    /// The scratch folder of one copy, reused by its attempts: rewriting the same few
+    /// files costs the file system far less than creating and deleting them every task.
+    fn scratch(&self, copy: u32) -> PathBuf {
+        self.options
+            .scratch
+            .join(format!("{}-{copy}", std::process::id()))
+    }
+
+    /// Decodes and runs one task in the copy's scratch folder, then files its log under
     /// `logs/<output prefix>.log` in the destination bucket.
     async fn attempt(
         &self,
@@ -177,14 +194,9 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             }
         };
         let group = join_pairs(&pairs);
-        let scratch =
-            self.options
-                .scratch
-                .join(format!("{}-{copy}-{}", std::process::id(), message.id));
         let result = self
-            .attempt_in(&scratch, &task, &group, &pairs, &prefix)
+            .attempt_in(&self.scratch(copy), &task, &group, &pairs, &prefix)
             .await;
-        let _ = std::fs::remove_dir_all(&scratch);
         (group, prefix, result)
     }
 
@@ -201,7 +213,6 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             detail: format!("scratch folder {}: {e}", scratch.display()),
             exit_code: None,
         };
-        let _ = std::fs::remove_dir_all(scratch);
         std::fs::create_dir_all(scratch).map_err(scratch_error)?;
         let log_path = scratch.join("task.log");
         let mut log = File::create(&log_path).map_err(scratch_error)?;
@@ -210,6 +221,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             store: self.store,
             scratch,
             log: &mut log,
+            load_data: &self.load_data,
         };
         let result = attempt.run(task, group, pairs, prefix).await;
         if let Err(failure) = &result {

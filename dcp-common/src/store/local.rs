@@ -188,11 +188,13 @@ impl Store for LocalStore {
         let target = path_of(bucket, key)?;
         let parent = target.parent().expect("a key has a parent folder");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
+        if std::fs::rename(file, &target).is_ok() {
+            return Ok(());
+        }
         let name = target
             .file_name()
             .expect("a key has a name")
-            .to_string_lossy()
-            .into_owned();
+            .to_string_lossy();
         let staging = parent.join(unique(&name, "staging"));
         std::fs::copy(file, &staging).map_err(io(&staging))?;
         std::fs::rename(&staging, &target).map_err(io(&target))

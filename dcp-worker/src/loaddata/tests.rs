@@ -12,7 +12,8 @@ fn group(k: &str, v: &str) -> Vec<(String, String)> {
 
 #[test]
 fn selects_the_group_numerically_and_maps_paths() {
-    let rows = GroupRows::select(CSV.as_bytes(), &group("Metadata_Position", "2")).unwrap();
+    let data = LoadData::parse(CSV.as_bytes()).unwrap();
+    let rows = data.select(&group("Metadata_Position", "2")).unwrap();
     let root = "/home/ubuntu/bucket/";
     assert_eq!(
         rows.image_keys(root),
@@ -32,12 +33,13 @@ fn selects_the_group_numerically_and_maps_paths() {
 
 #[test]
 fn refuses_groups_the_csv_cannot_select() {
+    let data = LoadData::parse(CSV.as_bytes()).unwrap();
     assert!(matches!(
-        GroupRows::select(CSV.as_bytes(), &group("Metadata_Position", "3")),
+        data.select(&group("Metadata_Position", "3")),
         Err(LoadDataError::NoRows(_))
     ));
     assert!(matches!(
-        GroupRows::select(CSV.as_bytes(), &group("Metadata_Plate", "P1")),
+        data.select(&group("Metadata_Plate", "P1")),
         Err(LoadDataError::NoColumn(_))
     ));
 }
@@ -67,4 +69,22 @@ fn file_lists_are_mapped() {
     );
     assert_eq!(keys, ["i/a.tif"]);
     assert_eq!(text, "/local/i/a.tif\n/tmp/b.tif\n");
+}
+
+#[test]
+fn the_cache_parses_a_file_again_only_when_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("load_data.csv");
+    std::fs::write(&path, CSV).unwrap();
+    let cache = LoadDataCache::default();
+    let first = cache.get(&path).unwrap();
+    assert!(Arc::ptr_eq(&first, &cache.get(&path).unwrap()));
+    std::fs::write(
+        &path,
+        format!("{CSV}01_POS218_D.TIF,01_POS218_F.TIF,218,/x,/x\n"),
+    )
+    .unwrap();
+    let changed = cache.get(&path).unwrap();
+    assert!(!Arc::ptr_eq(&first, &changed));
+    assert!(changed.select(&group("Metadata_Position", "218")).is_ok());
 }
