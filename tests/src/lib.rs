@@ -58,3 +58,13 @@ pub fn golden(crate_dir: &str, name: &str) -> String {
     let path = Path::new(crate_dir).join("tests/golden").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Asserts a run's exit code, showing its stderr when it differs.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,12 +8,7 @@ fn once_before_the_drain_prints_one_tick_and_changes_nothing() {
     let run = Run::new("", &[1, 2, 3]);
     let taken = run.receive(1);
     let out = run.watch(&["--once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let ticks = lines(&out.stdout);
     assert_eq!(ticks.len(), 1);
     assert_eq!(
@@ -41,12 +36,7 @@ fn a_clean_drain_writes_the_report_and_exits_0() {
         run.delete(task);
     }
     let out = run.watch(&["--once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let printed = lines(&out.stdout);
     assert_eq!(printed.len(), 2);
     assert_eq!(
@@ -113,12 +103,7 @@ fn a_dead_letter_is_reported_with_its_failure_and_exits_3() {
     );
 
     let out = run.watch(&["--once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 3);
     let printed = lines(&out.stdout);
     assert_eq!(counts(&printed[0])["dead"], 1);
     assert_eq!(printed[1]["dead"], 1);

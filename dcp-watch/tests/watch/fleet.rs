@@ -43,12 +43,7 @@ fn the_drain_stops_the_fleet_before_reading_its_last_lines() {
     run.report(1, &task, Status::Success);
     run.delete(&task);
     let out = run.watch(&["--once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let printed = lines(&out.stdout);
     assert_eq!(
         printed[0]["workers_alive"], 2,
@@ -80,12 +75,7 @@ fn without_once_it_watches_until_the_drain() {
     run.report(1, &task, Status::Success);
     run.delete(&task);
     let out = ended(child, Duration::from_secs(20));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let printed = lines(&out.stdout);
     assert!(
         printed.len() >= 3,

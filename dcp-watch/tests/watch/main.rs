@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use dcp_common::outcome::{Outcome, Status};
 use dcp_common::queue::Received;
 use dcp_common::{Config, EmbeddedQueue, Queue, QueueSpec};
-use dcp_tests::{golden, stdout_ok, tool};
+use dcp_tests::{assert_exit, golden, stdout_ok, tool};
 use serde_json::{Value, json};
 
 mod drain;

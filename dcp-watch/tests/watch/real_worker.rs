@@ -69,12 +69,7 @@ fn dcp_fleet_and_dcp_watch_run_the_real_worker_to_the_end() {
         run.spawn_watch(&["--interval", "0.2"]),
         Duration::from_secs(60),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 3);
     let printed = lines(&out.stdout);
     let last = printed.last().unwrap();
     assert_eq!(
