@@ -119,3 +119,59 @@ pub async fn run(argv: &[OsString], log: &File) -> std::io::Result<Option<i32>> 
     let status = child.wait().await?;
     Ok(status.code())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn args(config: &Config, data_file: &DataFile) -> Vec<String> {
+        let run = Run {
+            pipeline: Path::new("/w/p.cppipe"),
+            input: Path::new("/in"),
+            output: Path::new("/out"),
+            done_file: Path::new("/done"),
+            data_file,
+            group: "Metadata_Plate=P1,Metadata_Well=A01",
+        };
+        argv(config, &run)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn argv_is_dcps_command_line() {
+        let mut config = Config {
+            cellprofiler_args: vec!["-e".into(), "imageio_reader".into()],
+            ..Config::default()
+        };
+        let csv = DataFile::Csv("/s/load_data.csv".into());
+        assert_eq!(
+            args(&config, &csv).join(" "),
+            "cellprofiler -e imageio_reader -c -r -p /w/p.cppipe -i /in -o /out -d /done \
+             --data-file=/s/load_data.csv -g Metadata_Plate=P1,Metadata_Well=A01"
+        );
+        config.use_plugins = true;
+        config.plugins_directory = "/plugins".into();
+        config.always_continue = true;
+        let tail: Vec<String> =
+            args(&config, &DataFile::FileList("/s/list.txt".into())).split_off(13);
+        assert_eq!(
+            tail,
+            [
+                "--file-list=/s/list.txt",
+                "-g",
+                "Metadata_Plate=P1,Metadata_Well=A01",
+                "--plugins-directory=/plugins",
+                "--always-continue"
+            ]
+        );
+        let batch = args(&config, &DataFile::Batch);
+        assert!(
+            !batch
+                .iter()
+                .any(|a| a.starts_with("--data-file") || a.starts_with("--file-list"))
+        );
+    }
+}

@@ -218,3 +218,47 @@ fn sigterm_hands_the_task_back_at_once() {
     assert!(outcomes(&out).is_empty());
     assert_eq!(run.counts(), (1, 0, 0), "visible again, not after 600 s");
 }
+
+#[test]
+fn file_lists_and_batch_files_are_handed_over() {
+    let run = RunDir::new("");
+    let list = "/home/ubuntu/bucket/img/P1.tif\n/home/ubuntu/bucket/img/P2.tif\n";
+    std::fs::write(run.path().join("bucket/w/files.txt"), list).unwrap();
+    std::fs::write(run.path().join("bucket/w/Batch_data.h5"), "batch").unwrap();
+    let job = r#"{"pipeline": "w/p.cppipe", "data_file": "w/files.txt", "input": "img/", "output": "txt",
+        "groups": [{"Metadata": "Metadata_Plate=P1"}]}"#;
+    dcp_tests::stdout_ok(run.queue(&["push"], job));
+    let job = r#"{"pipeline": "w/Batch_data.h5", "data_file": "w/Batch_data.h5", "input": "img/", "output": "h5",
+        "groups": [{"Metadata": "Metadata_Plate=P2"}]}"#;
+    dcp_tests::stdout_ok(run.queue(&["push"], job));
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert!(lines.iter().all(|l| l["status"] == "success"), "{lines:?}");
+    let starts = std::fs::read_to_string(run.path().join("starts.txt")).unwrap();
+    let mut starts = starts.lines();
+    let (txt, h5) = (starts.next().unwrap(), starts.next().unwrap());
+    assert!(
+        txt.contains("--file-list=") && !txt.contains("--data-file"),
+        "{txt}"
+    );
+    assert!(
+        h5.contains("Batch_data.h5 -i")
+            && !h5.contains("--data-file")
+            && !h5.contains("--file-list"),
+        "{h5}"
+    );
+}
+
+#[test]
+fn a_missing_image_is_an_input_problem() {
+    let run = RunDir::new("JOB_RETRIES = 1");
+    std::fs::remove_file(run.path().join("bucket/img/P2.tif")).unwrap();
+    run.push(&["P2"], "w/p.cppipe");
+    let lines = outcomes(&run.worker("ok", &["--retry-delay", "0"]).output().unwrap());
+    assert_eq!(lines[0]["status"], "input-problem");
+    assert!(
+        lines[0]["detail"].as_str().unwrap().contains("img/P2.tif"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(run.starts(), 0);
+}
