@@ -5,6 +5,8 @@
 //! same output prefixes ([`prefix`]) and talks to the task queue through one seam
 //! ([`Queue`]) and the buckets through another ([`Store`]), whichever backend is configured.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod config;
 pub mod exit;
 pub mod job;

@@ -2,6 +2,8 @@
 //! semantics (visibility timeout, receive count, receipt handles, redrive policy).
 
 mod embedded;
+#[cfg(feature = "aws")]
+mod sqs;
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,6 +13,8 @@ use serde::Serialize;
 use crate::Config;
 
 pub use embedded::EmbeddedQueue;
+#[cfg(feature = "aws")]
+pub use sqs::SqsQueue;
 
 /// What a queue is: its name, its dead-letter queue and its redrive policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -102,6 +106,14 @@ pub enum QueueError {
     /// The receipt handle is unknown or stale: the message was deleted or received again.
     #[error("receipt handle `{0}` is stale: the message was deleted or received again")]
     StaleReceipt(String),
+    /// The queue service (SQS) refused or failed a call.
+    #[error("{operation}: {message}")]
+    Service {
+        /// The API call.
+        operation: &'static str,
+        /// The service's error, with its context.
+        message: String,
+    },
     /// The embedded queue file failed.
     #[error("queue file {path}: {source}")]
     Embedded {

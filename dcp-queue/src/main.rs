@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::{Backend, Config, EmbeddedQueue, Queue, QueueSpec, TaskSet, config, exit};
@@ -111,7 +111,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let queue = EmbeddedQueue::open(&config.queue_file, QueueSpec::from_config(&config))?;
             runtime.block_on(execute(cli.command, &config, &queue))
         }
-        Backend::Aws => bail!("BACKEND = \"aws\": this build of dcp-queue has no AWS backend yet"),
+        #[cfg(feature = "aws")]
+        Backend::Aws => runtime.block_on(async {
+            let client = dcp_common::aws::sqs_client(&config).await;
+            let queue = dcp_common::queue::SqsQueue::new(client, QueueSpec::from_config(&config));
+            execute(cli.command, &config, &queue).await
+        }),
+        #[cfg(not(feature = "aws"))]
+        Backend::Aws => anyhow::bail!(
+            "BACKEND = \"aws\": this dcp-queue was built without the AWS backend (cargo feature `aws`)"
+        ),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the built dcp binaries: find them, run them with stdin, and
 //! compare their output with golden files.
 
+pub mod moto;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

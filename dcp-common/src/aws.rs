@@ -1,0 +1,27 @@
+//! AWS clients built the standard way: the default credential chain (environment,
+//! profiles, SSO, IMDS, task roles), the settings' region, and endpoints from
+//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` when set, so the same binaries run
+//! against AWS, S3-compatible stores and local emulators.
+
+use aws_config::{BehaviorVersion, Region};
+
+use crate::Config;
+
+/// The shared SDK configuration for a run's settings. `AWS_PROFILE` from the settings
+/// picks the profile unless the environment names one.
+pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(config.aws_region.clone()));
+    if std::env::var_os("AWS_PROFILE").is_none()
+        && config.aws_profile != "default"
+        && !config.aws_profile.is_empty()
+    {
+        loader = loader.profile_name(&config.aws_profile);
+    }
+    loader.load().await
+}
+
+/// An SQS client for the run.
+pub async fn sqs_client(config: &Config) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config(config).await)
+}

@@ -1,0 +1,401 @@
+//! The queue on Amazon SQS (or any SQS-compatible endpoint, as `AWS_ENDPOINT_URL` names):
+//! a dead-letter queue and a task queue with DCP's attributes and redrive policy.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use tokio::sync::OnceCell;
+
+use super::{Counts, Created, DeadLetter, Queue, QueueError, QueueSpec, Received};
+
+/// How long SQS keeps a message: 14 days, as DCP sets it.
+const RETENTION_SECONDS: u32 = 14 * 24 * 3600;
+/// SendMessageBatch calls in flight at once during a push.
+const CONCURRENT_BATCHES: usize = 16;
+/// How long listing or redriving hides the dead letters it has seen.
+const SCAN_VISIBILITY: i32 = 60;
+
+/// A task queue and its dead-letter queue on SQS.
+pub struct SqsQueue {
+    client: Client,
+    spec: QueueSpec,
+    urls: OnceCell<(String, String)>,
+}
+
+fn service<E: std::error::Error + Send + Sync + 'static>(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_sqs::error::SdkError<E>) -> QueueError
+where
+    aws_sdk_sqs::Error: From<aws_sdk_sqs::error::SdkError<E>>,
+{
+    move |e| classify(operation, aws_sdk_sqs::Error::from(e))
+}
+
+fn classify(operation: &'static str, error: aws_sdk_sqs::Error) -> QueueError {
+    QueueError::Service {
+        operation,
+        message: aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+    }
+}
+
+fn is_stale(error: &aws_sdk_sqs::Error) -> bool {
+    matches!(
+        error,
+        aws_sdk_sqs::Error::ReceiptHandleIsInvalid(_) | aws_sdk_sqs::Error::MessageNotInflight(_)
+    )
+}
+
+impl SqsQueue {
+    /// A handle on the queues of `spec` through `client` (made by [`crate::aws::sqs_client`]).
+    pub fn new(client: Client, spec: QueueSpec) -> Self {
+        SqsQueue {
+            client,
+            spec,
+            urls: OnceCell::new(),
+        }
+    }
+
+    async fn url_of(&self, name: &str) -> Result<Option<String>, QueueError> {
+        match self.client.get_queue_url().queue_name(name).send().await {
+            Ok(found) => Ok(found.queue_url),
+            Err(e) => match aws_sdk_sqs::Error::from(e) {
+                aws_sdk_sqs::Error::QueueDoesNotExist(_) => Ok(None),
+                other => Err(classify("GetQueueUrl", other)),
+            },
+        }
+    }
+
+    /// The URLs of the task queue and the dead-letter queue.
+    async fn urls(&self) -> Result<&(String, String), QueueError> {
+        self.urls
+            .get_or_try_init(|| async {
+                let main = self.url_of(&self.spec.name).await?;
+                let dead = self.url_of(&self.spec.dead_letter_queue).await?;
+                match (main, dead) {
+                    (Some(main), Some(dead)) => Ok((main, dead)),
+                    (None, _) => Err(QueueError::Missing(self.spec.name.clone())),
+                    (_, None) => Err(QueueError::Missing(self.spec.dead_letter_queue.clone())),
+                }
+            })
+            .await
+    }
+
+    async fn attribute(
+        &self,
+        url: &str,
+        names: &[QueueAttributeName],
+    ) -> Result<Vec<u64>, QueueError> {
+        let mut request = self.client.get_queue_attributes().queue_url(url);
+        for name in names {
+            request = request.attribute_names(name.clone());
+        }
+        let found = request
+            .send()
+            .await
+            .map_err(service("GetQueueAttributes"))?;
+        let attributes = found.attributes.unwrap_or_default();
+        Ok(names
+            .iter()
+            .map(|n| attributes.get(n).and_then(|v| v.parse().ok()).unwrap_or(0))
+            .collect())
+    }
+
+    /// Receives up to ten messages of `url`, hiding them for `visibility` seconds.
+    async fn receive_from(
+        &self,
+        url: &str,
+        max: usize,
+        wait: Duration,
+        visibility: Option<i32>,
+    ) -> Result<Vec<Received>, QueueError> {
+        let mut request = self
+            .client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount);
+        if let Some(seconds) = visibility {
+            request = request.visibility_timeout(seconds);
+        }
+        let received = request.send().await.map_err(service("ReceiveMessage"))?;
+        Ok(received
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| Received {
+                receive_count: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+                id: m.message_id.unwrap_or_default(),
+                receipt: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Every message of the dead-letter queue, each hidden for a while (SQS cannot list a
+    /// queue; receiving until nothing is left is how its messages are seen).
+    async fn take_dead_letters(&self) -> Result<Vec<Received>, QueueError> {
+        let (_, dead) = self.urls().await?;
+        let mut taken: Vec<Received> = Vec::new();
+        loop {
+            let batch = self
+                .receive_from(dead, 10, Duration::ZERO, Some(SCAN_VISIBILITY))
+                .await?;
+            if batch.is_empty() {
+                return Ok(taken);
+            }
+            taken.extend(batch);
+        }
+    }
+
+    /// Sends in batches of ten, many batches at once.
+    async fn send_to(&self, url: &str, bodies: &[String]) -> Result<(), QueueError> {
+        let batches: Vec<_> = bodies
+            .chunks(10)
+            .map(|chunk| self.send_batch(url, chunk))
+            .collect();
+        stream::iter(batches)
+            .buffer_unordered(CONCURRENT_BATCHES)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn send_batch(&self, url: &str, chunk: &[String]) -> Result<(), QueueError> {
+        let mut request = self.client.send_message_batch().queue_url(url);
+        for (i, body) in chunk.iter().enumerate() {
+            let entry = SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body)
+                .build()
+                .expect("id and body are set");
+            request = request.entries(entry);
+        }
+        let sent = request.send().await.map_err(service("SendMessageBatch"))?;
+        match sent.failed.first() {
+            Some(failure) => Err(QueueError::Service {
+                operation: "SendMessageBatch",
+                message: format!(
+                    "{} of {} messages failed: {:?}",
+                    sent.failed.len(),
+                    chunk.len(),
+                    failure.message
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Queue for SqsQueue {
+    async fn create(&self) -> Result<Created, QueueError> {
+        let spec = &self.spec;
+        let existing_dead = self.url_of(&spec.dead_letter_queue).await?;
+        let created_dead = existing_dead.is_none();
+        let dead = match existing_dead {
+            // Kept as it is: SQS refuses to create a queue again with other attributes.
+            Some(url) => url,
+            None => self
+                .client
+                .create_queue()
+                .queue_name(&spec.dead_letter_queue)
+                .attributes(
+                    QueueAttributeName::MessageRetentionPeriod,
+                    RETENTION_SECONDS.to_string(),
+                )
+                .send()
+                .await
+                .map_err(service("CreateQueue"))?
+                .queue_url
+                .unwrap_or_default(),
+        };
+        let arn = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&dead)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(service("GetQueueAttributes"))?
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .unwrap_or_default();
+        let redrive = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": spec.max_receives.to_string()});
+        let attributes = [
+            (
+                QueueAttributeName::VisibilityTimeout,
+                spec.visibility_timeout.as_secs().to_string(),
+            ),
+            (
+                QueueAttributeName::MessageRetentionPeriod,
+                RETENTION_SECONDS.to_string(),
+            ),
+            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        ];
+        let created_main = match self.url_of(&spec.name).await? {
+            Some(url) => {
+                // An existing queue keeps its URL; its attributes follow the settings.
+                let mut request = self.client.set_queue_attributes().queue_url(url);
+                for (name, value) in attributes {
+                    request = request.attributes(name, value);
+                }
+                request
+                    .send()
+                    .await
+                    .map_err(service("SetQueueAttributes"))?;
+                false
+            }
+            None => {
+                let mut request = self.client.create_queue().queue_name(&spec.name);
+                for (name, value) in attributes {
+                    request = request.attributes(name, value);
+                }
+                request.send().await.map_err(service("CreateQueue"))?;
+                true
+            }
+        };
+        Ok(Created {
+            queue: created_main,
+            dead_letter_queue: created_dead,
+        })
+    }
+
+    async fn send(&self, bodies: &[String]) -> Result<(), QueueError> {
+        let (main, _) = self.urls().await?;
+        self.send_to(main, bodies).await
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
+        let (main, _) = self.urls().await?;
+        self.receive_from(main, max, wait, None).await
+    }
+
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
+        let (main, _) = self.urls().await?;
+        let changed = self
+            .client
+            .change_message_visibility()
+            .queue_url(main)
+            .receipt_handle(receipt)
+            .visibility_timeout(timeout.as_secs().min(43_200) as i32)
+            .send()
+            .await;
+        match changed.map_err(aws_sdk_sqs::Error::from) {
+            Ok(_) => Ok(()),
+            Err(e) if is_stale(&e) => Err(QueueError::StaleReceipt(receipt.to_owned())),
+            Err(e) => Err(classify("ChangeMessageVisibility", e)),
+        }
+    }
+
+    async fn delete_message(&self, receipt: &str) -> Result<(), QueueError> {
+        let (main, _) = self.urls().await?;
+        let deleted = self
+            .client
+            .delete_message()
+            .queue_url(main)
+            .receipt_handle(receipt)
+            .send()
+            .await;
+        match deleted.map_err(aws_sdk_sqs::Error::from) {
+            Ok(_) => Ok(()),
+            Err(e) if is_stale(&e) => Err(QueueError::StaleReceipt(receipt.to_owned())),
+            Err(e) => Err(classify("DeleteMessage", e)),
+        }
+    }
+
+    async fn counts(&self) -> Result<Counts, QueueError> {
+        let (main, dead) = self.urls().await?;
+        let both = [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ];
+        let main = self.attribute(main, &both).await?;
+        let dead = self.attribute(dead, &both).await?;
+        Ok(Counts {
+            visible: main[0],
+            in_flight: main[1],
+            dead: dead[0] + dead[1],
+        })
+    }
+
+    async fn purge(&self, dead_letters: bool) -> Result<u64, QueueError> {
+        let (main, dead) = self.urls().await?;
+        let url = if dead_letters { dead } else { main };
+        let both = [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ];
+        let held: u64 = self.attribute(url, &both).await?.iter().sum();
+        self.client
+            .purge_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(service("PurgeQueue"))?;
+        Ok(held)
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
+        let (_, dead) = self.urls().await?;
+        let taken = self.take_dead_letters().await?;
+        // Make them visible again: listing must not change the dead-letter queue.
+        for message in &taken {
+            self.client
+                .change_message_visibility()
+                .queue_url(dead)
+                .receipt_handle(&message.receipt)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .map_err(service("ChangeMessageVisibility"))?;
+        }
+        Ok(taken
+            .into_iter()
+            // The receive count a dead letter carries includes this listing's receive.
+            .map(|m| DeadLetter {
+                id: m.id,
+                receive_count: m.receive_count.saturating_sub(1),
+                body: m.body,
+            })
+            .collect())
+    }
+
+    async fn redrive(&self) -> Result<u64, QueueError> {
+        let (main, dead) = self.urls().await?;
+        let taken = self.take_dead_letters().await?;
+        let bodies: Vec<String> = taken.iter().map(|m| m.body.clone()).collect();
+        self.send_to(main, &bodies).await?;
+        for message in &taken {
+            self.client
+                .delete_message()
+                .queue_url(dead)
+                .receipt_handle(&message.receipt)
+                .send()
+                .await
+                .map_err(service("DeleteMessage"))?;
+        }
+        Ok(taken.len() as u64)
+    }
+
+    async fn delete_queues(&self) -> Result<(), QueueError> {
+        let (main, dead) = self.urls().await?;
+        for url in [main, dead] {
+            self.client
+                .delete_queue()
+                .queue_url(url)
+                .send()
+                .await
+                .map_err(service("DeleteQueue"))?;
+        }
+        Ok(())
+    }
+}
