@@ -25,3 +25,15 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
 pub async fn sqs_client(config: &Config) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&sdk_config(config).await)
 }
+
+/// An S3 client for the run; path-style addressing when an endpoint is set, as
+/// S3-compatible stores and emulators expect.
+pub async fn s3_client(config: &Config) -> aws_sdk_s3::Client {
+    let shared = sdk_config(config).await;
+    let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let s3 = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(custom_endpoint)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}

@@ -1,11 +1,15 @@
 //! The bucket seam: reading a task's inputs, listing a prefix, publishing outputs.
 
 mod local;
+#[cfg(feature = "aws")]
+mod s3;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
 pub use local::LocalStore;
+#[cfg(feature = "aws")]
+pub use s3::{S3Store, upload_acl};
 
 /// An object and its size.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +39,19 @@ pub enum StoreError {
         /// The key.
         key: String,
     },
+    /// The storage service (S3) refused or failed a call.
+    #[error("{bucket}/{key}: {message}")]
+    Service {
+        /// The bucket.
+        bucket: String,
+        /// The key or prefix.
+        key: String,
+        /// The service's error, with its context.
+        message: String,
+    },
+    /// The store's settings cannot be used.
+    #[error("{0}")]
+    Settings(String),
     /// A local file operation failed.
     #[error("{path}: {source}")]
     Io {

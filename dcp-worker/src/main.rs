@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::bail;
 use clap::Parser;
 use dcp_common::outcome::Outcome;
 use dcp_common::{Backend, EmbeddedQueue, LocalStore, QueueSpec, config, exit};
@@ -62,9 +61,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli.retry_delay
                 .unwrap_or(config.sqs_message_visibility.min(10)),
         ),
-        scratch: cli
-            .scratch
-            .unwrap_or_else(|| config.local_run_dir().join("scratch")),
+        scratch: cli.scratch.unwrap_or_else(|| match config.backend {
+            Backend::Embedded => config.local_run_dir().join("scratch"),
+            Backend::Aws => std::env::temp_dir().join("dcp-worker"),
+        }),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -94,9 +94,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .run(&emit)
                     .await?;
             }
+            #[cfg(feature = "aws")]
             Backend::Aws => {
-                bail!("BACKEND = \"aws\": this build of dcp-worker has no AWS backend yet")
+                use dcp_common::aws::{s3_client, sqs_client};
+                let spec = QueueSpec::from_config(&config);
+                let queue = dcp_common::queue::SqsQueue::new(sqs_client(&config).await, spec);
+                let store = dcp_common::store::S3Store::new(s3_client(&config).await, &config.upload_flags)?;
+                Worker::new(&config, &queue, &store, options, shutdown).run(&emit).await?;
             }
+            #[cfg(not(feature = "aws"))]
+            Backend::Aws => anyhow::bail!(
+                "BACKEND = \"aws\": this dcp-worker was built without the AWS backend (cargo feature `aws`)"
+            ),
         }
         Ok(())
     })

@@ -70,3 +70,36 @@ pub fn assert_exit(out: &Output, code: i32) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The CellProfiler `scripts/install-cellprofiler` installs, or the one `DCP_CELLPROFILER`
+/// names.
+pub fn cellprofiler() -> PathBuf {
+    let path = std::env::var_os("DCP_CELLPROFILER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            Path::new(&home).join(".cache/dcp/venvs/cellprofiler-5.0.0.dev784/bin/cellprofiler")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-cellprofiler (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// DCP's ExampleFly example laid out as a bucket: `../shared/data/examplefly` beside the
+/// project, or the folder `DCP_EXAMPLE` names.
+pub fn examplefly() -> PathBuf {
+    let path = std::env::var_os("DCP_EXAMPLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/examplefly")
+        });
+    assert!(
+        path.join("job.json").exists(),
+        "no ExampleFly at {}: set DCP_EXAMPLE",
+        path.display()
+    );
+    std::fs::canonicalize(path).unwrap()
+}

@@ -1,42 +1,13 @@
 //! End to end with REAL CellProfiler on DCP's ExampleFly example: config → queue → worker
 //! → results, then a second run that CHECK_IF_DONE skips without starting CellProfiler.
 //!
-//! CellProfiler is the one `scripts/install-cellprofiler` installs (`DCP_CELLPROFILER`
-//! names another); the example is `../shared/data/examplefly` (or `DCP_EXAMPLE`).
+//! CellProfiler and the example are found by [`dcp_tests::cellprofiler`] and
+//! [`dcp_tests::examplefly`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use dcp_tests::{stdout_ok, tool};
-
-fn cellprofiler() -> PathBuf {
-    let path = std::env::var_os("DCP_CELLPROFILER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME is set");
-            Path::new(&home).join(".cache/dcp/venvs/cellprofiler-5.0.0.dev784/bin/cellprofiler")
-        });
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-cellprofiler (scripts/test does)",
-        path.display()
-    );
-    path
-}
-
-fn example() -> PathBuf {
-    let path = std::env::var_os("DCP_EXAMPLE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/examplefly")
-        });
-    assert!(
-        path.join("job.json").exists(),
-        "no ExampleFly at {}: set DCP_EXAMPLE",
-        path.display()
-    );
-    std::fs::canonicalize(path).unwrap()
-}
 
 fn settings(example: &Path, cellprofiler: &Path, extra: &str) -> String {
     format!(
@@ -62,7 +33,7 @@ fn outcomes(dir: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn examplefly_runs_on_real_cellprofiler_and_reruns_skip() {
-    let (example, cellprofiler) = (example(), cellprofiler());
+    let (example, cellprofiler) = (dcp_tests::examplefly(), dcp_tests::cellprofiler());
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("dcp.toml"), settings(&example, &cellprofiler, "")).unwrap();

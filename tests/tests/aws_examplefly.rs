@@ -1,0 +1,166 @@
+//! ExampleFly on the AWS backend with REAL CellProfiler, against a real local moto server:
+//! the example uploaded to a moto bucket, `dcp-config | dcp-queue create`, `dcp-queue push`,
+//! `dcp-worker` on moto's SQS and S3 — found through `AWS_ENDPOINT_URL` alone — and the
+//! results read back from the bucket through the SDK.
+#![cfg(feature = "aws")]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use dcp_tests::moto::Moto;
+use dcp_tests::{stdout_ok, tool};
+
+fn run_tool(moto: &Moto, dir: &Path, name: &str, args: &[&str], stdin: Stdio) -> Output {
+    Command::new(tool(name))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DCP_CONFIG")
+        .env_remove("AWS_PROFILE")
+        .envs(moto.env())
+        .stdin(stdin)
+        .output()
+        .unwrap()
+}
+
+async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
+    let credentials =
+        aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests");
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn examplefly_runs_against_moto_sqs_and_s3() {
+    let (example, cellprofiler) = (dcp_tests::examplefly(), dcp_tests::cellprofiler());
+    let moto = Moto::start();
+    let s3 = s3(&moto).await;
+    s3.create_bucket().bucket("fly-data").send().await.unwrap();
+    for folder in ["images", "workspace"] {
+        let dir = example.join("demo_project_folder").join(folder);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let key = format!(
+                "demo_project_folder/{folder}/{}",
+                path.file_name().unwrap().to_string_lossy()
+            );
+            let body = ByteStream::from_path(&path).await.unwrap();
+            s3.put_object()
+                .bucket("fly-data")
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let settings = format!(
+        "BACKEND = \"aws\"\nAPP_NAME = \"FlyOnMoto\"\nAWS_BUCKET = \"fly-data\"\nCELLPROFILER = \"{}\"\n\
+         CELLPROFILER_ARGS = [\"-e\", \"imageio_reader\"]\nSQS_MESSAGE_VISIBILITY = 120\nDOCKER_CORES = 2\n\
+         SECONDS_TO_START = 0\n",
+        cellprofiler.display()
+    );
+    std::fs::write(d.join("dcp.toml"), settings).unwrap();
+    let config = stdout_ok(run_tool(&moto, d, "dcp-config", &[], Stdio::null()));
+    std::fs::write(d.join("resolved.json"), config).unwrap();
+    let resolved = std::fs::File::open(d.join("resolved.json")).unwrap();
+    stdout_ok(run_tool(
+        &moto,
+        d,
+        "dcp-queue",
+        &["create"],
+        Stdio::from(resolved),
+    ));
+    let job = example.join("job.json");
+    stdout_ok(run_tool(
+        &moto,
+        d,
+        "dcp-queue",
+        &["push", job.to_str().unwrap()],
+        Stdio::null(),
+    ));
+
+    let out = run_tool(&moto, d, "dcp-worker", &[], Stdio::null());
+    let lines: Vec<serde_json::Value> = stdout_ok(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l["status"] == "success"), "{lines:?}");
+
+    for position in ["2", "76", "218"] {
+        let prefix = format!("demo_project_folder/output/{position}/");
+        let listed = s3
+            .list_objects_v2()
+            .bucket("fly-data")
+            .prefix(&prefix)
+            .send()
+            .await
+            .unwrap();
+        let mut keys: Vec<String> = listed
+            .contents
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key.unwrap())
+            .collect();
+        keys.sort();
+        let names: Vec<&str> = keys
+            .iter()
+            .map(|k| k.strip_prefix(&prefix).unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["Cells.csv", "Cytoplasm.csv", "Image.csv", "Nuclei.csv"]
+        );
+        let image = s3
+            .get_object()
+            .bucket("fly-data")
+            .key(format!("{prefix}Image.csv"))
+            .send()
+            .await
+            .unwrap();
+        let text =
+            String::from_utf8(image.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
+        let mut rows = text.lines();
+        let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+        let column = header
+            .iter()
+            .position(|h| *h == "Metadata_Position")
+            .unwrap();
+        assert_eq!(rows.next().unwrap().split(',').nth(column), Some(position));
+        let log = format!("logs/demo_project_folder/output/{position}.log");
+        assert!(
+            s3.head_object()
+                .bucket("fly-data")
+                .key(log)
+                .send()
+                .await
+                .is_ok()
+        );
+    }
+    let status: serde_json::Value = serde_json::from_str(&stdout_ok(run_tool(
+        &moto,
+        d,
+        "dcp-queue",
+        &["status"],
+        Stdio::null(),
+    )))
+    .unwrap();
+    assert_eq!(
+        (status["visible"].as_u64(), status["in_flight"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
