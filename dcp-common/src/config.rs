@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use locate::locate;
+pub use locate::{SETTINGS_ENV, locate};
 
 /// Which services carry the queue, the buckets and the fleet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +141,8 @@ pub struct Config {
     pub mount_root: String,
     /// dcp, embedded: worker processes of the local fleet (0: CPU cores ÷ DOCKER_CORES).
     pub local_workers: u32,
+    /// dcp, AWS: the IAM role the worker containers run as (their only credentials).
+    pub task_role_arn: String,
 }
 
 impl Default for Config {
@@ -196,6 +198,7 @@ impl Default for Config {
             plugins_directory: String::new(),
             mount_root: "/home/ubuntu/bucket/".into(),
             local_workers: 0,
+            task_role_arn: String::new(),
         }
     }
 }

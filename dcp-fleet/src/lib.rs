@@ -14,6 +14,8 @@
 //! [`Fleet`] starts, inspects, scales and stops it ([`report`] is what it returns);
 //! [`local`] does the process work.
 
+#[cfg(feature = "aws")]
+pub mod ecs;
 mod fleet;
 pub mod local;
 pub mod report;
@@ -31,8 +33,11 @@ pub const WORKER_ENV: &str = "DCP_WORKER";
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     /// The settings ask for the AWS backend, which this build does not have.
-    #[error("BACKEND = \"aws\": this build has no AWS backend yet (only the local fleet)")]
+    #[error("BACKEND = \"aws\": start, status, scale and stop manage the local fleet only so far")]
     NoAwsBackend,
+    /// An AWS call failed.
+    #[error("AWS: {0}")]
+    Aws(String),
     /// A file of the run folder could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use dcp_common::{config, exit};
+use dcp_common::{Backend, Config, config, exit};
 use dcp_fleet::{Fleet, parse_seconds};
 
 /// Start, inspect, scale and stop the fleet of workers of a dcp run.
@@ -34,6 +34,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// AWS: make the ECS cluster (if missing), the worker task definition (settings in
+    /// DCP_SETTINGS, never credentials: containers use TASK_ROLE_ARN), the ECS service with
+    /// desired count 0, and the log groups (60 days). Nothing to do on the embedded backend.
+    Setup {
+        /// Print the requests as JSON and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Launch the fleet: write config.json and start LOCAL_WORKERS workers with --wait.
     ///
     /// Refused (exit 1) while live workers are recorded: use `scale` or `stop`.
@@ -70,9 +78,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = config::locate(cli.config.as_deref(), true)?;
-    let fleet = Fleet::new(&config)?;
     let mut out = std::io::stdout().lock();
+    if let Command::Setup { dry_run } = cli.command {
+        serde_json::to_writer(&mut out, &setup(&config, dry_run)?)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let fleet = Fleet::new(&config)?;
     match cli.command {
+        Command::Setup { .. } => unreachable!("handled above"),
         Command::Start => serde_json::to_writer(&mut out, &fleet.start(&config)?)?,
         Command::Status => serde_json::to_writer(&mut out, &fleet.status()?)?,
         Command::Scale { workers, grace } => {
@@ -82,4 +96,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     writeln!(out)?;
     Ok(())
+}
+
+/// `setup`: what it did (or, with `--dry-run`, would do) as JSON.
+fn setup(config: &Config, dry_run: bool) -> anyhow::Result<serde_json::Value> {
+    match config.backend {
+        Backend::Embedded => Ok(serde_json::json!({
+            "backend": "embedded",
+            "setup": "nothing to set up: the local fleet needs no resources",
+        })),
+        #[cfg(feature = "aws")]
+        Backend::Aws => {
+            let plan = dcp_fleet::ecs::plan(config)?;
+            if dry_run {
+                return Ok(serde_json::json!({ "dry_run": true, "requests": plan }));
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(async {
+                let shared = dcp_common::aws::sdk_config(config).await;
+                let ecs = aws_sdk_ecs::Client::new(&shared);
+                let logs = aws_sdk_cloudwatchlogs::Client::new(&shared);
+                dcp_fleet::ecs::apply(plan, &ecs, &logs).await
+            })?;
+            Ok(serde_json::to_value(report)?)
+        }
+        #[cfg(not(feature = "aws"))]
+        Backend::Aws => {
+            let _ = dry_run;
+            anyhow::bail!(
+                "BACKEND = \"aws\": this dcp-fleet was built without the AWS backend (cargo feature `aws`)"
+            )
+        }
+    }
 }

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::{Config, ConfigError};
 
+/// The environment variable that may carry the settings themselves.
+pub const SETTINGS_ENV: &str = "DCP_SETTINGS";
+
 /// The settings file a tool falls back to in its working directory.
 pub const DEFAULT_FILE: &str = "dcp.toml";
 
@@ -12,8 +15,10 @@ pub const DEFAULT_FILE: &str = "dcp.toml";
 /// 1. `explicit` (`--config FILE`; `-` is standard input);
 /// 2. standard input, when `stdin_allowed`, it is not a terminal and holds text — so
 ///    `dcp-config | dcp-queue create` works;
-/// 3. the file named by the `DCP_CONFIG` environment variable;
-/// 4. `./dcp.toml`.
+/// 3. the settings themselves in the `DCP_SETTINGS` environment variable (TOML or JSON; how
+///    `dcp-fleet setup` hands them to worker containers);
+/// 4. the file named by the `DCP_CONFIG` environment variable;
+/// 5. `./dcp.toml`.
 pub fn locate(explicit: Option<&Path>, stdin_allowed: bool) -> Result<Config, ConfigError> {
     match explicit {
         Some(path) if path == Path::new("-") => return from_stdin()?.ok_or_else(empty_stdin),
@@ -25,6 +30,12 @@ pub fn locate(explicit: Option<&Path>, stdin_allowed: bool) -> Result<Config, Co
         && let Some(config) = from_stdin()?
     {
         return Ok(config);
+    }
+    if let Some(text) = std::env::var(SETTINGS_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        return Config::parse(&text, SETTINGS_ENV, Path::new("."));
     }
     if let Some(path) = std::env::var_os("DCP_CONFIG").filter(|p| !p.is_empty()) {
         return Config::load(&PathBuf::from(path));

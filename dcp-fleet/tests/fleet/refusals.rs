@@ -36,7 +36,7 @@ fn a_missing_worker_program_fails_and_leaves_no_worker() {
 }
 
 #[test]
-fn the_aws_backend_is_refused() {
+fn the_local_commands_refuse_the_aws_backend() {
     let run = Run::new(1, WORKER);
     let aws = "APP_NAME = \"Fleet\"\nBACKEND = \"aws\"\nAWS_BUCKET = \"bucket\"\n";
     std::fs::write(run.dir.path().join("dcp.toml"), aws).unwrap();
@@ -44,7 +44,7 @@ fn the_aws_backend_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "dcp-fleet: error: BACKEND = \"aws\": this build has no AWS backend yet (only the local fleet)\n"
+        "dcp-fleet: error: BACKEND = \"aws\": start, status, scale and stop manage the local fleet only so far\n"
     );
 }
 
