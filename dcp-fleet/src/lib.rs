@@ -19,6 +19,8 @@ pub mod ecs;
 mod fleet;
 pub mod local;
 pub mod report;
+#[cfg(feature = "aws")]
+pub mod spot;
 pub mod state;
 
 use std::path::PathBuf;
@@ -35,6 +37,9 @@ pub enum FleetError {
     /// The settings ask for the AWS backend, which this build does not have.
     #[error("BACKEND = \"aws\": start, status, scale and stop manage the local fleet only so far")]
     NoAwsBackend,
+    /// The fleet file cannot be used.
+    #[error("fleet file: {0}")]
+    FleetFile(String),
     /// An AWS call failed.
     #[error("AWS: {0}")]
     Aws(String),

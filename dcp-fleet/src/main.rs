@@ -45,7 +45,17 @@ enum Command {
     /// Launch the fleet: write config.json and start LOCAL_WORKERS workers with --wait.
     ///
     /// Refused (exit 1) while live workers are recorded: use `scale` or `stop`.
-    Start,
+    Start {
+        /// AWS: the DCP fleet file (an EC2 RequestSpotFleet config); DCP's overrides are
+        /// applied (validity, capacity, price, instance types, disk, user data, public IP).
+        fleet_file: Option<PathBuf>,
+        /// AWS: print the requests as JSON and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// AWS: seconds to wait for the fleet's instances, reading its history for errors.
+        #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+        wait: Duration,
+    },
     /// Print every recorded worker, whether it is alive, and how many are.
     Status,
     /// Launch or stop workers until N are alive; the newest are stopped first.
@@ -84,10 +94,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         writeln!(out)?;
         return Ok(());
     }
+    #[cfg(feature = "aws")]
+    if let (
+        Backend::Aws,
+        Command::Start {
+            fleet_file,
+            dry_run,
+            wait,
+        },
+    ) = (config.backend, &cli.command)
+    {
+        let file = fleet_file
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("start on AWS needs the fleet file"))?;
+        serde_json::to_writer(&mut out, &aws_start(&config, file, *dry_run, *wait)?)?;
+        writeln!(out)?;
+        return Ok(());
+    }
     let fleet = Fleet::new(&config)?;
     match cli.command {
         Command::Setup { .. } => unreachable!("handled above"),
-        Command::Start => serde_json::to_writer(&mut out, &fleet.start(&config)?)?,
+        Command::Start { .. } => serde_json::to_writer(&mut out, &fleet.start(&config)?)?,
         Command::Status => serde_json::to_writer(&mut out, &fleet.status()?)?,
         Command::Scale { workers, grace } => {
             serde_json::to_writer(&mut out, &fleet.scale(&config, workers, grace.grace)?)?
@@ -130,4 +157,61 @@ fn setup(config: &Config, dry_run: bool) -> anyhow::Result<serde_json::Value> {
             )
         }
     }
+}
+
+/// `start` on AWS: the Spot Fleet request, the ECS service's desired count, and the run
+/// record DCP keeps in its monitor file.
+#[cfg(feature = "aws")]
+fn aws_start(
+    config: &Config,
+    file: &std::path::Path,
+    dry_run: bool,
+    wait: Duration,
+) -> anyhow::Result<serde_json::Value> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let fleet_file: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a JSON fleet file", file.display()))?;
+    let request =
+        dcp_fleet::spot::fleet_request(&fleet_file, config, std::time::SystemTime::now())?;
+    let tasks = config.cluster_machines * config.tasks_per_machine;
+    if dry_run {
+        return Ok(serde_json::json!({
+            "dry_run": true,
+            "requests": {
+                "RequestSpotFleet": request,
+                "UpdateService": {"cluster": config.ecs_cluster, "service": config.ecs_service_name, "desiredCount": tasks},
+            },
+        }));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shared = dcp_common::aws::sdk_config(config).await;
+        let ec2 = aws_sdk_ec2::Client::new(&shared);
+        let ecs = aws_sdk_ecs::Client::new(&shared);
+        let fleet_id = dcp_fleet::spot::request(&ec2, &request).await?;
+        ecs.update_service()
+            .cluster(&config.ecs_cluster)
+            .service(&config.ecs_service_name)
+            .desired_count(tasks as i32)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("UpdateService: {}", aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+        let running =
+            dcp_fleet::spot::wait_for_capacity(&ec2, &fleet_id, config.cluster_machines as usize, wait).await?;
+        Ok(serde_json::json!({
+            "fleet_id": fleet_id,
+            "app": config.app_name,
+            "cluster": config.ecs_cluster,
+            "queue": config.sqs_queue_name,
+            "bucket": config.aws_bucket,
+            "log_group": config.log_group_name,
+            "desired_tasks": tasks,
+            "instances_running": running,
+            "started": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
+        }))
+    })
 }

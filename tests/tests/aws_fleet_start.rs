@@ -1,0 +1,118 @@
+//! `dcp-fleet start FLEET.json` against a real local moto server: `--dry-run` sends
+//! nothing; the real start requests the Spot Fleet with DCP's overrides (read back through
+//! the SDK) and sets the ECS service's desired count. moto answers fleet history with
+//! HTTP 500, which the start tolerates.
+#![cfg(feature = "aws")]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use aws_config::{BehaviorVersion, Region};
+use dcp_tests::moto::Moto;
+use dcp_tests::{stdout_ok, tool};
+
+fn fleet(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
+    Command::new(tool("dcp-fleet"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DCP_CONFIG")
+        .env_remove("AWS_PROFILE")
+        .envs(moto.env())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_requests_the_spot_fleet_with_dcps_overrides() {
+    let moto = Moto::start();
+    let credentials =
+        aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "tests");
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    let ec2 = aws_sdk_ec2::Client::new(&shared);
+    let ecs = aws_sdk_ecs::Client::new(&shared);
+    let images = ec2.describe_images().send().await.unwrap();
+    let image = images.images()[0].image_id().unwrap().to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("dcp.toml"),
+        "BACKEND = \"aws\"\nAPP_NAME = \"Spot\"\nAWS_BUCKET = \"logs\"\nECS_CLUSTER = \"dcp-spot\"\nCLUSTER_MACHINES = 2\n\
+         TASKS_PER_MACHINE = 2\nMACHINE_TYPE = [\"m5.xlarge\", \"c5.xlarge\"]\nMACHINE_PRICE = 0.25\nEBS_VOL_SIZE = 35\n",
+    )
+    .unwrap();
+    let fleet_file = serde_json::json!({
+        "IamFleetRole": "arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role",
+        "AllocationStrategy": "lowestPrice",
+        "TerminateInstancesWithExpiration": true,
+        "LaunchSpecifications": [{
+            "ImageId": image,
+            "KeyName": "lab-key",
+            "IamInstanceProfile": {"Arn": "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole"},
+            "BlockDeviceMappings": [
+                {"DeviceName": "/dev/xvda", "Ebs": {"DeleteOnTermination": true, "VolumeType": "gp3", "VolumeSize": 8}},
+                {"DeviceName": "/dev/xvdcz", "Ebs": {"DeleteOnTermination": true, "VolumeType": "gp3", "VolumeSize": 22}}
+            ]
+        }],
+        "Type": "maintain"
+    });
+    std::fs::write(d.join("fleet.json"), fleet_file.to_string()).unwrap();
+    stdout_ok(fleet(&moto, d, &["setup"]));
+
+    let dry: serde_json::Value = serde_json::from_str(&stdout_ok(fleet(
+        &moto,
+        d,
+        &["start", "fleet.json", "--dry-run"],
+    )))
+    .unwrap();
+    assert_eq!(dry["requests"]["RequestSpotFleet"]["TargetCapacity"], 2);
+    assert_eq!(dry["requests"]["UpdateService"]["desiredCount"], 4);
+    // moto does not keep block device mappings, so the disk override is checked here.
+    let spec = &dry["requests"]["RequestSpotFleet"]["LaunchSpecifications"][0];
+    assert_eq!(spec["BlockDeviceMappings"][1]["Ebs"]["VolumeSize"], 35);
+    let none = ec2.describe_spot_fleet_requests().send().await.unwrap();
+    assert!(
+        none.spot_fleet_request_configs().is_empty(),
+        "a dry run requests nothing"
+    );
+
+    let run: serde_json::Value =
+        serde_json::from_str(&stdout_ok(fleet(&moto, d, &["start", "fleet.json"]))).unwrap();
+    let id = run["fleet_id"].as_str().unwrap();
+    assert_eq!(
+        (run["queue"].as_str(), run["desired_tasks"].as_u64()),
+        (Some("SpotQueue"), Some(4))
+    );
+
+    let described = ec2
+        .describe_spot_fleet_requests()
+        .spot_fleet_request_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let config = described.spot_fleet_request_configs()[0]
+        .spot_fleet_request_config()
+        .unwrap();
+    assert_eq!(config.target_capacity(), Some(2));
+    assert_eq!(config.spot_price(), Some("0.25"));
+    let types: Vec<&str> = config
+        .launch_specifications()
+        .iter()
+        .map(|s| s.instance_type().unwrap().as_str())
+        .collect();
+    assert_eq!(types, ["m5.xlarge", "c5.xlarge"]);
+    let services = ecs
+        .describe_services()
+        .cluster("dcp-spot")
+        .services("SpotService")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(services.services()[0].desired_count(), 4);
+}
