@@ -76,3 +76,31 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+impl Moto {
+    /// A command running the dcp tool `name` in `dir` against this server: its settings
+    /// from `dir`, the SDK pointed here by `AWS_ENDPOINT_URL`, no profile.
+    pub fn tool(&self, name: &str, dir: &std::path::Path) -> Command {
+        let mut command = Command::new(crate::tool(name));
+        command
+            .current_dir(dir)
+            .env_remove("DCP_CONFIG")
+            .env_remove("AWS_PROFILE")
+            .envs(self.env())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// SDK settings for reading back, independently, what the tools did on this server.
+    #[cfg(feature = "aws")]
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let credentials =
+            aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "tests");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(credentials)
+            .load()
+            .await
+    }
+}

@@ -5,34 +5,22 @@
 #![cfg(feature = "aws")]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use dcp_tests::moto::Moto;
-use dcp_tests::{stdout_ok, tool};
+use dcp_tests::stdout_ok;
 
 fn run_tool(moto: &Moto, dir: &Path, name: &str, args: &[&str], stdin: Stdio) -> Output {
-    Command::new(tool(name))
+    moto.tool(name, dir)
         .args(args)
-        .current_dir(dir)
-        .env_remove("DCP_CONFIG")
-        .env_remove("AWS_PROFILE")
-        .envs(moto.env())
         .stdin(stdin)
         .output()
         .unwrap()
 }
 
 async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    let credentials =
-        aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests");
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(credentials)
-        .load()
-        .await;
+    let shared = moto.sdk_config().await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(true)

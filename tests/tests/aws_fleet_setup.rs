@@ -4,28 +4,22 @@
 #![cfg(feature = "aws")]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use aws_config::{BehaviorVersion, Region};
 use dcp_tests::moto::Moto;
-use dcp_tests::{stdout_ok, tool};
+use dcp_tests::stdout_ok;
 
 const ACCESS_KEY: &str = "AKIDSETUPNEVERSHOWN";
 const SECRET_KEY: &str = "secretSETUPNEVERSHOWN";
 
 fn setup(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
-    Command::new(tool("dcp-fleet"))
+    let mut command = moto.tool("dcp-fleet", dir);
+    command
         .arg("setup")
         .args(args)
-        .current_dir(dir)
-        .env_remove("DCP_CONFIG")
-        .env_remove("AWS_PROFILE")
-        .envs(moto.env())
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    command.output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -39,14 +33,7 @@ async fn setup_makes_cluster_task_definition_service_and_log_groups() {
          TASK_ROLE_ARN = \"arn:aws:iam::123456789012:role/dcp-worker\"\nDOCKER_CORES = 2\nMEMORY = 7000\n",
     )
     .unwrap();
-    let credentials =
-        aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "tests");
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(credentials)
-        .load()
-        .await;
+    let shared = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&shared);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&shared);
 

@@ -5,35 +5,19 @@
 #![cfg(feature = "aws")]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use aws_config::{BehaviorVersion, Region};
 use dcp_tests::moto::Moto;
-use dcp_tests::{stdout_ok, tool};
+use dcp_tests::stdout_ok;
 
 fn fleet(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
-    Command::new(tool("dcp-fleet"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DCP_CONFIG")
-        .env_remove("AWS_PROFILE")
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    moto.tool("dcp-fleet", dir).args(args).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn start_requests_the_spot_fleet_with_dcps_overrides() {
     let moto = Moto::start();
-    let credentials =
-        aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "tests");
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(credentials)
-        .load()
-        .await;
+    let shared = moto.sdk_config().await;
     let ec2 = aws_sdk_ec2::Client::new(&shared);
     let ecs = aws_sdk_ecs::Client::new(&shared);
     let images = ec2.describe_images().send().await.unwrap();

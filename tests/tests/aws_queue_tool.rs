@@ -3,22 +3,13 @@
 #![cfg(feature = "aws")]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use aws_config::{BehaviorVersion, Region};
 use dcp_tests::moto::Moto;
-use dcp_tests::{golden, stdout_ok, tool};
+use dcp_tests::{golden, stdout_ok};
 
 fn dcp_queue(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
-    Command::new(tool("dcp-queue"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DCP_CONFIG")
-        .env_remove("AWS_PROFILE")
-        .envs(moto.env())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    moto.tool("dcp-queue", dir).args(args).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,15 +47,7 @@ async fn dcp_queue_creates_and_fills_an_sqs_queue() {
     );
 
     // Read the messages back with the SDK: DCP's bodies, byte for byte.
-    let credentials =
-        aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "tests");
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(credentials)
-        .load()
-        .await;
-    let sqs = aws_sdk_sqs::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
     let url = sqs
         .get_queue_url()
         .queue_name("FlyQueue")

@@ -4,22 +4,13 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use dcp_common::queue::{Counts, Created, SqsQueue};
 use dcp_common::{Queue, QueueError, QueueSpec};
 use dcp_tests::moto::Moto;
 
 async fn client(moto: &Moto) -> aws_sdk_sqs::Client {
-    let credentials =
-        aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "tests");
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(credentials)
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
+    aws_sdk_sqs::Client::new(&moto.sdk_config().await)
 }
 
 fn spec(visibility: u64, max_receives: u32) -> QueueSpec {
