@@ -103,3 +103,39 @@ pub trait Store: Send + Sync {
     /// (CellProfiler's `-i` then points there); `None` when objects must be fetched.
     fn local_dir(&self, bucket: &str, prefix: &str) -> Option<PathBuf>;
 }
+
+/// The files under a local folder, in name order, as (key relative to the folder, path,
+/// size); a missing folder holds none.
+fn local_files(root: &Path) -> Result<Vec<(String, PathBuf, u64)>, StoreError> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let io = |e: walkdir::Error, path: &Path| StoreError::Io {
+            path: path.to_owned(),
+            source: e.into(),
+        };
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e)
+                if e.io_error()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                break;
+            }
+            Err(e) => return Err(io(e, root)),
+        };
+        if entry.file_type().is_file() {
+            let size = entry.metadata().map_err(|e| io(e, entry.path()))?.len();
+            let relative = entry
+                .path()
+                .strip_prefix(root)
+                .expect("walkdir stays under its root");
+            let key = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.push((key, entry.path().to_owned(), size));
+        }
+    }
+    Ok(files)
+}

@@ -56,44 +56,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), StoreError> {
 }
 
 fn list_files(root: &Path) -> Result<Vec<Object>, StoreError> {
-    let mut objects = Vec::new();
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e)
-                if e.io_error()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
-            {
-                break;
-            }
-            Err(e) => {
-                return Err(StoreError::Io {
-                    path: root.to_owned(),
-                    source: e.into(),
-                });
-            }
-        };
-        if entry.file_type().is_file() {
-            let size = entry
-                .metadata()
-                .map_err(|e| StoreError::Io {
-                    path: entry.path().to_owned(),
-                    source: e.into(),
-                })?
-                .len();
-            let relative = entry
-                .path()
-                .strip_prefix(root)
-                .expect("walkdir stays under its root");
-            let key = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            objects.push(Object { key, size });
-        }
-    }
-    Ok(objects)
+    Ok(super::local_files(root)?
+        .into_iter()
+        .map(|(key, _, size)| Object { key, size })
+        .collect())
 }
 
 impl Store for LocalStore {

@@ -155,25 +155,10 @@ impl Store for S3Store {
         dir: &Path,
     ) -> Result<Vec<String>, StoreError> {
         let prefix = prefix.trim_end_matches('/');
-        let mut files = Vec::new();
-        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-            let entry = entry.map_err(|e| StoreError::Io {
-                path: dir.to_owned(),
-                source: e.into(),
-            })?;
-            if entry.file_type().is_file() {
-                let relative = entry
-                    .path()
-                    .strip_prefix(dir)
-                    .expect("walkdir stays under its root");
-                let relative = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                files.push((relative, entry.path().to_owned()));
-            }
-        }
+        let files: Vec<(String, PathBuf)> = super::local_files(dir)?
+            .into_iter()
+            .map(|(relative, path, _)| (relative, path))
+            .collect();
         let uploads: Vec<_> = files
             .iter()
             .map(|(relative, path)| async move {
