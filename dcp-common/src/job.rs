@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::metadata::{Metadata, join_pairs};
+use crate::metadata::Metadata;
 use crate::task::{Task, TaskError};
 
 /// The job-level fields of a DCP job file, which every group shares.
@@ -127,7 +127,7 @@ impl JobTemplate {
 
     /// The task of one group, its `{Metadata_…}` placeholders filled and every field checked.
     /// On error, returns the field at fault and what is wrong with it.
-    pub fn task(&self, metadata: Metadata) -> Result<(Task, String), (String, String)> {
+    pub fn task(&self, metadata: Metadata) -> Result<PlannedTask, (String, String)> {
         let fields = [&self.pipeline, &self.data_file, &self.input, &self.output];
         if let Some(i) = fields.iter().position(|f| f.is_empty()) {
             return Err((
@@ -149,11 +149,15 @@ impl JobTemplate {
             data_file: fill("data_file", &self.data_file)?,
             output_structure: self.output_structure.clone(),
         };
-        let (_, prefix) = task.resolve().map_err(|e| match e {
+        let prefix = task.locate(&pairs).map_err(|e| match e {
             TaskError::Location { field, source } => (field.to_owned(), source.to_string()),
             other => ("Metadata".to_owned(), other.to_string()),
         })?;
-        Ok((task, prefix))
+        Ok(PlannedTask {
+            task,
+            pairs,
+            prefix,
+        })
     }
 }
 
@@ -182,6 +186,17 @@ fn fill_placeholders(text: &str, pairs: &[(String, String)]) -> Result<String, S
     Ok(out)
 }
 
+/// A checked task with its group's key/value pairs and its output prefix.
+#[derive(Debug)]
+pub struct PlannedTask {
+    /// The task.
+    pub task: Task,
+    /// Its group's key/value pairs, in the job's order.
+    pub pairs: Vec<(String, String)>,
+    /// Its output prefix.
+    pub prefix: String,
+}
+
 /// The validated tasks of a push, as queue message bodies, refusing a group that repeats
 /// another or would write into another's output prefix.
 #[derive(Debug, Default)]
@@ -192,8 +207,16 @@ pub struct TaskSet {
 
 impl TaskSet {
     /// Adds a task found at `line`; on a clash, the message names the earlier line.
-    pub fn add(&mut self, line: usize, task: &Task, prefix: String) -> Result<(), String> {
-        let identity = group_identity(task);
+    pub fn add(&mut self, line: usize, planned: PlannedTask) -> Result<(), String> {
+        let PlannedTask {
+            task,
+            mut pairs,
+            prefix,
+        } = planned;
+        pairs.sort_unstable();
+        let mut h = DefaultHasher::new();
+        (pairs, &task.pipeline, &task.data_file, &task.input).hash(&mut h);
+        let identity = h.finish();
         match self.prefixes.entry(prefix) {
             Entry::Occupied(seen) => {
                 let (first, first_identity) = *seen.get();
@@ -225,20 +248,6 @@ impl TaskSet {
     }
 }
 
-fn group_identity(task: &Task) -> u64 {
-    let mut pairs = task.metadata.pairs().unwrap_or_default();
-    pairs.sort();
-    let mut h = DefaultHasher::new();
-    (
-        join_pairs(&pairs),
-        &task.pipeline,
-        &task.data_file,
-        &task.input,
-    )
-        .hash(&mut h);
-    h.finish()
-}
-
 /// Reads a DCP job file: validates every group (all problems reported at once, with
 /// their lines) and returns the tasks only if all are valid.
 pub fn parse_job(text: &str, origin: &str) -> Result<TaskSet, JobErrors> {
@@ -256,9 +265,9 @@ pub fn parse_job(text: &str, origin: &str) -> Result<TaskSet, JobErrors> {
         let result = group_metadata(raw.get())
             .map_err(|m| ("Metadata".to_owned(), m))
             .and_then(|metadata| template.task(metadata))
-            .and_then(|(task, prefix)| {
+            .and_then(|planned| {
                 tasks
-                    .add(line, &task, prefix)
+                    .add(line, planned)
                     .map_err(|m| ("Metadata".to_owned(), m))
             });
         if let Err((field, message)) = result {

@@ -19,7 +19,7 @@ pub mod store;
 pub mod task;
 
 pub use config::{Backend, Config, ConfigError};
-pub use job::{JobError, JobErrors, JobTemplate, TaskSet, parse_job, parse_template};
+pub use job::{JobError, JobErrors, JobTemplate, PlannedTask, TaskSet, parse_job, parse_template};
 pub use metadata::{Metadata, MetadataError};
 
 pub use queue::{EmbeddedQueue, Queue, QueueError, QueueSpec};

@@ -59,6 +59,13 @@ impl Task {
     /// Checks every field and returns the group's key/value pairs and output prefix.
     pub fn resolve(&self) -> Result<(Vec<(String, String)>, String), TaskError> {
         let pairs = self.metadata.pairs()?;
+        let prefix = self.locate(&pairs)?;
+        Ok((pairs, prefix))
+    }
+
+    /// Checks the bucket keys and returns the output prefix, for the group's `pairs` (as
+    /// [`Metadata::pairs`] gave them).
+    pub fn locate(&self, pairs: &[(String, String)]) -> Result<String, TaskError> {
         for (field, key) in [
             ("pipeline", &self.pipeline),
             ("data_file", &self.data_file),
@@ -74,8 +81,8 @@ impl Task {
         if matches!(self.metadata, Metadata::Fields(_)) && self.output_structure.is_empty() {
             return Err(location(PrefixError::StructureRequired));
         }
-        let group = prefix::group_path(&pairs, &self.output_structure).map_err(location)?;
-        Ok((pairs, prefix::output_prefix(&self.output, &group)))
+        let group = prefix::group_path(pairs, &self.output_structure).map_err(location)?;
+        Ok(prefix::output_prefix(&self.output, &group))
     }
 }
 

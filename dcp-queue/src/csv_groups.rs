@@ -96,9 +96,9 @@ pub fn read_groups(
             group.extend(extra.iter().cloned());
             let result = row_template
                 .task(Metadata::Text(join_pairs(&group)))
-                .and_then(|(task, prefix)| {
+                .and_then(|planned| {
                     tasks
-                        .add(line as usize, &task, prefix)
+                        .add(line as usize, planned)
                         .map_err(|m| ("Metadata".into(), m))
                 });
             if let Err((field, message)) = result {

@@ -104,11 +104,15 @@ fn placeholders_name_metadata() {
         ..Default::default()
     };
     template.data_file = "csv/{Metadata_Plate}/load_data.csv".into();
-    let (task, prefix) = template
+    let planned = template
         .task(Metadata::Text("Metadata_Plate=P7,Metadata_Well=A01".into()))
         .unwrap();
-    assert_eq!(task.data_file, "csv/P7/load_data.csv");
-    assert_eq!(prefix, "o/P7-A01");
+    assert_eq!(planned.task.data_file, "csv/P7/load_data.csv");
+    assert_eq!(planned.prefix, "o/P7-A01");
+    assert_eq!(
+        planned.pairs[1],
+        ("Metadata_Well".to_owned(), "A01".to_owned())
+    );
     template.data_file = "csv/{Metadata_Batch}/x.csv".into();
     let (field, message) = template
         .task(Metadata::Text("Metadata_Plate=P7".into()))
