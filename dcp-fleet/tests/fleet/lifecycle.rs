@@ -27,8 +27,12 @@ fn start_status_scale_stop() {
         run_dir.join("config.json").display()
     );
     assert_eq!(std::fs::read_to_string(&log).unwrap(), expected);
+    let outcomes = run_dir.join("workers/2.jsonl");
+    wait_for("worker 2's outcome line", || {
+        std::fs::read_to_string(&outcomes).is_ok_and(|l| !l.is_empty())
+    });
     assert_eq!(
-        std::fs::read_to_string(run_dir.join("workers/2.jsonl")).unwrap(),
+        std::fs::read_to_string(&outcomes).unwrap(),
         "{\"worker\": \"up\"}\n"
     );
 
