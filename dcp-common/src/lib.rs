@@ -7,6 +7,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod backend;
 pub mod config;
 pub mod exit;
 pub mod job;

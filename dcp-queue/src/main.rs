@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use dcp_common::{Backend, Config, EmbeddedQueue, Queue, QueueSpec, TaskSet, config, exit};
+use dcp_common::backend::ConfiguredQueue;
+use dcp_common::{Config, Queue, QueueSpec, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
@@ -106,22 +107,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match config.backend {
-        Backend::Embedded => {
-            let queue = EmbeddedQueue::open(&config.queue_file, QueueSpec::from_config(&config))?;
-            runtime.block_on(execute(cli.command, &config, &queue))
-        }
-        #[cfg(feature = "aws")]
-        Backend::Aws => runtime.block_on(async {
-            let client = dcp_common::aws::sqs_client(&config).await;
-            let queue = dcp_common::queue::SqsQueue::new(client, QueueSpec::from_config(&config));
-            execute(cli.command, &config, &queue).await
-        }),
-        #[cfg(not(feature = "aws"))]
-        Backend::Aws => anyhow::bail!(
-            "BACKEND = \"aws\": this dcp-queue was built without the AWS backend (cargo feature `aws`)"
-        ),
-    }
+    runtime.block_on(async {
+        let queue = ConfiguredQueue::open(&config).await?;
+        execute(cli.command, &config, &queue).await
+    })
 }
 
 async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyhow::Result<()> {

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::bail;
 use clap::Parser;
-use dcp_common::{Backend, Config, EmbeddedQueue, Queue, QueueSpec, config, exit};
+use dcp_common::backend::ConfiguredQueue;
+use dcp_common::{Backend, Config, Queue, config, exit};
 use dcp_fleet::parse_seconds;
 use dcp_watch::tick::{Tick, Watch};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -57,13 +57,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match config.backend {
-        Backend::Embedded => {
-            let queue = EmbeddedQueue::open(&config.queue_file, QueueSpec::from_config(&config))?;
-            runtime.block_on(watch(&cli, &config, queue))
-        }
-        Backend::Aws => bail!("BACKEND = \"aws\": this build of dcp-watch has no AWS backend yet"),
+    if config.backend == Backend::Aws {
+        anyhow::bail!("BACKEND = \"aws\": this build of dcp-watch has no AWS backend yet");
     }
+    runtime.block_on(async {
+        let queue = ConfiguredQueue::open(&config).await?;
+        watch(&cli, &config, queue).await
+    })
 }
 
 async fn watch(cli: &Cli, config: &Config, queue: impl Queue) -> anyhow::Result<u8> {

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use dcp_common::backend::{ConfiguredQueue, ConfiguredStore};
 use dcp_common::outcome::Outcome;
-use dcp_common::{Backend, EmbeddedQueue, LocalStore, QueueSpec, config, exit};
+use dcp_common::{Backend, config, exit};
 use dcp_worker::{Worker, WorkerOptions};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -86,27 +87,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let _ = writeln!(out);
             let _ = out.flush();
         };
-        match config.backend {
-            Backend::Embedded => {
-                let queue =
-                    EmbeddedQueue::open(&config.queue_file, QueueSpec::from_config(&config))?;
-                Worker::new(&config, &queue, &LocalStore, options, shutdown)
-                    .run(&emit)
-                    .await?;
-            }
-            #[cfg(feature = "aws")]
-            Backend::Aws => {
-                use dcp_common::aws::{s3_client, sqs_client};
-                let spec = QueueSpec::from_config(&config);
-                let queue = dcp_common::queue::SqsQueue::new(sqs_client(&config).await, spec);
-                let store = dcp_common::store::S3Store::new(s3_client(&config).await, &config.upload_flags)?;
-                Worker::new(&config, &queue, &store, options, shutdown).run(&emit).await?;
-            }
-            #[cfg(not(feature = "aws"))]
-            Backend::Aws => anyhow::bail!(
-                "BACKEND = \"aws\": this dcp-worker was built without the AWS backend (cargo feature `aws`)"
-            ),
-        }
+        let queue = ConfiguredQueue::open(&config).await?;
+        let store = ConfiguredStore::open(&config).await?;
+        Worker::new(&config, &queue, &store, options, shutdown)
+            .run(&emit)
+            .await?;
         Ok(())
     })
 }
