@@ -103,3 +103,21 @@ pub fn examplefly() -> PathBuf {
     );
     std::fs::canonicalize(path).unwrap()
 }
+
+/// The CellProfiler stand-in of `tests/fixtures` (its modes are in its header), for tests
+/// of dcp's own handling of success and failure.
+pub const STANDIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cellprofiler-standin");
+
+/// Writes a bucket for the stand-in under `dir/bucket`: a pipeline `w/p.cppipe`, a
+/// load-data CSV `w/load_data.csv` of plates P1..P3 whose images are `img/<plate>.tif`.
+pub fn standin_bucket(dir: &Path) {
+    std::fs::create_dir_all(dir.join("bucket/w")).unwrap();
+    std::fs::create_dir_all(dir.join("bucket/img")).unwrap();
+    std::fs::write(dir.join("bucket/w/p.cppipe"), "pipeline").unwrap();
+    let mut csv = String::from("Metadata_Plate,FileName_DNA,PathName_DNA\n");
+    for plate in ["P1", "P2", "P3"] {
+        std::fs::write(dir.join(format!("bucket/img/{plate}.tif")), "image").unwrap();
+        csv.push_str(&format!("{plate},{plate}.tif,/home/ubuntu/bucket/img\n"));
+    }
+    std::fs::write(dir.join("bucket/w/load_data.csv"), csv).unwrap();
+}

@@ -6,10 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use dcp_tests::{stdout_ok, tool};
+use dcp_tests::{STANDIN, stdout_ok, tool};
 use serde_json::Value;
-
-const STANDIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cellprofiler-standin");
 
 fn tool_in(dir: &Path, name: &str, args: &[&str], standin: &str) -> Output {
     Command::new(tool(name))
@@ -31,15 +29,7 @@ fn read_report(dir: &Path) -> Value {
 fn dead_letters_are_reported_by_class_and_redriven() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::create_dir_all(d.join("bucket/w")).unwrap();
-    std::fs::create_dir_all(d.join("bucket/img")).unwrap();
-    std::fs::write(d.join("bucket/w/p.cppipe"), "pipeline").unwrap();
-    let mut csv = String::from("Metadata_Plate,FileName_DNA,PathName_DNA\n");
-    for plate in ["P1", "P2", "P3"] {
-        std::fs::write(d.join(format!("bucket/img/{plate}.tif")), "image").unwrap();
-        csv.push_str(&format!("{plate},{plate}.tif,/home/ubuntu/bucket/img\n"));
-    }
-    std::fs::write(d.join("bucket/w/load_data.csv"), csv).unwrap();
+    dcp_tests::standin_bucket(d);
     std::fs::write(
         d.join("dcp.toml"),
         format!(

@@ -7,13 +7,6 @@ use std::process::{Command, Output};
 
 use dcp_tests::{stdout_ok, tool};
 
-/// The stand-in, a committed executable (written by no test, so no test can be busy
-/// writing it while another starts it).
-const STANDIN: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/cellprofiler-standin"
-);
-
 /// A run folder: dcp.toml, a source/workspace bucket with a pipeline, a load-data CSV of
 /// plates P1..P3 and their images, and the stand-in.
 pub struct RunDir {
@@ -26,20 +19,12 @@ impl RunDir {
     pub fn new(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::create_dir_all(root.join("bucket/w")).unwrap();
-        std::fs::create_dir_all(root.join("bucket/img")).unwrap();
-        std::fs::write(root.join("bucket/w/p.cppipe"), "pipeline").unwrap();
-        let mut csv = String::from("Metadata_Plate,FileName_DNA,PathName_DNA\n");
-        for plate in ["P1", "P2", "P3"] {
-            std::fs::write(root.join(format!("bucket/img/{plate}.tif")), "image").unwrap();
-            csv.push_str(&format!("{plate},{plate}.tif,/home/ubuntu/bucket/img\n"));
-        }
-        std::fs::write(root.join("bucket/w/load_data.csv"), csv).unwrap();
+        dcp_tests::standin_bucket(root);
         let settings = format!(
             "APP_NAME = \"Standin\"\nAWS_BUCKET = \"run\"\nSOURCE_BUCKET = \"bucket\"\n\
              DESTINATION_BUCKET = \"results\"\nCELLPROFILER = \"{}\"\nDOCKER_CORES = 1\n\
              SECONDS_TO_START = 0\n{extra}\n",
-            STANDIN
+            dcp_tests::STANDIN
         );
         std::fs::write(root.join("dcp.toml"), settings).unwrap();
         let run = RunDir { dir };
