@@ -148,6 +148,13 @@ impl Store for ConfiguredStore {
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Object>, StoreError> {
         on_store!(self, s => s.list(bucket, prefix).await)
     }
+    async fn finished(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Option<Vec<Object>>, StoreError> {
+        on_store!(self, s => s.finished(bucket, prefix).await)
+    }
     async fn publish(
         &self,
         bucket: &str,

@@ -1,4 +1,10 @@
 //! The bucket seam: reading a task's inputs, listing a prefix, publishing outputs.
+//!
+//! A reader must never take a partial result for a finished one. A local folder is
+//! published by renaming it into place, which is atomic, so whatever is there is whole.
+//! S3 has no atomic rename of many objects: there, publishing deletes the prefix's old
+//! manifest, uploads every object, and writes a new manifest (`<prefix>/.dcp-done.json`,
+//! listing keys and sizes) last; [`Store::finished`] counts only what a manifest names.
 
 mod local;
 #[cfg(feature = "aws")]
@@ -9,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub use local::LocalStore;
 #[cfg(feature = "aws")]
-pub use s3::{S3Store, upload_acl};
+pub use s3::{MANIFEST, MULTIPART_THRESHOLD, PART_SIZE, S3Store, upload_acl};
 
 /// An object and its size.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,9 +86,21 @@ pub trait Store: Send + Sync {
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<Object>, StoreError>> + Send;
 
+    /// The finished result under the folder `prefix`: its objects, or `None` when no whole
+    /// result is there. Locally that is every object (publishing is atomic); on S3 it is
+    /// the objects the prefix's manifest names, present with the sizes it gives, and
+    /// `None` without a manifest (nothing published yet, or a publish under way or cut
+    /// short).
+    fn finished(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Option<Vec<Object>>, StoreError>> + Send;
+
     /// Publishes the files under local `dir` as the folder `prefix`, replacing what was
-    /// there, so that a reader sees either the old or the whole new result, never a part.
-    /// Returns the published keys relative to `prefix`.
+    /// there, so that a reader sees either the old or the whole new result, never a part
+    /// (see the module's documentation for how, on S3). Returns the published keys
+    /// relative to `prefix`.
     fn publish(
         &self,
         bucket: &str,

@@ -168,14 +168,19 @@ impl<S: Store> Attempt<'_, S> {
     }
 
     /// CHECK_IF_DONE: at least EXPECTED_NUMBER_FILES objects of at least MIN_FILE_SIZE_BYTES
-    /// whose names contain NECESSARY_STRING, counting every object under the prefix.
+    /// whose names contain NECESSARY_STRING, counting every object of the finished result
+    /// under the prefix (on S3, only a result whose publish completed: see
+    /// [`Store::finished`]).
     async fn already_done(&mut self, prefix: &str) -> Result<bool, Failure> {
         let c = self.config;
-        let objects = self
+        let finished = self
             .store
-            .list(&c.destination_bucket, prefix)
+            .finished(&c.destination_bucket, prefix)
             .await
             .map_err(|e| fail(Status::OutputProblem, e))?;
+        let Some(objects) = finished else {
+            return Ok(false);
+        };
         let counted = objects
             .iter()
             .filter(|o| {

@@ -88,6 +88,15 @@ impl Store for LocalStore {
         list_files(&path_of(bucket, prefix)?)
     }
 
+    /// Everything under the prefix: a local result is put in place whole, by a rename.
+    async fn finished(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Option<Vec<Object>>, StoreError> {
+        self.list(bucket, prefix).await.map(Some)
+    }
+
     async fn publish(
         &self,
         bucket: &str,
