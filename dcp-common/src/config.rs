@@ -300,6 +300,23 @@ impl Config {
         format!("{}_perInstance", self.log_group_name)
     }
 
+    /// The run's log groups: LOG_GROUP_NAME (the workers' task logs) and its
+    /// `_perInstance` group (the containers' output).
+    pub fn log_groups(&self) -> [String; 2] {
+        [self.log_group_name.clone(), self.per_instance_log_group()]
+    }
+
+    /// The CloudWatch alarm a worker puts on its EC2 instance (idle → terminate), named as
+    /// DCP names it: APP_NAME + "_" + instance id.
+    pub fn instance_alarm_name(&self, instance_id: &str) -> String {
+        format!("{}_{instance_id}", self.app_name)
+    }
+
+    /// The Name tag a worker gives its EC2 instance: APP_NAME + "Worker".
+    pub fn instance_name_tag(&self) -> String {
+        format!("{}Worker", self.app_name)
+    }
+
     fn resolve(mut self, base_dir: &Path) -> Result<Config, (&'static str, String)> {
         let app = self.app_name.clone();
         let derive = |slot: &mut String, value: String| {

@@ -3,6 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// On the AWS backend, each worker process writes its outcome lines as events of one log
+/// stream of LOG_GROUP_NAME named with this prefix (`outcomes/<instance>-<pid>`), where
+/// the monitor reads them back for the run report.
+pub const OUTCOME_STREAM_PREFIX: &str = "outcomes/";
+
 /// How a task ended (reference §6, with DCP's problem classes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

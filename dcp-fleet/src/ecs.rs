@@ -70,7 +70,7 @@ pub fn plan(config: &Config) -> Result<SetupPlan, FleetError> {
     let per_instance = config.per_instance_log_group();
     Ok(SetupPlan {
         cluster: config.ecs_cluster.clone(),
-        log_groups: vec![config.log_group_name.clone(), per_instance.clone()],
+        log_groups: config.log_groups().to_vec(),
         retention_in_days: LOG_RETENTION_DAYS,
         family: config.ecs_task_family.clone(),
         container: Container {

@@ -15,6 +15,8 @@
 //! [`local`] does the process work.
 
 #[cfg(feature = "aws")]
+pub mod cloud;
+#[cfg(feature = "aws")]
 pub mod ecs;
 mod fleet;
 pub mod local;
@@ -34,9 +36,20 @@ pub const WORKER_ENV: &str = "DCP_WORKER";
 /// Why a fleet operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    /// The settings ask for the AWS backend, which this build does not have.
-    #[error("BACKEND = \"aws\": start, status, scale and stop manage the local fleet only so far")]
+    /// The local fleet was asked for on the AWS backend.
+    #[error("BACKEND = \"aws\": a local fleet runs on the embedded backend only")]
     NoAwsBackend,
+    /// `teardown` found tasks still queued.
+    #[error(
+        "queue {queue} still holds {tasks} task(s): let the run finish, or pass --force to \
+         tear it down anyway"
+    )]
+    NotDrained {
+        /// The task queue.
+        queue: String,
+        /// Tasks visible or in flight.
+        tasks: u64,
+    },
     /// The fleet file cannot be used.
     #[error("fleet file: {0}")]
     FleetFile(String),

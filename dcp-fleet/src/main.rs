@@ -38,45 +38,77 @@ enum Command {
     /// DCP_SETTINGS, never credentials: containers use TASK_ROLE_ARN), the ECS service with
     /// desired count 0, and the log groups (60 days). Nothing to do on the embedded backend.
     Setup {
-        /// Print the requests as JSON and change nothing.
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        dry_run: DryRun,
     },
-    /// Launch the fleet: write config.json and start LOCAL_WORKERS workers with --wait.
-    ///
-    /// Refused (exit 1) while live workers are recorded: use `scale` or `stop`.
+    /// Launch the fleet. Embedded: write config.json and start LOCAL_WORKERS workers with
+    /// --wait; refused (exit 1) while live workers are recorded: use `scale` or `stop`.
+    /// AWS: request the Spot Fleet and set the service's desired count.
     Start {
         /// AWS: the DCP fleet file (an EC2 RequestSpotFleet config); DCP's overrides are
         /// applied (validity, capacity, price, instance types, disk, user data, public IP).
         fleet_file: Option<PathBuf>,
-        /// AWS: print the requests as JSON and change nothing.
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        dry_run: DryRun,
         /// AWS: seconds to wait for the fleet's instances, reading its history for errors.
         #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
         wait: Duration,
     },
-    /// Print every recorded worker, whether it is alive, and how many are.
+    /// Embedded: every recorded worker and whether it is alive. AWS: the run's fleets and
+    /// instances, service, alarms, queues and log groups.
     Status,
-    /// Launch or stop workers until N are alive; the newest are stopped first.
+    /// Embedded: launch or stop workers until N are alive (the newest stop first).
+    /// AWS: set every fleet's target capacity to N machines (lowering it terminates no
+    /// busy machine) and the service to N × TASKS_PER_MACHINE tasks.
     Scale {
-        /// Workers wanted.
-        workers: usize,
+        /// Workers (embedded) or machines (AWS) wanted.
+        workers: u32,
         #[command(flatten)]
         grace: Grace,
+        #[command(flatten)]
+        dry_run: DryRun,
     },
-    /// Stop every worker and mark it stopped in fleet.json (idempotent).
+    /// Embedded: stop every worker (idempotent). AWS: service to 0 tasks, fleets cancelled
+    /// with their instances terminated, instance alarms deleted; queues and logs are kept.
     Stop {
         #[command(flatten)]
         grace: Grace,
+        #[command(flatten)]
+        dry_run: DryRun,
+    },
+    /// AWS: `stop`, then delete the service, task definitions, queue (the dead-letter queue
+    /// only when empty), the cluster (unless "default" or serving others), and export each
+    /// log group to AWS_BUCKET/exportedlogs/ before deleting it. Safe to repeat.
+    /// Embedded: the same as `stop`.
+    Teardown {
+        #[command(flatten)]
+        grace: Grace,
+        #[command(flatten)]
+        dry_run: DryRun,
+        /// Keep the log groups (no export, no deletion).
+        #[arg(long)]
+        keep_logs: bool,
+        /// Tear down even though the queue still holds tasks.
+        #[arg(long)]
+        force: bool,
+        /// Seconds to wait for each log export before keeping its group.
+        #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = parse_seconds)]
+        export_wait: Duration,
     },
 }
 
 #[derive(clap::Args)]
 struct Grace {
-    /// Seconds a worker has to exit after SIGTERM before it is killed.
+    /// Embedded: seconds a worker has to exit after SIGTERM before it is killed.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
     grace: Duration,
+}
+
+#[derive(clap::Args)]
+struct DryRun {
+    /// AWS: print the requests as JSON and change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 fn main() -> ExitCode {
@@ -88,81 +120,113 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = config::locate(cli.config.as_deref(), true)?;
+    let report = match config.backend {
+        Backend::Embedded => local(&config, cli.command)?,
+        Backend::Aws => aws(&config, cli.command)?,
+    };
     let mut out = std::io::stdout().lock();
-    if let Command::Setup { dry_run } = cli.command {
-        serde_json::to_writer(&mut out, &setup(&config, dry_run)?)?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    #[cfg(feature = "aws")]
-    if let (
-        Backend::Aws,
-        Command::Start {
-            fleet_file,
-            dry_run,
-            wait,
-        },
-    ) = (config.backend, &cli.command)
-    {
-        let file = fleet_file
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("start on AWS needs the fleet file"))?;
-        serde_json::to_writer(&mut out, &aws_start(&config, file, *dry_run, *wait)?)?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    let fleet = Fleet::new(&config)?;
-    match cli.command {
-        Command::Setup { .. } => unreachable!("handled above"),
-        Command::Start { .. } => serde_json::to_writer(&mut out, &fleet.start(&config)?)?,
-        Command::Status => serde_json::to_writer(&mut out, &fleet.status()?)?,
-        Command::Scale { workers, grace } => {
-            serde_json::to_writer(&mut out, &fleet.scale(&config, workers, grace.grace)?)?
-        }
-        Command::Stop { grace } => serde_json::to_writer(&mut out, &fleet.stop(grace.grace)?)?,
-    }
+    serde_json::to_writer(&mut out, &report)?;
     writeln!(out)?;
     Ok(())
 }
 
-/// `setup`: what it did (or, with `--dry-run`, would do) as JSON.
-fn setup(config: &Config, dry_run: bool) -> anyhow::Result<serde_json::Value> {
-    match config.backend {
-        Backend::Embedded => Ok(serde_json::json!({
+/// A command on the local fleet.
+fn local(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
+    let fleet = Fleet::new(config)?;
+    Ok(match command {
+        Command::Setup { .. } => serde_json::json!({
             "backend": "embedded",
             "setup": "nothing to set up: the local fleet needs no resources",
-        })),
-        #[cfg(feature = "aws")]
-        Backend::Aws => {
-            let plan = dcp_fleet::ecs::plan(config)?;
-            if dry_run {
-                return Ok(serde_json::json!({ "dry_run": true, "requests": plan }));
+        }),
+        Command::Start { .. } => serde_json::to_value(fleet.start(config)?)?,
+        Command::Status => serde_json::to_value(fleet.status()?)?,
+        Command::Scale { workers, grace, .. } => {
+            serde_json::to_value(fleet.scale(config, workers as usize, grace.grace)?)?
+        }
+        Command::Stop { grace, .. } | Command::Teardown { grace, .. } => {
+            serde_json::to_value(fleet.stop(grace.grace)?)?
+        }
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+fn aws(_: &Config, _: Command) -> anyhow::Result<serde_json::Value> {
+    anyhow::bail!(
+        "BACKEND = \"aws\": this dcp-fleet was built without the AWS backend (cargo feature `aws`)"
+    )
+}
+
+/// A command on the run's AWS resources.
+#[cfg(feature = "aws")]
+fn aws(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
+    use dcp_fleet::cloud::{ApplyOptions, Cloud, plan};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let quick = ApplyOptions {
+        export_wait: Duration::ZERO,
+    };
+    runtime.block_on(async {
+        let cloud = Cloud::connect(config).await;
+        Ok(match command {
+            Command::Setup { dry_run } => setup(config, dry_run.dry_run).await?,
+            Command::Start {
+                fleet_file,
+                dry_run,
+                wait,
+            } => {
+                let file = fleet_file
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("start on AWS needs the fleet file"))?;
+                aws_start(config, file, dry_run.dry_run, wait).await?
             }
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let report = runtime.block_on(async {
-                let shared = dcp_common::aws::sdk_config(config).await;
-                let ecs = aws_sdk_ecs::Client::new(&shared);
-                let logs = aws_sdk_cloudwatchlogs::Client::new(&shared);
-                dcp_fleet::ecs::apply(plan, &ecs, &logs).await
-            })?;
-            Ok(serde_json::to_value(report)?)
-        }
-        #[cfg(not(feature = "aws"))]
-        Backend::Aws => {
-            let _ = dry_run;
-            anyhow::bail!(
-                "BACKEND = \"aws\": this dcp-fleet was built without the AWS backend (cargo feature `aws`)"
-            )
-        }
+            Command::Status => serde_json::to_value(cloud.discover().await?)?,
+            Command::Scale {
+                workers, dry_run, ..
+            } => {
+                let plan = plan::scale(config, &cloud.discover().await?, workers)?;
+                serde_json::to_value(cloud.carry_out(plan, dry_run.dry_run, quick).await?)?
+            }
+            Command::Stop { dry_run, .. } => {
+                let plan = plan::stop(config, &cloud.discover().await?);
+                serde_json::to_value(cloud.carry_out(plan, dry_run.dry_run, quick).await?)?
+            }
+            Command::Teardown {
+                dry_run,
+                keep_logs,
+                force,
+                export_wait,
+                ..
+            } => {
+                let options = ApplyOptions { export_wait };
+                let done = cloud
+                    .teardown(keep_logs, force, dry_run.dry_run, options)
+                    .await?;
+                serde_json::to_value(done)?
+            }
+        })
+    })
+}
+
+/// `setup` on AWS: what it did (or, with `--dry-run`, would do).
+#[cfg(feature = "aws")]
+async fn setup(config: &Config, dry_run: bool) -> anyhow::Result<serde_json::Value> {
+    let plan = dcp_fleet::ecs::plan(config)?;
+    if dry_run {
+        return Ok(serde_json::json!({ "dry_run": true, "requests": plan }));
     }
+    let shared = dcp_common::aws::sdk_config(config).await;
+    let ecs = aws_sdk_ecs::Client::new(&shared);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&shared);
+    Ok(serde_json::to_value(
+        dcp_fleet::ecs::apply(plan, &ecs, &logs).await?,
+    )?)
 }
 
 /// `start` on AWS: the Spot Fleet request, the ECS service's desired count, and the run
 /// record DCP keeps in its monitor file.
 #[cfg(feature = "aws")]
-fn aws_start(
+async fn aws_start(
     config: &Config,
     file: &std::path::Path,
     dry_run: bool,
@@ -185,10 +249,7 @@ fn aws_start(
             },
         }));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    {
         let shared = dcp_common::aws::sdk_config(config).await;
         let ec2 = aws_sdk_ec2::Client::new(&shared);
         let ecs = aws_sdk_ecs::Client::new(&shared);
@@ -199,9 +260,19 @@ fn aws_start(
             .desired_count(tasks as i32)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("UpdateService: {}", aws_sdk_ecs::error::DisplayErrorContext(e)))?;
-        let running =
-            dcp_fleet::spot::wait_for_capacity(&ec2, &fleet_id, config.cluster_machines as usize, wait).await?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "UpdateService: {}",
+                    aws_sdk_ecs::error::DisplayErrorContext(e)
+                )
+            })?;
+        let running = dcp_fleet::spot::wait_for_capacity(
+            &ec2,
+            &fleet_id,
+            config.cluster_machines as usize,
+            wait,
+        )
+        .await?;
         Ok(serde_json::json!({
             "fleet_id": fleet_id,
             "app": config.app_name,
@@ -213,5 +284,5 @@ fn aws_start(
             "instances_running": running,
             "started": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
         }))
-    })
+    }
 }

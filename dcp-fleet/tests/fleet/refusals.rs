@@ -35,8 +35,10 @@ fn a_missing_worker_program_fails_and_leaves_no_worker() {
     assert_eq!(run.json(&["status"])["workers"], json!([]));
 }
 
+/// Built without the `aws` feature, the AWS settings are refused up front.
+#[cfg(not(feature = "aws"))]
 #[test]
-fn the_local_commands_refuse_the_aws_backend() {
+fn a_build_without_aws_refuses_the_aws_backend() {
     let run = Run::new(1, WORKER);
     let aws = "APP_NAME = \"Fleet\"\nBACKEND = \"aws\"\nAWS_BUCKET = \"bucket\"\n";
     std::fs::write(run.dir.path().join("dcp.toml"), aws).unwrap();
@@ -44,7 +46,7 @@ fn the_local_commands_refuse_the_aws_backend() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "dcp-fleet: error: BACKEND = \"aws\": start, status, scale and stop manage the local fleet only so far\n"
+        "dcp-fleet: error: BACKEND = \"aws\": this dcp-fleet was built without the AWS backend (cargo feature `aws`)\n"
     );
 }
 

@@ -1,0 +1,196 @@
+//! The AWS resources of a run, found from the settings alone (reference §4–§7): the Spot
+//! Fleet requests tagged with APP_NAME and their instances, the instance alarms, the ECS
+//! service, task definitions and cluster, the queues and the log groups. Nothing is kept
+//! on disk between commands, so `scale`, `stop`, `teardown` and `dcp-watch --once` work
+//! from any machine, and again after one another.
+//!
+//! [`Cloud::discover`] reads; [`plan`] turns what was found into [`plan::Request`]s;
+//! [`Cloud::apply`] sends them (or `--dry-run` prints them).
+
+mod apply;
+mod discover;
+pub mod plan;
+
+use std::time::SystemTime;
+
+use dcp_common::Config;
+use serde::Serialize;
+
+pub use apply::{Applied, ApplyOptions};
+use plan::Plan;
+
+use crate::FleetError;
+
+/// Clients for every service a run uses.
+pub struct Cloud {
+    config: Config,
+    ec2: aws_sdk_ec2::Client,
+    ecs: aws_sdk_ecs::Client,
+    sqs: aws_sdk_sqs::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl Cloud {
+    /// Clients for the run the settings describe (standard credential chain, the
+    /// settings' region, `AWS_ENDPOINT_URL` honoured).
+    pub async fn connect(config: &Config) -> Cloud {
+        let shared = dcp_common::aws::sdk_config(config).await;
+        Cloud {
+            config: config.clone(),
+            ec2: aws_sdk_ec2::Client::new(&shared),
+            ecs: aws_sdk_ecs::Client::new(&shared),
+            sqs: aws_sdk_sqs::Client::new(&shared),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
+        }
+    }
+
+    /// The settings of the run.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Sends a plan's requests, or with `dry_run` only lists them (result `planned`).
+    pub async fn carry_out(
+        &self,
+        plan: Plan,
+        dry_run: bool,
+        options: ApplyOptions,
+    ) -> Result<Done, FleetError> {
+        let requests = if dry_run {
+            plan.requests
+                .into_iter()
+                .map(|request| Applied {
+                    request,
+                    result: "planned",
+                    note: None,
+                })
+                .collect()
+        } else {
+            self.apply(plan.requests, options).await?
+        };
+        Ok(Done {
+            dry_run,
+            requests,
+            kept: plan.kept,
+        })
+    }
+
+    /// `teardown`: everything of the run removed ([`plan::teardown`]). Refused while the
+    /// queue still holds tasks, unless `force`.
+    pub async fn teardown(
+        &self,
+        keep_logs: bool,
+        force: bool,
+        dry_run: bool,
+        options: ApplyOptions,
+    ) -> Result<Done, FleetError> {
+        let found = self.discover().await?;
+        let queued = found.queue.as_ref().map_or(0, |q| q.visible + q.in_flight);
+        if queued > 0 && !force {
+            return Err(FleetError::NotDrained {
+                queue: self.config.sqs_queue_name.clone(),
+                tasks: queued,
+            });
+        }
+        let plan = plan::teardown(&self.config, &found, keep_logs, SystemTime::now());
+        self.carry_out(plan, dry_run, options).await
+    }
+}
+
+/// What a mutating command did, or with `--dry-run` would do.
+#[derive(Clone, Debug, Serialize)]
+pub struct Done {
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// The requests, each with its result.
+    pub requests: Vec<Applied>,
+    /// Resources kept on purpose, each with the reason.
+    pub kept: Vec<String>,
+}
+
+/// What a run has on AWS right now.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Found {
+    /// Spot Fleet requests tagged `Name = APP_NAME` that are not cancelled.
+    pub fleets: Vec<SpotFleet>,
+    /// Instance alarms (`APP_NAME_i-…`).
+    pub alarms: Vec<Alarm>,
+    /// The ECS service, when it exists and is not deleted.
+    pub service: Option<Service>,
+    /// Active revisions of the task definition family, `family:revision`.
+    pub task_definitions: Vec<String>,
+    /// Whether the ECS cluster exists (and is active).
+    pub cluster: bool,
+    /// Services of the cluster other than the run's.
+    pub other_services: u32,
+    /// The task queue's URL, when it exists.
+    pub queue: Option<QueueFound>,
+    /// The dead-letter queue's URL, when it exists.
+    pub dead_letter_queue: Option<QueueFound>,
+    /// The run's log groups that exist.
+    pub log_groups: Vec<String>,
+}
+
+/// A Spot Fleet request of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpotFleet {
+    /// Its id.
+    pub id: String,
+    /// Its state (`active`, `modifying`, `submitted`, `cancelled_running`, …).
+    pub state: String,
+    /// The capacity asked for.
+    pub target_capacity: i32,
+    /// The capacity running.
+    pub fulfilled_capacity: f64,
+    /// When it was requested (unix seconds).
+    pub created: Option<i64>,
+    /// Its instances that are running.
+    pub instances: Vec<String>,
+}
+
+impl SpotFleet {
+    /// Whether the fleet still takes orders (not being cancelled).
+    pub fn is_open(&self) -> bool {
+        matches!(self.state.as_str(), "submitted" | "active" | "modifying")
+    }
+}
+
+/// An instance alarm and the instance it watches.
+#[derive(Clone, Debug, Serialize)]
+pub struct Alarm {
+    /// The alarm's name.
+    pub name: String,
+    /// The instance id in its name.
+    pub instance: String,
+}
+
+/// The ECS service's counts.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Service {
+    /// Tasks wanted.
+    pub desired: i32,
+    /// Tasks running.
+    pub running: i32,
+}
+
+/// A queue and what it holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueFound {
+    /// Its URL.
+    pub url: String,
+    /// Messages waiting.
+    pub visible: u64,
+    /// Messages received and not deleted.
+    pub in_flight: u64,
+}
+
+impl Found {
+    /// Instances of all the run's fleets.
+    pub fn instances(&self) -> impl Iterator<Item = &str> {
+        self.fleets
+            .iter()
+            .flat_map(|f| f.instances.iter().map(String::as_str))
+    }
+}

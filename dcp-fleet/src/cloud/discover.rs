@@ -1,0 +1,291 @@
+//! Reading what a run has on AWS ([`Cloud::discover`]): read-only calls only.
+
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::Filter;
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use super::{Alarm, Cloud, Found, QueueFound, Service, SpotFleet};
+use crate::FleetError;
+
+/// The error of a failed call, with the SDK's context.
+pub(super) fn failed<E: std::error::Error>(call: &'static str) -> impl FnOnce(E) -> FleetError {
+    move |e| {
+        FleetError::Aws(format!(
+            "{call}: {}",
+            aws_sdk_ec2::error::DisplayErrorContext(e)
+        ))
+    }
+}
+
+impl Cloud {
+    /// Finds everything the run has on AWS.
+    pub async fn discover(&self) -> Result<Found, FleetError> {
+        let (cluster, other_services) = self.cluster().await?;
+        let service = if cluster { self.service().await? } else { None };
+        Ok(Found {
+            fleets: self.fleets().await?,
+            alarms: self.alarms().await?,
+            service,
+            task_definitions: self.task_definitions().await?,
+            cluster,
+            other_services,
+            queue: self.queue(&self.config.sqs_queue_name).await?,
+            dead_letter_queue: self.queue(&self.config.sqs_dead_letter_queue).await?,
+            log_groups: self.log_groups().await?,
+        })
+    }
+
+    /// Spot Fleet requests tagged `Name = APP_NAME`, not cancelled, with their instances.
+    pub async fn fleets(&self) -> Result<Vec<SpotFleet>, FleetError> {
+        let mut fleets = Vec::new();
+        let mut pages = self
+            .ec2
+            .describe_spot_fleet_requests()
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(failed("DescribeSpotFleetRequests"))?;
+            for request in page.spot_fleet_request_configs() {
+                let ours = request
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == Some("Name") && t.value() == Some(&self.config.app_name));
+                let state = request
+                    .spot_fleet_request_state()
+                    .map_or("", |s| s.as_str())
+                    .to_owned();
+                if !ours || state.starts_with("cancelled") && state != "cancelled_running" {
+                    continue;
+                }
+                let id = request
+                    .spot_fleet_request_id()
+                    .unwrap_or_default()
+                    .to_owned();
+                let data = request.spot_fleet_request_config();
+                fleets.push(SpotFleet {
+                    instances: self.fleet_instances(&id).await?,
+                    id,
+                    state,
+                    target_capacity: data.and_then(|d| d.target_capacity()).unwrap_or(0),
+                    fulfilled_capacity: data.and_then(|d| d.fulfilled_capacity()).unwrap_or(0.0),
+                    created: request.create_time().map(|t| t.secs()),
+                });
+            }
+        }
+        Ok(fleets)
+    }
+
+    async fn fleet_instances(&self, fleet_id: &str) -> Result<Vec<String>, FleetError> {
+        let mut instances = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .ec2
+                .describe_spot_fleet_instances()
+                .spot_fleet_request_id(fleet_id)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(failed("DescribeSpotFleetInstances"))?;
+            instances.extend(
+                page.active_instances()
+                    .iter()
+                    .filter_map(|i| i.instance_id().map(str::to_owned)),
+            );
+            token = page.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(instances);
+            }
+        }
+    }
+
+    /// The instance alarms of the run (`APP_NAME_i-…`).
+    pub async fn alarms(&self) -> Result<Vec<Alarm>, FleetError> {
+        let prefix = self.config.instance_alarm_name("i-");
+        let mut alarms = Vec::new();
+        let mut pages = self
+            .cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(failed("DescribeAlarms"))?;
+            for alarm in page.metric_alarms() {
+                let name = alarm.alarm_name().unwrap_or_default().to_owned();
+                let instance = name[prefix.len() - 2..].to_owned();
+                alarms.push(Alarm { name, instance });
+            }
+        }
+        Ok(alarms)
+    }
+
+    /// Of `instances`, those EC2 reports terminated, shutting down, or no longer knows.
+    pub async fn gone_instances(&self, instances: &[&str]) -> Result<Vec<String>, FleetError> {
+        if instances.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = Filter::builder()
+            .name("instance-id")
+            .set_values(Some(instances.iter().map(|i| i.to_string()).collect()))
+            .build();
+        let mut alive = Vec::new();
+        let mut pages = self
+            .ec2
+            .describe_instances()
+            .filters(filter)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(failed("DescribeInstances"))?;
+            for instance in page.reservations().iter().flat_map(|r| r.instances()) {
+                let state = instance.state().and_then(|s| s.name()).map(|n| n.as_str());
+                if !matches!(state, Some("terminated" | "shutting-down")) {
+                    alive.extend(instance.instance_id().map(str::to_owned));
+                }
+            }
+        }
+        Ok(instances
+            .iter()
+            .filter(|i| !alive.iter().any(|a| a == *i))
+            .map(|i| i.to_string())
+            .collect())
+    }
+
+    /// Whether the cluster is active, and how many services it has besides the run's.
+    async fn cluster(&self) -> Result<(bool, u32), FleetError> {
+        let described = self
+            .ecs
+            .describe_clusters()
+            .clusters(&self.config.ecs_cluster)
+            .send()
+            .await
+            .map_err(failed("DescribeClusters"))?;
+        if !described
+            .clusters()
+            .iter()
+            .any(|c| c.status() == Some("ACTIVE"))
+        {
+            return Ok((false, 0));
+        }
+        let suffix = format!("/{}", self.config.ecs_service_name);
+        let mut others = 0;
+        let mut pages = self
+            .ecs
+            .list_services()
+            .cluster(&self.config.ecs_cluster)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(failed("ListServices"))?;
+            others += page
+                .service_arns()
+                .iter()
+                .filter(|arn| !arn.ends_with(&suffix))
+                .count();
+        }
+        Ok((true, others as u32))
+    }
+
+    async fn service(&self) -> Result<Option<Service>, FleetError> {
+        let described = self
+            .ecs
+            .describe_services()
+            .cluster(&self.config.ecs_cluster)
+            .services(&self.config.ecs_service_name)
+            .send()
+            .await
+            .map_err(failed("DescribeServices"))?;
+        Ok(described
+            .services()
+            .iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+            .map(|s| Service {
+                desired: s.desired_count(),
+                running: s.running_count(),
+            }))
+    }
+
+    /// Active revisions of the run's task definition family.
+    async fn task_definitions(&self) -> Result<Vec<String>, FleetError> {
+        let family = &self.config.ecs_task_family;
+        let mut found = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(failed("ListTaskDefinitions"))?;
+            for arn in page.task_definition_arns() {
+                let name = arn.rsplit('/').next().unwrap_or(arn);
+                if name.rsplit_once(':').is_some_and(|(f, _)| f == family) {
+                    found.push(name.to_owned());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// A queue's URL and counts; `None` when it does not exist.
+    async fn queue(&self, name: &str) -> Result<Option<QueueFound>, FleetError> {
+        let url = match self.sqs.get_queue_url().queue_name(name).send().await {
+            Ok(found) => found.queue_url.unwrap_or_default(),
+            Err(e) => {
+                return match aws_sdk_sqs::Error::from(e) {
+                    aws_sdk_sqs::Error::QueueDoesNotExist(_) => Ok(None),
+                    other => Err(failed("GetQueueUrl")(other)),
+                };
+            }
+        };
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(failed("GetQueueAttributes"))?;
+        let count = |name: QueueAttributeName| {
+            attributes
+                .attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Some(QueueFound {
+            visible: count(QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            url,
+        }))
+    }
+
+    /// The run's two log groups that exist.
+    async fn log_groups(&self) -> Result<Vec<String>, FleetError> {
+        let mut found = Vec::new();
+        for group in self.config.log_groups() {
+            let page = self
+                .logs
+                .describe_log_groups()
+                .log_group_name_prefix(&group)
+                .send()
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("ResourceNotFoundException") => continue,
+                Err(e) => return Err(failed("DescribeLogGroups")(e)),
+            };
+            if page
+                .log_groups()
+                .iter()
+                .any(|g| g.log_group_name() == Some(&group))
+            {
+                found.push(group);
+            }
+        }
+        Ok(found)
+    }
+}
