@@ -100,7 +100,7 @@ impl Cloud {
 }
 
 /// What a mutating command did, or with `--dry-run` would do.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Done {
     /// Whether nothing was changed.
     pub dry_run: bool,

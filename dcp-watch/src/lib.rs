@@ -3,8 +3,11 @@
 //!
 //! [`tick::Watch`] takes one look at a time: queue counts, the workers' outcome lines
 //! ([`outcomes`]) and the fleet's live workers. [`report`] gathers the final outcome of
-//! every task and the dead letters into `<run_dir>/report.json`.
+//! every task and the dead letters into `<run_dir>/report.json`. On AWS, [`cloud`] does
+//! the same from the run's resources alone, and tears the run down.
 
+#[cfg(feature = "aws")]
+pub mod cloud;
 pub mod outcomes;
 pub mod report;
 pub mod tick;
@@ -23,6 +26,9 @@ pub enum WatchError {
     /// The fleet could not be read or stopped.
     #[error(transparent)]
     Fleet(#[from] FleetError),
+    /// An AWS call failed.
+    #[error("AWS: {0}")]
+    Aws(String),
     /// A file of the run folder could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -14,19 +14,27 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Watch a dcp run drain; then stop its fleet and write its report.
 ///
-/// Every tick prints one JSON line: {"visible", "in_flight", "dead", "done",
+/// Embedded: every tick prints one JSON line: {"visible", "in_flight", "dead", "done",
 /// "failed_attempts", "workers_alive", "elapsed_seconds"} ("done" counts each output prefix
 /// once; "elapsed_seconds" runs from the fleet's start). On a terminal, stderr also shows a
-/// progress bar.
+/// progress bar. When nothing is visible or in flight, dcp-watch stops the local fleet,
+/// writes the run report to AWS_BUCKET/runs/APP_NAME/report.json, prints
+/// {"drained": true, "report": …} and exits. Running it again after that, or without a
+/// fleet, does no harm.
 ///
-/// When nothing is visible or in flight, dcp-watch stops the local fleet, writes the run
-/// report to AWS_BUCKET/runs/APP_NAME/report.json, prints {"drained": true, "report": …}
-/// and exits. Running it again after that, or without a fleet, does no harm.
+/// AWS: stateless, for cron (`--once`). Each look prints {"visible", "in_flight", "dead",
+/// "fleets", "instances", "elapsed_seconds", "requests"}: it lowers the fleets' target when
+/// nothing waits and fewer tasks are in flight than instances run, and deletes the alarms
+/// of instances that are gone. Once the queue has drained (and a fleet was started) it
+/// writes the report to s3://AWS_BUCKET/runs/APP_NAME/report.json, tears the run down
+/// (`dcp-fleet teardown`, logs exported to AWS_BUCKET/exportedlogs/) and prints
+/// {"drained": true, "report", …, "teardown"}. Two looks at once, or one after the end,
+/// do no harm.
 ///
 /// Settings come from --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml.
 ///
 /// Exit codes: 0 drained clean (with --once: also not drained yet); 1 failure (queue, files,
-/// BACKEND = "aws"); 2 invalid settings or usage; 3 drained with tasks in the dead-letter
+/// AWS calls); 2 invalid settings or usage; 3 drained with tasks in the dead-letter
 /// queue (see `dcp-queue dead`, `dcp-queue redrive`).
 #[derive(Parser)]
 #[command(version)]
@@ -37,6 +45,9 @@ struct Cli {
     /// Take one look, act on it, and exit (for cron).
     #[arg(long)]
     once: bool,
+    /// AWS: after the fleet has run 15 minutes, lower its target to one machine.
+    #[arg(long)]
+    cheapest: bool,
     /// Seconds between looks.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = interval)]
     interval: Duration,
@@ -57,13 +68,48 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    if config.backend == Backend::Aws {
-        anyhow::bail!("BACKEND = \"aws\": this build of dcp-watch has no AWS backend yet");
-    }
     runtime.block_on(async {
-        let queue = ConfiguredQueue::open(&config).await?;
-        watch(&cli, &config, queue).await
+        match config.backend {
+            Backend::Embedded => {
+                let queue = ConfiguredQueue::open(&config).await?;
+                watch(&cli, &config, queue).await
+            }
+            Backend::Aws => watch_aws(&cli, &config).await,
+        }
     })
+}
+
+#[cfg(not(feature = "aws"))]
+async fn watch_aws(_: &Cli, _: &Config) -> anyhow::Result<u8> {
+    anyhow::bail!(
+        "BACKEND = \"aws\": this dcp-watch was built without the AWS backend (cargo feature `aws`)"
+    )
+}
+
+/// Watches a run on AWS: one JSON line per look, until it has drained and been torn down.
+#[cfg(feature = "aws")]
+async fn watch_aws(cli: &Cli, config: &Config) -> anyhow::Result<u8> {
+    use dcp_watch::cloud::{CloudWatch, Look};
+    let watch = CloudWatch::connect(config, cli.cheapest).await;
+    loop {
+        match watch.look().await? {
+            Look::Going(tick) => {
+                print_line(&tick)?;
+                if cli.once {
+                    return Ok(0);
+                }
+            }
+            Look::Drained(drained) => {
+                print_line(&drained)?;
+                return Ok(if drained.dead == 0 {
+                    0
+                } else {
+                    exit::DEAD_LETTERS
+                });
+            }
+        }
+        tokio::time::sleep(cli.interval).await;
+    }
 }
 
 async fn watch(cli: &Cli, config: &Config, queue: impl Queue) -> anyhow::Result<u8> {

@@ -34,6 +34,16 @@ pub struct Applied {
     pub note: Option<String>,
 }
 
+/// How a log export ended.
+enum Export {
+    /// Its objects are in the bucket.
+    Finished,
+    /// The log group no longer exists.
+    GroupGone,
+    /// It failed or is still running, as said.
+    Unfinished(String),
+}
+
 /// How often an export's state is read.
 const EXPORT_POLL: Duration = Duration::from_secs(2);
 
@@ -67,8 +77,9 @@ impl Cloud {
             let (result, note) = match &request {
                 Request::CreateExportTask { log_group_name, .. } => {
                     match self.export(&request, options.export_wait).await? {
-                        None => ("done", None),
-                        Some(why) => {
+                        Export::Finished => ("done", None),
+                        Export::GroupGone => ("gone", None),
+                        Export::Unfinished(why) => {
                             unexported.insert(log_group_name.clone());
                             ("kept", Some(why))
                         }
@@ -160,13 +171,21 @@ impl Cloud {
                     .set_spot_fleet_request_ids(Some(spot_fleet_request_ids.clone()))
                     .terminate_instances(*terminate_instances)
                     .send()
-                    .await
-                    .map_err(failed("CancelSpotFleetRequests"))?;
-                Ok(if sent.successful_fleet_requests().is_empty() {
-                    "gone"
-                } else {
-                    "done"
-                })
+                    .await;
+                match sent {
+                    Ok(sent) if sent.successful_fleet_requests().is_empty() => Ok("gone"),
+                    Ok(_) => Ok("done"),
+                    // Some endpoints fail on a fleet cancelled meanwhile (by another
+                    // teardown) instead of listing it as unsuccessful: look again.
+                    Err(e) => {
+                        let open = self.fleets().await?;
+                        if open.iter().any(|f| spot_fleet_request_ids.contains(&f.id)) {
+                            Err(failed("CancelSpotFleetRequests")(e))
+                        } else {
+                            Ok("gone")
+                        }
+                    }
+                }
             }
             Request::DeleteAlarms { alarm_names } => {
                 let sent = self
@@ -227,14 +246,9 @@ impl Cloud {
         }
     }
 
-    /// Exports a log group and waits for the export; `Some(reason)` when it did not
-    /// finish (CloudWatch runs one export per account at a time, so a busy slot is waited
-    /// for too).
-    async fn export(
-        &self,
-        request: &Request,
-        wait: Duration,
-    ) -> Result<Option<String>, FleetError> {
+    /// Exports a log group and waits for the export (CloudWatch runs one export per
+    /// account at a time, so a busy slot is waited for too).
+    async fn export(&self, request: &Request, wait: Duration) -> Result<Export, FleetError> {
         let Request::CreateExportTask {
             log_group_name,
             from,
@@ -260,7 +274,7 @@ impl Cloud {
             match sent {
                 Ok(task) => break task.task_id.unwrap_or_default(),
                 Err(e) if e.code() == Some("ResourceNotFoundException") => {
-                    return Ok(Some("the log group is gone".into()));
+                    return Ok(Export::GroupGone);
                 }
                 Err(e)
                     if e.code() == Some("LimitExceededException") && started.elapsed() < wait =>
@@ -285,12 +299,12 @@ impl Cloud {
                 .and_then(|s| s.code())
                 .map(|c| c.as_str().to_owned());
             match status.as_deref() {
-                Some("COMPLETED") => return Ok(None),
+                Some("COMPLETED") => return Ok(Export::Finished),
                 Some(failed @ ("CANCELLED" | "FAILED")) => {
-                    return Ok(Some(format!("export {task_id} {failed}")));
+                    return Ok(Export::Unfinished(format!("export {task_id} {failed}")));
                 }
                 _ if started.elapsed() >= wait => {
-                    return Ok(Some(format!(
+                    return Ok(Export::Unfinished(format!(
                         "export {task_id} still running after {} s",
                         wait.as_secs()
                     )));

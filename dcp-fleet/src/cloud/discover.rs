@@ -247,8 +247,13 @@ impl Cloud {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .send()
-            .await
-            .map_err(failed("GetQueueAttributes"))?;
+            .await;
+        let attributes = match attributes.map_err(aws_sdk_sqs::Error::from) {
+            Ok(attributes) => attributes,
+            // Deleted since its URL was read: by another teardown.
+            Err(aws_sdk_sqs::Error::QueueDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(failed("GetQueueAttributes")(e)),
+        };
         let count = |name: QueueAttributeName| {
             attributes
                 .attributes()

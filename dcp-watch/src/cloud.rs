@@ -1,0 +1,264 @@
+//! The monitor on AWS (reference §7), stateless: each look finds the run from its settings
+//! and its resources' names and tags, acts, and forgets, so `dcp-watch --once` from cron
+//! does one look per run, and two looks at once do no harm.
+//!
+//! A look counts the queues, lowers the fleets' target when nothing is waiting and fewer
+//! tasks are in flight than instances run (`--cheapest`: to 1 machine after 15 minutes),
+//! and deletes the alarms of instances that are gone. When the queue has drained and a
+//! fleet was started, it writes the run report to AWS_BUCKET/runs/APP_NAME/report.json
+//! (outcomes from the workers' log streams, dead letters from the queue) and tears the run
+//! down, exporting both log groups to AWS_BUCKET/exportedlogs/. A look that finds the
+//! queue gone finishes whatever a teardown left.
+
+mod outcomes;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dcp_common::queue::SqsQueue;
+use dcp_common::{Config, Queue, QueueError, QueueSpec};
+use dcp_fleet::cloud::{Applied, ApplyOptions, Cloud, Done, Found, plan};
+use serde::Serialize;
+
+use crate::WatchError;
+use crate::report::Report;
+
+/// How long a fleet runs before `--cheapest` shrinks it to one machine.
+const CHEAPEST_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// How long a teardown waits for each log export.
+const EXPORT_WAIT: Duration = Duration::from_secs(600);
+
+/// One look at a run on AWS that found it still going.
+#[derive(Clone, Debug, Serialize)]
+pub struct CloudTick {
+    /// Tasks waiting.
+    pub visible: u64,
+    /// Tasks received and not yet deleted.
+    pub in_flight: u64,
+    /// Tasks in the dead-letter queue.
+    pub dead: u64,
+    /// The run's Spot Fleet requests.
+    pub fleets: usize,
+    /// Their running instances.
+    pub instances: usize,
+    /// Seconds since the first fleet was requested (0 without a fleet).
+    pub elapsed_seconds: u64,
+    /// What the look changed: fleets lowered, alarms deleted.
+    pub requests: Vec<Applied>,
+}
+
+/// The last look at a run: drained, reported and torn down.
+#[derive(Clone, Debug, Serialize)]
+pub struct CloudDrained {
+    /// Always true.
+    pub drained: bool,
+    /// Where the report was written (`s3://…`); `None` when an earlier look wrote it.
+    pub report: Option<String>,
+    /// Tasks with an outcome.
+    pub tasks: u64,
+    /// Tasks done.
+    pub done: u64,
+    /// Tasks in the dead-letter queue.
+    pub dead: u64,
+    /// Attempts that failed.
+    pub failed_attempts: u64,
+    /// Seconds from the first fleet's request to now.
+    pub elapsed_seconds: u64,
+    /// The teardown.
+    pub teardown: Done,
+}
+
+/// What a look found.
+#[derive(Clone, Debug)]
+pub enum Look {
+    /// The run goes on (or no fleet has been started yet).
+    Going(CloudTick),
+    /// The run has ended.
+    Drained(CloudDrained),
+}
+
+/// Watches one run on AWS.
+pub struct CloudWatch {
+    cloud: Cloud,
+    queue: SqsQueue,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    s3: aws_sdk_s3::Client,
+    cheapest: bool,
+}
+
+fn s3_error(call: &str, bucket: &str, key: &str, e: impl std::error::Error) -> WatchError {
+    WatchError::Aws(format!(
+        "{call} {bucket}/{key}: {}",
+        aws_sdk_s3::error::DisplayErrorContext(e)
+    ))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl CloudWatch {
+    /// Clients for the run the settings describe; `cheapest` shrinks the fleets to one
+    /// machine once they have run 15 minutes.
+    pub async fn connect(config: &Config, cheapest: bool) -> CloudWatch {
+        let shared = dcp_common::aws::sdk_config(config).await;
+        CloudWatch {
+            cloud: Cloud::connect(config).await,
+            queue: SqsQueue::new(
+                aws_sdk_sqs::Client::new(&shared),
+                QueueSpec::from_config(config),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
+            s3: dcp_common::aws::s3_client(config).await,
+            cheapest,
+        }
+    }
+
+    /// Takes one look and acts on it.
+    pub async fn look(&self) -> Result<Look, WatchError> {
+        let found = self.cloud.discover().await?;
+        let started = found.fleets.iter().filter_map(|f| f.created).min();
+        let elapsed = started.map_or(0, |s| now_secs().saturating_sub(s as u64));
+        let dead = found
+            .dead_letter_queue
+            .as_ref()
+            .map_or(0, |q| q.visible + q.in_flight);
+        let Some(queue) = &found.queue else {
+            if !self.reported().await? {
+                return Err(WatchError::Aws(format!(
+                    "queue {} does not exist and the run has no report: nothing to watch \
+                     (create the queue with `dcp-queue create`)",
+                    self.cloud.config().sqs_queue_name
+                )));
+            }
+            return Ok(Look::Drained(self.finish(None, dead, elapsed).await?));
+        };
+        let (visible, in_flight) = (queue.visible, queue.in_flight);
+        if visible + in_flight == 0 && !found.fleets.is_empty() {
+            let report = self.report(started).await?;
+            return Ok(Look::Drained(self.finish(report, dead, elapsed).await?));
+        }
+        let requests = self.tend(&found, visible, in_flight, elapsed).await?;
+        Ok(Look::Going(CloudTick {
+            visible,
+            in_flight,
+            dead,
+            fleets: found.fleets.len(),
+            instances: found.instances().count(),
+            elapsed_seconds: elapsed,
+            requests,
+        }))
+    }
+
+    /// Lowers fleets with more machines than work, and deletes the alarms of instances
+    /// that are gone.
+    async fn tend(
+        &self,
+        found: &Found,
+        visible: u64,
+        in_flight: u64,
+        elapsed: u64,
+    ) -> Result<Vec<Applied>, WatchError> {
+        let instances = found.instances().count() as u64;
+        let mut requests = Vec::new();
+        if self.cheapest && elapsed >= CHEAPEST_AFTER.as_secs() {
+            requests.extend(plan::shrink(found, 1));
+        } else if visible == 0 && in_flight < instances {
+            requests.extend(plan::shrink(found, in_flight as i32));
+        }
+        let watched: Vec<&str> = found.alarms.iter().map(|a| a.instance.as_str()).collect();
+        let gone = self.cloud.gone_instances(&watched).await?;
+        requests.extend(plan::stale_alarms(found, &gone));
+        let options = ApplyOptions {
+            export_wait: Duration::ZERO,
+        };
+        Ok(self.cloud.apply(requests, options).await?)
+    }
+
+    /// Where the run report goes in AWS_BUCKET.
+    fn report_key(&self) -> String {
+        format!("runs/{}/report.json", self.cloud.config().app_name)
+    }
+
+    /// Whether the run report was written: the run ended, and a look that finds the queue
+    /// gone finishes its teardown.
+    async fn reported(&self) -> Result<bool, WatchError> {
+        let bucket = &self.cloud.config().aws_bucket;
+        let key = self.report_key();
+        match self.s3.head_object().bucket(bucket).key(&key).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(e) => Err(s3_error("HeadObject", bucket, &key, e)),
+        }
+    }
+
+    /// The run report: every outcome line of the workers' log streams, and the dead
+    /// letters. `None` when the log group or a queue is gone: another look got there
+    /// first, wrote the report and is tearing the run down.
+    async fn report(&self, started: Option<i64>) -> Result<Option<Report>, WatchError> {
+        let config = self.cloud.config();
+        let Some(batch) = outcomes::read_all(&self.logs, &config.log_group_name).await? else {
+            return Ok(None);
+        };
+        let dead = match self.queue.dead_letters().await {
+            Ok(dead) => dead,
+            // Deleted since the look began: by another look's teardown.
+            Err(QueueError::Missing(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let started = started.map(|s| s as u64);
+        Ok(Some(Report::build(
+            config,
+            started,
+            now_secs(),
+            &batch,
+            &dead,
+        )))
+    }
+
+    /// Writes the report (when there is one) and tears the run down.
+    async fn finish(
+        &self,
+        report: Option<Report>,
+        dead: u64,
+        elapsed: u64,
+    ) -> Result<CloudDrained, WatchError> {
+        let config = self.cloud.config();
+        let mut drained = CloudDrained {
+            drained: true,
+            report: None,
+            tasks: 0,
+            done: 0,
+            dead,
+            failed_attempts: 0,
+            elapsed_seconds: elapsed,
+            teardown: Done::default(),
+        };
+        if let Some(report) = report {
+            let key = self.report_key();
+            let body =
+                serde_json::to_vec_pretty(&report).map_err(|e| WatchError::Aws(e.to_string()))?;
+            self.s3
+                .put_object()
+                .bucket(&config.aws_bucket)
+                .key(&key)
+                .content_type("application/json")
+                .body(body.into())
+                .send()
+                .await
+                .map_err(|e| s3_error("PutObject", &config.aws_bucket, &key, e))?;
+            drained.report = Some(format!("s3://{}/{key}", config.aws_bucket));
+            drained.tasks = report.counts.tasks;
+            drained.done = report.counts.done;
+            drained.dead = report.counts.dead;
+            drained.failed_attempts = report.counts.failed_attempts;
+        }
+        let options = ApplyOptions {
+            export_wait: EXPORT_WAIT,
+        };
+        drained.teardown = self.cloud.teardown(false, false, false, options).await?;
+        Ok(drained)
+    }
+}
