@@ -5,11 +5,13 @@
 //! from any machine, and again after one another.
 //!
 //! [`Cloud::discover`] reads; [`plan`] turns what was found into [`plan::Request`]s;
-//! [`Cloud::apply`] sends them (or `--dry-run` prints them).
+//! [`Cloud::apply`] sends them (or `--dry-run` prints them). [`Cloud::setup`] and
+//! [`Cloud::start`] make the run's resources in the first place.
 
 mod apply;
 mod discover;
 pub mod plan;
+mod start;
 
 use std::time::SystemTime;
 

@@ -169,16 +169,21 @@ fn aws(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
     runtime.block_on(async {
         let cloud = Cloud::connect(config).await;
         Ok(match command {
-            Command::Setup { dry_run } => setup(config, dry_run.dry_run).await?,
+            Command::Setup { dry_run } => cloud.setup(dry_run.dry_run).await?,
             Command::Start {
                 fleet_file,
                 dry_run,
                 wait,
             } => {
+                use anyhow::Context;
                 let file = fleet_file
                     .as_deref()
                     .ok_or_else(|| anyhow::anyhow!("start on AWS needs the fleet file"))?;
-                aws_start(config, file, dry_run.dry_run, wait).await?
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let fleet_file: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a JSON fleet file", file.display()))?;
+                cloud.start(&fleet_file, dry_run.dry_run, wait).await?
             }
             Command::Status => serde_json::to_value(cloud.discover().await?)?,
             Command::Scale {
@@ -206,83 +211,4 @@ fn aws(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
             }
         })
     })
-}
-
-/// `setup` on AWS: what it did (or, with `--dry-run`, would do).
-#[cfg(feature = "aws")]
-async fn setup(config: &Config, dry_run: bool) -> anyhow::Result<serde_json::Value> {
-    let plan = dcp_fleet::ecs::plan(config)?;
-    if dry_run {
-        return Ok(serde_json::json!({ "dry_run": true, "requests": plan }));
-    }
-    let shared = dcp_common::aws::sdk_config(config).await;
-    let ecs = aws_sdk_ecs::Client::new(&shared);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&shared);
-    Ok(serde_json::to_value(
-        dcp_fleet::ecs::apply(plan, &ecs, &logs).await?,
-    )?)
-}
-
-/// `start` on AWS: the Spot Fleet request, the ECS service's desired count, and the run
-/// record DCP keeps in its monitor file.
-#[cfg(feature = "aws")]
-async fn aws_start(
-    config: &Config,
-    file: &std::path::Path,
-    dry_run: bool,
-    wait: Duration,
-) -> anyhow::Result<serde_json::Value> {
-    use anyhow::Context;
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let fleet_file: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a JSON fleet file", file.display()))?;
-    let request =
-        dcp_fleet::spot::fleet_request(&fleet_file, config, std::time::SystemTime::now())?;
-    let tasks = config.cluster_machines * config.tasks_per_machine;
-    if dry_run {
-        return Ok(serde_json::json!({
-            "dry_run": true,
-            "requests": {
-                "RequestSpotFleet": request,
-                "UpdateService": {"cluster": config.ecs_cluster, "service": config.ecs_service_name, "desiredCount": tasks},
-            },
-        }));
-    }
-    {
-        let shared = dcp_common::aws::sdk_config(config).await;
-        let ec2 = aws_sdk_ec2::Client::new(&shared);
-        let ecs = aws_sdk_ecs::Client::new(&shared);
-        let fleet_id = dcp_fleet::spot::request(&ec2, &request).await?;
-        ecs.update_service()
-            .cluster(&config.ecs_cluster)
-            .service(&config.ecs_service_name)
-            .desired_count(tasks as i32)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "UpdateService: {}",
-                    aws_sdk_ecs::error::DisplayErrorContext(e)
-                )
-            })?;
-        let running = dcp_fleet::spot::wait_for_capacity(
-            &ec2,
-            &fleet_id,
-            config.cluster_machines as usize,
-            wait,
-        )
-        .await?;
-        Ok(serde_json::json!({
-            "fleet_id": fleet_id,
-            "app": config.app_name,
-            "cluster": config.ecs_cluster,
-            "queue": config.sqs_queue_name,
-            "bucket": config.aws_bucket,
-            "log_group": config.log_group_name,
-            "desired_tasks": tasks,
-            "instances_running": running,
-            "started": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
-        }))
-    }
 }
