@@ -86,6 +86,26 @@ pub struct CloudWatch {
     cheapest: bool,
 }
 
+/// The monitor's scale-down (reference §7): with `cheapest`, one machine once the fleets
+/// have run 15 minutes; otherwise, when nothing waits and fewer tasks are in flight than
+/// instances run, as many machines as tasks in flight.
+fn scale_down(
+    found: &Found,
+    visible: u64,
+    in_flight: u64,
+    elapsed: u64,
+    cheapest: bool,
+) -> Vec<plan::Request> {
+    let instances = found.instances().count() as u64;
+    if cheapest && elapsed >= CHEAPEST_AFTER.as_secs() {
+        plan::shrink(found, 1)
+    } else if visible == 0 && in_flight < instances {
+        plan::shrink(found, in_flight as i32)
+    } else {
+        Vec::new()
+    }
+}
+
 fn s3_error(call: &str, bucket: &str, key: &str, e: impl std::error::Error) -> WatchError {
     WatchError::Aws(format!(
         "{call} {bucket}/{key}: {}",
@@ -161,13 +181,7 @@ impl CloudWatch {
         in_flight: u64,
         elapsed: u64,
     ) -> Result<Vec<Applied>, WatchError> {
-        let instances = found.instances().count() as u64;
-        let mut requests = Vec::new();
-        if self.cheapest && elapsed >= CHEAPEST_AFTER.as_secs() {
-            requests.extend(plan::shrink(found, 1));
-        } else if visible == 0 && in_flight < instances {
-            requests.extend(plan::shrink(found, in_flight as i32));
-        }
+        let mut requests = scale_down(found, visible, in_flight, elapsed, self.cheapest);
         let watched: Vec<&str> = found.alarms.iter().map(|a| a.instance.as_str()).collect();
         let gone = self.cloud.gone_instances(&watched).await?;
         requests.extend(plan::stale_alarms(found, &gone));
@@ -260,5 +274,55 @@ impl CloudWatch {
         };
         drained.teardown = self.cloud.teardown(false, false, false, options).await?;
         Ok(drained)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dcp_fleet::cloud::SpotFleet;
+
+    use super::*;
+
+    fn found(target: i32, instances: usize) -> Found {
+        Found {
+            fleets: vec![SpotFleet {
+                id: "sfr-1".into(),
+                state: "active".into(),
+                target_capacity: target,
+                fulfilled_capacity: instances as f64,
+                created: Some(0),
+                instances: (0..instances).map(|i| format!("i-{i}")).collect(),
+            }],
+            ..Found::default()
+        }
+    }
+
+    fn targets(requests: &[plan::Request]) -> Vec<i32> {
+        requests
+            .iter()
+            .map(|r| match r {
+                plan::Request::ModifySpotFleetRequest {
+                    target_capacity, ..
+                } => *target_capacity,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lowers_to_the_tasks_in_flight_only_when_nothing_waits() {
+        assert_eq!(targets(&scale_down(&found(4, 4), 0, 2, 60, false)), [2]);
+        assert!(scale_down(&found(4, 4), 1, 2, 60, false).is_empty());
+        assert!(scale_down(&found(4, 4), 0, 4, 60, false).is_empty());
+        assert!(
+            scale_down(&found(2, 4), 0, 2, 60, false).is_empty(),
+            "already lowered"
+        );
+    }
+
+    #[test]
+    fn cheapest_keeps_one_machine_after_15_minutes() {
+        assert!(scale_down(&found(4, 4), 9, 4, 899, true).is_empty());
+        assert_eq!(targets(&scale_down(&found(4, 4), 9, 4, 900, true)), [1]);
     }
 }
