@@ -3,7 +3,11 @@
 
 pub mod attempt;
 pub mod cellprofiler;
+#[cfg(feature = "aws")]
+pub mod cloud;
 pub mod loaddata;
+pub mod session;
 pub mod worker;
 
-pub use worker::{Worker, WorkerOptions};
+pub use session::{RunError, run};
+pub use worker::{AttemptLog, Worker, WorkerOptions};

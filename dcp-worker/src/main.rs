@@ -6,11 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use dcp_common::backend::{ConfiguredQueue, ConfiguredStore};
-use dcp_common::outcome::Outcome;
 use dcp_common::{Backend, config, exit};
-use dcp_worker::{Worker, WorkerOptions};
-use tokio::signal::unix::{SignalKind, signal};
+use dcp_worker::WorkerOptions;
 
 /// Pull tasks from the queue and run CellProfiler on them.
 ///
@@ -70,28 +67,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let (stop, shutdown) = tokio::sync::watch::channel(false);
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-            let _ = stop.send(true);
-        });
-        let emit = |outcome: &Outcome| {
-            let mut out = std::io::stdout().lock();
-            let _ = serde_json::to_writer(&mut out, outcome);
-            let _ = writeln!(out);
-            let _ = out.flush();
-        };
-        let queue = ConfiguredQueue::open(&config).await?;
-        let store = ConfiguredStore::open(&config).await?;
-        Worker::new(&config, &queue, &store, options, shutdown)
-            .run(&emit)
-            .await?;
-        Ok(())
-    })
+    let emit = |line: &str| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    runtime.block_on(dcp_worker::run(&config, options, &emit))?;
+    Ok(())
 }

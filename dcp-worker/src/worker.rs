@@ -3,13 +3,13 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use dcp_common::metadata::join_pairs;
 use dcp_common::outcome::{Outcome, Status};
 use dcp_common::queue::Received;
 use dcp_common::{Config, Queue, QueueError, Store, Task};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::attempt::{Attempt, Done, Failure};
 use crate::loaddata::LoadDataCache;
@@ -29,6 +29,21 @@ pub struct WorkerOptions {
     pub scratch: PathBuf,
 }
 
+/// A finished attempt's log, handed on for a copy kept elsewhere (CloudWatch Logs on AWS).
+#[derive(Clone, Debug)]
+pub struct AttemptLog {
+    /// The task's output prefix.
+    pub prefix: String,
+    /// When the attempt started.
+    pub started: SystemTime,
+    /// When the attempt ended.
+    pub ended: SystemTime,
+    /// The copy of the worker loop that ran it.
+    pub copy: u32,
+    /// The log: the worker's notes and CellProfiler's output.
+    pub text: String,
+}
+
 /// Pulls tasks from `queue` and runs them against `store`.
 pub struct Worker<'a, Q, S> {
     config: &'a Config,
@@ -37,6 +52,7 @@ pub struct Worker<'a, Q, S> {
     options: WorkerOptions,
     shutdown: watch::Receiver<bool>,
     load_data: LoadDataCache,
+    attempt_logs: Option<mpsc::UnboundedSender<AttemptLog>>,
 }
 
 /// How long one receive waits for a task.
@@ -59,7 +75,14 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             options,
             shutdown,
             load_data: LoadDataCache::default(),
+            attempt_logs: None,
         }
+    }
+
+    /// Also sends every finished attempt's log to `logs`.
+    pub fn with_attempt_logs(mut self, logs: mpsc::UnboundedSender<AttemptLog>) -> Self {
+        self.attempt_logs = Some(logs);
+        self
     }
 
     /// Runs the copies until the queue has nothing visible or in flight (or, with `wait`,
@@ -194,20 +217,20 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             }
         };
         let group = join_pairs(&pairs);
-        let result = self
-            .attempt_in(&self.scratch(copy), &task, &group, &pairs, &prefix)
-            .await;
+        let result = self.attempt_in(copy, &task, &group, &pairs, &prefix).await;
         (group, prefix, result)
     }
 
     async fn attempt_in(
         &self,
-        scratch: &std::path::Path,
+        copy: u32,
         task: &Task,
         group: &str,
         pairs: &[(String, String)],
         prefix: &str,
     ) -> Result<Done, Failure> {
+        let started = SystemTime::now();
+        let scratch = &self.scratch(copy);
         let scratch_error = |e: std::io::Error| Failure {
             status: Status::InputProblem,
             detail: format!("scratch folder {}: {e}", scratch.display()),
@@ -227,6 +250,18 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         if let Err(failure) = &result {
             use std::io::Write;
             let _ = writeln!(log, "dcp-worker: {:?}: {}", failure.status, failure.detail);
+        }
+        if let Some(logs) = &self.attempt_logs {
+            let text = std::fs::read(&log_path)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_else(|e| format!("dcp-worker: cannot read the task's log: {e}"));
+            let _ = logs.send(AttemptLog {
+                prefix: prefix.to_owned(),
+                started,
+                ended: SystemTime::now(),
+                copy,
+                text,
+            });
         }
         let log_key = format!("logs/{prefix}.log");
         if let Err(e) = self

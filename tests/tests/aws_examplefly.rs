@@ -109,9 +109,16 @@ async fn examplefly_runs_against_moto_sqs_and_s3() {
             .iter()
             .map(|k| k.strip_prefix(&prefix).unwrap())
             .collect();
+        // The outputs, and the manifest published last that marks them finished.
         assert_eq!(
             names,
-            ["Cells.csv", "Cytoplasm.csv", "Image.csv", "Nuclei.csv"]
+            [
+                ".dcp-done.json",
+                "Cells.csv",
+                "Cytoplasm.csv",
+                "Image.csv",
+                "Nuclei.csv"
+            ]
         );
         let image = s3
             .get_object()

@@ -33,7 +33,13 @@ fn pattern(len: u64) -> Vec<u8> {
 }
 
 async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (Vec<u8>, String) {
-    let got = s3.get_object().bucket(bucket).key(key).send().await.unwrap();
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
     let etag = got.e_tag.clone().unwrap_or_default();
     (got.body.collect().await.unwrap().to_vec(), etag)
 }
@@ -83,7 +89,10 @@ async fn large_files_go_up_in_parts_and_read_back_whole() {
     assert_eq!(published, ["big.tif", "small.csv"]);
     let (bytes, etag) = get(&s3, "results", "run/P1/big.tif").await;
     assert!(bytes == big, "the multipart object differs from the file");
-    assert!(etag.trim_matches('"').ends_with("-3"), "not 3 parts: {etag}");
+    assert!(
+        etag.trim_matches('"').ends_with("-3"),
+        "not 3 parts: {etag}"
+    );
     let (small, etag) = get(&s3, "results", "run/P1/small.csv").await;
     assert_eq!(small, b"a,b\n1,2\n");
     assert!(!etag.contains('-'), "a small file is one PutObject: {etag}");
@@ -170,7 +179,13 @@ async fn publish_writes_a_manifest_last_and_only_a_manifest_makes_a_result_finis
         .await
         .unwrap();
     assert!(store.finished("results", "run/P2").await.unwrap().is_none());
-    assert!(store.finished("results", "run/none").await.unwrap().is_none());
+    assert!(
+        store
+            .finished("results", "run/none")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // A new result over the old one: the old manifest goes first, so when the new publish
     // fails half-way the prefix is no longer marked finished.

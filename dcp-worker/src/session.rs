@@ -1,0 +1,76 @@
+//! One run of the worker as the `dcp-worker` command runs it: the configured queue and
+//! store, SIGTERM and SIGINT handing tasks back, and on AWS the CloudWatch and EC2 side
+//! ([`crate::cloud`]).
+
+use dcp_common::backend::{BackendError, ConfiguredQueue, ConfiguredStore};
+use dcp_common::outcome::Outcome;
+use dcp_common::{Config, QueueError};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::{Worker, WorkerOptions};
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The signal handlers could not be installed.
+    #[error("cannot watch for signals: {0}")]
+    Signals(#[source] std::io::Error),
+    /// The queue or the store cannot be opened.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Runs the worker with `config` until the queue is done (or a signal, or a spot
+/// interruption notice, stops it); `emit` receives each attempt's outcome as one JSON line.
+pub async fn run(
+    config: &Config,
+    options: WorkerOptions,
+    emit: &(dyn Fn(&str) + Sync),
+) -> Result<(), RunError> {
+    // `stop` lives to the end: the worker takes a closed channel for a shutdown.
+    let (stop, shutdown) = watch::channel(false);
+    let mut terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        on_signal.send_replace(true);
+    });
+    let queue = ConfiguredQueue::open(config).await?;
+    let store = ConfiguredStore::open(config).await?;
+    #[cfg(feature = "aws")]
+    let cloud = match config.backend {
+        dcp_common::Backend::Aws => {
+            Some(crate::cloud::Cloud::start(config, options.scratch.clone(), stop.clone()).await)
+        }
+        dcp_common::Backend::Embedded => None,
+    };
+    let emit_outcome = |outcome: &Outcome| {
+        let line = serde_json::to_string(outcome).expect("an outcome serialises");
+        #[cfg(feature = "aws")]
+        if let Some(cloud) = &cloud {
+            cloud.outcome(&line);
+        }
+        emit(&line);
+    };
+    let worker = Worker::new(config, &queue, &store, options, shutdown);
+    #[cfg(feature = "aws")]
+    let worker = match &cloud {
+        Some(cloud) => worker.with_attempt_logs(cloud.attempt_logs()),
+        None => worker,
+    };
+    let result = worker.run(&emit_outcome).await;
+    drop(worker);
+    #[cfg(feature = "aws")]
+    if let Some(cloud) = cloud {
+        cloud.finish().await;
+    }
+    Ok(result?)
+}

@@ -1,0 +1,504 @@
+//! dcp-worker's AWS side against a real local moto server, which also answers as the EC2
+//! instance metadata service (instance `i-fake`, through the relay [`Imds`]): the
+//! instance's idle alarm and Name tag, the task logs and outcome lines in CloudWatch Logs,
+//! CHECK_IF_DONE requiring a publish manifest, and a spot interruption notice handing the
+//! task back. Everything is read back through the SDK. CellProfiler is the stand-in: these
+//! test the worker's own handling.
+#![cfg(feature = "aws")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatchlogs::types::OutputLogEvent;
+use aws_sdk_s3::primitives::ByteStream;
+use dcp_tests::moto::Moto;
+use dcp_tests::stdout_ok;
+
+const APP: &str = "CloudWorker";
+const BUCKET: &str = "cloud-data";
+
+struct Run {
+    moto: Moto,
+    dir: tempfile::TempDir,
+    s3: aws_sdk_s3::Client,
+    sdk: aws_config::SdkConfig,
+}
+
+impl Run {
+    /// A moto server with the stand-in's bucket, settings adding `extra`, and the queue.
+    async fn new(extra: &str) -> Run {
+        let moto = Moto::start();
+        let sdk = moto.sdk_config().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        dcp_tests::standin_bucket(dir.path());
+        for key in ["w/p.cppipe", "w/load_data.csv", "img/P1.tif", "img/P2.tif"] {
+            let body = ByteStream::from_path(dir.path().join("bucket").join(key))
+                .await
+                .unwrap();
+            s3.put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+        let settings = format!(
+            "BACKEND = \"aws\"\nAPP_NAME = \"{APP}\"\nAWS_BUCKET = \"{BUCKET}\"\n\
+             CELLPROFILER = \"{}\"\nDOCKER_CORES = 1\nSECONDS_TO_START = 0\n{extra}\n",
+            dcp_tests::STANDIN
+        );
+        std::fs::write(dir.path().join("dcp.toml"), settings).unwrap();
+        let run = Run { moto, dir, s3, sdk };
+        stdout_ok(run.tool("dcp-queue").arg("create").output().unwrap());
+        run
+    }
+
+    fn tool(&self, name: &str) -> Command {
+        self.moto.tool(name, self.dir.path())
+    }
+
+    fn push(&self, plates: &[&str]) {
+        let groups: Vec<String> = plates
+            .iter()
+            .map(|p| format!("{{\"Metadata\": \"Metadata_Plate={p}\"}}"))
+            .collect();
+        let job = format!(
+            "{{\"pipeline\": \"w/p.cppipe\", \"data_file\": \"w/load_data.csv\", \
+             \"input\": \"img/\", \"output\": \"out\", \"groups\": [{}]}}",
+            groups.join(", ")
+        );
+        let job_file = self.dir.path().join("job.json");
+        std::fs::write(&job_file, job).unwrap();
+        stdout_ok(
+            self.tool("dcp-queue")
+                .args(["push", job_file.to_str().unwrap()])
+                .output()
+                .unwrap(),
+        );
+    }
+
+    /// A dcp-worker command with the stand-in in `mode` and `imds` as the metadata service
+    /// (`None`: off EC2).
+    fn worker(&self, mode: &str, imds: Option<&str>) -> Command {
+        let mut command = self.tool("dcp-worker");
+        command
+            .env("STANDIN", mode)
+            .env("STANDIN_STARTS", self.starts_file())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match imds {
+            Some(url) => command
+                .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", url)
+                .env_remove("AWS_EC2_METADATA_DISABLED"),
+            None => command.env("AWS_EC2_METADATA_DISABLED", "true"),
+        };
+        command
+    }
+
+    fn starts_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("starts.txt")
+    }
+
+    fn starts(&self) -> usize {
+        std::fs::read_to_string(self.starts_file()).map_or(0, |t| t.lines().count())
+    }
+
+    fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.sdk)
+    }
+
+    /// The names of the streams of the run's log group starting with `prefix`.
+    async fn streams(&self, prefix: &str) -> Vec<String> {
+        let listed = self
+            .logs()
+            .describe_log_streams()
+            .log_group_name(APP)
+            .log_stream_name_prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .log_streams
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.log_stream_name.unwrap())
+            .collect()
+    }
+
+    async fn events(&self, stream: &str) -> Vec<OutputLogEvent> {
+        self.logs()
+            .get_log_events()
+            .log_group_name(APP)
+            .log_stream_name(stream)
+            .start_from_head(true)
+            .send()
+            .await
+            .unwrap()
+            .events
+            .unwrap_or_default()
+    }
+
+    /// (visible, in flight) of the task queue, read through the SDK.
+    async fn queue_counts(&self) -> (u64, u64) {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let url = sqs
+            .get_queue_url()
+            .queue_name(format!("{APP}Queue"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let n = |name: aws_sdk_sqs::types::QueueAttributeName| {
+            attributes[&name].parse::<u64>().unwrap()
+        };
+        (
+            n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages),
+            n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+}
+
+fn stdout_lines(out: &Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn messages(events: &[OutputLogEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.message().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_ec2_the_worker_alarms_its_instance_and_logs_attempts_and_outcomes() {
+    let run = Run::new("").await;
+    run.push(&["P1", "P2"]);
+    let imds = Imds::start(&run.moto.url, false);
+    let out = run.worker("ok", Some(&imds.url)).output().unwrap();
+    let lines = stdout_lines(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains("\"status\":\"success\"")));
+
+    // The idle alarm on i-fake, as DCP puts it.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&run.sdk);
+    let alarms = cloudwatch
+        .describe_alarms()
+        .alarm_names(format!("{APP}_i-fake"))
+        .send()
+        .await
+        .unwrap()
+        .metric_alarms
+        .unwrap_or_default();
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    let alarm = &alarms[0];
+    assert_eq!(alarm.metric_name(), Some("CPUUtilization"));
+    assert_eq!(alarm.namespace(), Some("AWS/EC2"));
+    assert_eq!(
+        alarm.statistic(),
+        Some(&aws_sdk_cloudwatch::types::Statistic::Average)
+    );
+    assert_eq!(
+        (
+            alarm.period(),
+            alarm.evaluation_periods(),
+            alarm.threshold()
+        ),
+        (Some(60), Some(15), Some(1.0))
+    );
+    assert_eq!(
+        alarm.comparison_operator(),
+        Some(&aws_sdk_cloudwatch::types::ComparisonOperator::LessThanThreshold)
+    );
+    let dimension = &alarm.dimensions()[0];
+    assert_eq!(
+        (dimension.name(), dimension.value()),
+        (Some("InstanceId"), Some("i-fake"))
+    );
+    assert_eq!(
+        alarm.alarm_actions(),
+        ["arn:aws:automate:us-east-1:ec2:terminate"]
+    );
+
+    // moto refuses to tag an instance it does not hold: the worker warned and carried on.
+    let ec2 = aws_sdk_ec2::Client::new(&run.sdk);
+    let tags = ec2
+        .describe_tags()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("resource-id")
+                .values("i-fake")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap_or_default();
+    match tags.iter().find(|t| t.key() == Some("Name")) {
+        Some(tag) => assert_eq!(tag.value(), Some("CloudWorkerWorker")),
+        None => assert!(
+            stderr.contains("warning: cannot tag instance i-fake Name=CloudWorkerWorker"),
+            "{stderr}"
+        ),
+    }
+    assert!(stderr.contains("dcp-worker: machine: disk "), "{stderr}");
+
+    // One stream per attempt, holding the task's log.
+    for plate in ["P1", "P2"] {
+        let streams = run.streams(&format!("out/{plate}/")).await;
+        assert_eq!(streams.len(), 1, "{streams:?}");
+        let (start, copy) = streams[0]
+            .strip_prefix(&format!("out/{plate}/"))
+            .unwrap()
+            .split_once('-')
+            .unwrap();
+        assert!(start.parse::<u64>().unwrap() > 1_700_000_000_000);
+        assert_eq!(copy, "0");
+        let events = run.events(&streams[0]).await;
+        let text = messages(&events);
+        assert!(
+            text.contains(&format!("stand-in running Metadata_Plate={plate}").as_str()),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|m| m.starts_with("dcp-worker: running ")));
+    }
+
+    // One outcome stream for the process, holding exactly what it printed.
+    let streams = run.streams("outcomes/").await;
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    assert!(streams[0].starts_with("outcomes/i-fake-"), "{streams:?}");
+    let events = run.events(&streams[0]).await;
+    assert_eq!(messages(&events), lines);
+
+    // The results were published with their manifest.
+    let manifest = run
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("out/P1/.dcp-done.json")
+        .send()
+        .await
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&manifest.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(manifest["objects"][0]["key"], "Image.csv");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_if_done_on_s3_counts_only_a_result_with_its_manifest() {
+    let run = Run::new("CHECK_IF_DONE_BOOL = \"True\"\nEXPECTED_NUMBER_FILES = 1").await;
+    // An output without a manifest: a publish cut short, not a finished result.
+    run.s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("out/P1/Image.csv")
+        .body(ByteStream::from_static(b"partial"))
+        .send()
+        .await
+        .unwrap();
+    run.push(&["P1"]);
+    let first = stdout_lines(&run.worker("ok", None).output().unwrap());
+    assert_eq!(first.len(), 1);
+    assert!(first[0].contains("\"status\":\"success\""), "{first:?}");
+    assert_eq!(run.starts(), 1);
+
+    // Now published with a manifest: the same task is skipped without starting CellProfiler.
+    run.push(&["P1"]);
+    let out = run.worker("ok", None).output().unwrap();
+    let second = stdout_lines(&out);
+    assert!(
+        second[0].contains("\"status\":\"skipped-done\""),
+        "{second:?}"
+    );
+    assert_eq!(run.starts(), 1);
+
+    // Off EC2 (metadata service disabled): no alarm, and the outcome stream is named after
+    // the host.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("machine:"), "{stderr}");
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&run.sdk);
+    let alarms = cloudwatch.describe_alarms().send().await.unwrap();
+    assert!(alarms.metric_alarms.unwrap_or_default().is_empty());
+    let host = hostname();
+    let streams = run.streams("outcomes/").await;
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    assert!(
+        streams
+            .iter()
+            .all(|s| s.starts_with(&format!("outcomes/{host}-"))),
+        "{streams:?}"
+    );
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .replace([':', '*'], "_")
+}
+
+/// The instance metadata service as the worker sees it: moto's, through a small relay
+/// that (1) adds the `X-aws-ec2-metadata-token-ttl-seconds` header moto leaves off its
+/// token answer (the AWS SDK refuses a token without it; EC2 always sends it), and (2) when
+/// `spot` is set, answers the one path moto does not serve, `spot/instance-action`: 404
+/// until `notice` is set, then a notice as EC2 words it. Without `spot` that path goes to
+/// moto too, which fails it with a 500.
+struct Imds {
+    url: String,
+    notice: Arc<AtomicBool>,
+}
+
+impl Imds {
+    fn start(moto: &str, spot: bool) -> Imds {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let notice = Arc::new(AtomicBool::new(false));
+        let moto = moto.trim_start_matches("http://").to_owned();
+        let set = notice.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (moto, set) = (moto.clone(), set.clone());
+                let notice = spot.then(|| set.load(Ordering::SeqCst));
+                std::thread::spawn(move || relay(client, &moto, notice));
+            }
+        });
+        Imds { url, notice }
+    }
+}
+
+/// Relays one request to moto; `notice` (when answering the spot path here) says whether
+/// there is an interruption notice.
+fn relay(mut client: TcpStream, moto: &str, notice: Option<bool>) {
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut head = Vec::new();
+    let (mut length, mut ttl) = (0, String::from("21600"));
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        if let Some(value) = lower.strip_prefix("x-aws-ec2-metadata-token-ttl-seconds:") {
+            ttl = value.trim().to_owned();
+        }
+        if !lower.starts_with("connection:") {
+            head.push(line);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    if let Some(notice) = notice
+        && head[0].contains("/latest/meta-data/spot/instance-action")
+    {
+        let (status, text) = if notice {
+            (
+                "200 OK",
+                r#"{"action": "terminate", "time": "2030-01-01T00:00:00Z"}"#,
+            )
+        } else {
+            ("404 Not Found", "")
+        };
+        let _ = write!(
+            client,
+            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{text}",
+            text.len()
+        );
+        return;
+    }
+    let mut upstream = TcpStream::connect(moto).unwrap();
+    let request = format!("{}Connection: close\r\n\r\n", head.concat());
+    upstream.write_all(request.as_bytes()).unwrap();
+    upstream.write_all(&body).unwrap();
+    let mut answer = Vec::new();
+    let _ = upstream.read_to_end(&mut answer);
+    if head[0].contains("/latest/api/token") {
+        let end = answer.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+        let header = format!("X-aws-ec2-metadata-token-ttl-seconds: {ttl}\r\n");
+        answer.splice(end..end, header.into_bytes());
+    }
+    let _ = client.write_all(&answer);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spot_interruption_notice_hands_the_task_back_and_stops_the_worker() {
+    let run = Run::new("SQS_MESSAGE_VISIBILITY = 600").await;
+    run.push(&["P1"]);
+    let imds = Imds::start(&run.moto.url, true);
+    let worker = run.worker("sleep:120", Some(&imds.url)).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run.starts() == 0 {
+        assert!(Instant::now() < deadline, "the task never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The alarm shows the worker found its instance (and so is watching for notices).
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&run.sdk);
+    while cloudwatch
+        .describe_alarms()
+        .alarm_names(format!("{APP}_i-fake"))
+        .send()
+        .await
+        .unwrap()
+        .metric_alarms
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no alarm: the worker found no instance"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(run.queue_counts().await, (0, 1), "the task is in flight");
+
+    imds.notice.store(true, Ordering::SeqCst);
+    let noticed = Instant::now();
+    let out = worker.wait_with_output().unwrap();
+    let waited = noticed.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        waited < Duration::from_secs(15),
+        "exited {waited:?} after the notice"
+    );
+    assert!(stderr.contains("spot interruption notice"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no outcome for a task handed back");
+    assert_eq!(
+        run.queue_counts().await,
+        (1, 0),
+        "visible again at once, not after 600 s"
+    );
+}
