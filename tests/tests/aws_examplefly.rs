@@ -1,7 +1,10 @@
 //! ExampleFly on the AWS backend with REAL CellProfiler, against a real local moto server:
-//! the example uploaded to a moto bucket, `dcp-config | dcp-queue create`, `dcp-queue push`,
-//! `dcp-worker` on moto's SQS and S3 — found through `AWS_ENDPOINT_URL` alone — and the
-//! results read back from the bucket through the SDK.
+//! the example uploaded to a moto bucket, `dcp-config | dcp-queue create`, `dcp-fleet setup`
+//! and `start` (moto records the ECS service and the Spot Fleet; no container runs, so the
+//! worker runs here), `dcp-queue push`, `dcp-worker` on moto's SQS and S3 — found through
+//! `AWS_ENDPOINT_URL` alone — and the results read back from the bucket through the SDK;
+//! then `dcp-watch --once` writes the report from the workers' outcome streams, tears the
+//! run down and exports its logs to the bucket.
 #![cfg(feature = "aws")]
 
 use std::path::Path;
@@ -71,6 +74,23 @@ async fn examplefly_runs_against_moto_sqs_and_s3() {
         "dcp-queue",
         &["create"],
         Stdio::from(resolved),
+    ));
+    let shared = moto.sdk_config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&shared);
+    let images = ec2.describe_images().send().await.unwrap();
+    let fleet_file = serde_json::json!({
+        "IamFleetRole": "arn:aws:iam::123456789012:role/fleet",
+        "AllocationStrategy": "lowestPrice",
+        "LaunchSpecifications": [{"ImageId": images.images()[0].image_id().unwrap()}],
+    });
+    std::fs::write(d.join("fleet.json"), fleet_file.to_string()).unwrap();
+    stdout_ok(run_tool(&moto, d, "dcp-fleet", &["setup"], Stdio::null()));
+    stdout_ok(run_tool(
+        &moto,
+        d,
+        "dcp-fleet",
+        &["start", "fleet.json"],
+        Stdio::null(),
     ));
     let job = example.join("job.json");
     stdout_ok(run_tool(
@@ -158,4 +178,59 @@ async fn examplefly_runs_against_moto_sqs_and_s3() {
         (status["visible"].as_u64(), status["in_flight"].as_u64()),
         (Some(0), Some(0))
     );
+
+    // The monitor: drained, so it reports and tears the run down, logs exported.
+    let drained: serde_json::Value = serde_json::from_str(&stdout_ok(run_tool(
+        &moto,
+        d,
+        "dcp-watch",
+        &["--once"],
+        Stdio::null(),
+    )))
+    .unwrap();
+    assert_eq!(drained["drained"], true, "{drained}");
+    assert_eq!(
+        drained["report"],
+        "s3://fly-data/runs/FlyOnMoto/report.json"
+    );
+    assert_eq!(
+        (drained["tasks"].as_u64(), drained["done"].as_u64()),
+        (Some(3), Some(3)),
+        "{drained}"
+    );
+    let report = s3
+        .get_object()
+        .bucket("fly-data")
+        .key("runs/FlyOnMoto/report.json")
+        .send()
+        .await
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(report["by_status"], serde_json::json!({"success": 3}));
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    for queue in ["FlyOnMotoQueue", "FlyOnMotoDeadMessages"] {
+        assert!(
+            sqs.get_queue_url().queue_name(queue).send().await.is_err(),
+            "{queue} is left"
+        );
+    }
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&shared);
+    let groups = logs.describe_log_groups().send().await.unwrap();
+    assert!(groups.log_groups().is_empty(), "{groups:?}");
+    let exported = s3
+        .list_objects_v2()
+        .bucket("fly-data")
+        .prefix("exportedlogs/FlyOnMoto/")
+        .send()
+        .await
+        .unwrap();
+    let exported: Vec<&str> = exported.contents().iter().filter_map(|o| o.key()).collect();
+    // (moto writes a stream's `/` as `-` in the exported keys.)
+    for stream in ["outcomes", "output-2-", "output-76-", "output-218-"] {
+        assert!(
+            exported.iter().any(|k| k.contains(stream)),
+            "{stream} is exported: {exported:?}"
+        );
+    }
 }
