@@ -103,4 +103,63 @@ impl Moto {
             .load()
             .await
     }
+    /// An S3 client on this server (path-style, as emulators expect).
+    #[cfg(feature = "aws")]
+    pub async fn s3_client(&self) -> aws_sdk_s3::Client {
+        let shared = self.sdk_config().await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
+    /// The id of an image moto knows, for fleet files.
+    #[cfg(feature = "aws")]
+    pub async fn image_id(&self) -> String {
+        let ec2 = aws_sdk_ec2::Client::new(&self.sdk_config().await);
+        let images = ec2.describe_images().send().await.unwrap();
+        images.images()[0].image_id().unwrap().to_owned()
+    }
+}
+
+/// Puts the alarm a worker puts on its instance (`APP_NAME_<instance>`, CPU < 1 % for 15
+/// minutes), standing for a worker on a machine moto only records.
+#[cfg(feature = "aws")]
+pub async fn put_instance_alarm(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    app: &str,
+    instance: &str,
+) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+    cloudwatch
+        .put_metric_alarm()
+        .alarm_name(format!("{app}_{instance}"))
+        .namespace("AWS/EC2")
+        .metric_name("CPUUtilization")
+        .dimensions(
+            Dimension::builder()
+                .name("InstanceId")
+                .value(instance)
+                .build(),
+        )
+        .statistic(Statistic::Average)
+        .period(60)
+        .evaluation_periods(15)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::LessThanThreshold)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The names of every alarm on this server.
+#[cfg(feature = "aws")]
+pub async fn alarm_names(cloudwatch: &aws_sdk_cloudwatch::Client) -> Vec<String> {
+    let described = cloudwatch.describe_alarms().send().await.unwrap();
+    described
+        .metric_alarms()
+        .iter()
+        .filter_map(|a| a.alarm_name().map(str::to_owned))
+        .collect()
 }

@@ -22,20 +22,11 @@ fn run_tool(moto: &Moto, dir: &Path, name: &str, args: &[&str], stdin: Stdio) ->
         .unwrap()
 }
 
-async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    let shared = moto.sdk_config().await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn examplefly_runs_against_moto_sqs_and_s3() {
     let (example, cellprofiler) = (dcp_tests::examplefly(), dcp_tests::cellprofiler());
     let moto = Moto::start();
-    let s3 = s3(&moto).await;
+    let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("fly-data").send().await.unwrap();
     for folder in ["images", "workspace"] {
         let dir = example.join("demo_project_folder").join(folder);
@@ -76,12 +67,10 @@ async fn examplefly_runs_against_moto_sqs_and_s3() {
         Stdio::from(resolved),
     ));
     let shared = moto.sdk_config().await;
-    let ec2 = aws_sdk_ec2::Client::new(&shared);
-    let images = ec2.describe_images().send().await.unwrap();
     let fleet_file = serde_json::json!({
         "IamFleetRole": "arn:aws:iam::123456789012:role/fleet",
         "AllocationStrategy": "lowestPrice",
-        "LaunchSpecifications": [{"ImageId": images.images()[0].image_id().unwrap()}],
+        "LaunchSpecifications": [{"ImageId": moto.image_id().await}],
     });
     std::fs::write(d.join("fleet.json"), fleet_file.to_string()).unwrap();
     stdout_ok(run_tool(&moto, d, "dcp-fleet", &["setup"], Stdio::null()));

@@ -20,8 +20,7 @@ async fn start_requests_the_spot_fleet_with_dcps_overrides() {
     let shared = moto.sdk_config().await;
     let ec2 = aws_sdk_ec2::Client::new(&shared);
     let ecs = aws_sdk_ecs::Client::new(&shared);
-    let images = ec2.describe_images().send().await.unwrap();
-    let image = images.images()[0].image_id().unwrap().to_owned();
+    let image = moto.image_id().await;
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

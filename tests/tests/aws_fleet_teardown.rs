@@ -9,8 +9,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
-use dcp_tests::moto::Moto;
+use dcp_tests::moto::{Moto, alarm_names, put_instance_alarm};
 use dcp_tests::{assert_exit, stdout_ok};
 use serde_json::Value;
 
@@ -74,8 +73,7 @@ impl Reads {
     }
 
     async fn alarms(&self) -> usize {
-        let described = self.cloudwatch.describe_alarms().send().await.unwrap();
-        described.metric_alarms().len()
+        alarm_names(&self.cloudwatch).await.len()
     }
 
     async fn queue_exists(&self, name: &str) -> bool {
@@ -139,29 +137,6 @@ impl Reads {
     }
 }
 
-/// What a worker puts on its instance: the idle alarm.
-async fn put_idle_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, instance: &str) {
-    cloudwatch
-        .put_metric_alarm()
-        .alarm_name(format!("Tear_{instance}"))
-        .namespace("AWS/EC2")
-        .metric_name("CPUUtilization")
-        .dimensions(
-            Dimension::builder()
-                .name("InstanceId")
-                .value(instance)
-                .build(),
-        )
-        .statistic(Statistic::Average)
-        .period(60)
-        .evaluation_periods(15)
-        .threshold(1.0)
-        .comparison_operator(ComparisonOperator::LessThanThreshold)
-        .send()
-        .await
-        .unwrap();
-}
-
 fn fleet_file(image: &str) -> String {
     serde_json::json!({
         "IamFleetRole": "arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role",
@@ -180,16 +155,11 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
         ec2: aws_sdk_ec2::Client::new(&shared),
         ecs: aws_sdk_ecs::Client::new(&shared),
         sqs: aws_sdk_sqs::Client::new(&shared),
-        s3: aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&shared)
-                .force_path_style(true)
-                .build(),
-        ),
+        s3: moto.s3_client().await,
         logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
     };
-    let images = reads.ec2.describe_images().send().await.unwrap();
-    let image = images.images()[0].image_id().unwrap().to_owned();
+    let image = moto.image_id().await;
     reads
         .s3
         .create_bucket()
@@ -220,7 +190,7 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
         .collect();
     assert_eq!(instances.len(), 2, "{status}");
     for instance in &instances {
-        put_idle_alarm(&reads.cloudwatch, instance).await;
+        put_instance_alarm(&reads.cloudwatch, "Tear", instance).await;
     }
     reads
         .logs

@@ -10,15 +10,6 @@ use dcp_tests::moto::Moto;
 
 const MIB: u64 = 1 << 20;
 
-async fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    let shared = moto.sdk_config().await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 /// `len` bytes that differ from part to part, so a misplaced part shows.
 fn pattern(len: u64) -> Vec<u8> {
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -71,7 +62,7 @@ fn write(dir: &Path, relative: &str, bytes: &[u8]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn large_files_go_up_in_parts_and_read_back_whole() {
     let moto = Moto::start();
-    let s3 = s3(&moto).await;
+    let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
     // Above an 8 MiB threshold, in 5 MiB parts (S3's smallest, which moto enforces): 3 parts.
     let store = S3Store::new(s3.clone(), "")
@@ -108,7 +99,7 @@ async fn large_files_go_up_in_parts_and_read_back_whole() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_multipart_upload_is_aborted() {
     let moto = Moto::start();
-    let s3 = s3(&moto).await;
+    let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
     // 1 MiB parts are below S3's 5 MiB minimum: completing the upload fails.
     let store = S3Store::new(s3.clone(), "")
@@ -138,7 +129,7 @@ async fn a_failed_multipart_upload_is_aborted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_writes_a_manifest_last_and_only_a_manifest_makes_a_result_finished() {
     let moto = Moto::start();
-    let s3 = s3(&moto).await;
+    let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
     let store = S3Store::new(s3.clone(), "")
         .unwrap()

@@ -9,8 +9,7 @@
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
-use dcp_tests::moto::Moto;
+use dcp_tests::moto::{Moto, alarm_names, put_instance_alarm};
 use dcp_tests::{assert_exit, stdout_ok};
 use serde_json::Value;
 
@@ -22,31 +21,6 @@ fn look(moto: &Moto, dir: &Path) -> Value {
     serde_json::from_str(&stdout_ok(tool(moto, dir, "dcp-watch", &["--once"]))).unwrap()
 }
 
-async fn put_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, instance: &str) {
-    cloudwatch
-        .put_metric_alarm()
-        .alarm_name(format!("Watched_{instance}"))
-        .namespace("AWS/EC2")
-        .metric_name("CPUUtilization")
-        .statistic(Statistic::Average)
-        .period(60)
-        .evaluation_periods(15)
-        .threshold(1.0)
-        .comparison_operator(ComparisonOperator::LessThanThreshold)
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn alarm_names(cloudwatch: &aws_sdk_cloudwatch::Client) -> Vec<String> {
-    let described = cloudwatch.describe_alarms().send().await.unwrap();
-    described
-        .metric_alarms()
-        .iter()
-        .filter_map(|a| a.alarm_name().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn looks_shrink_reap_alarms_and_tear_down_once_drained() {
     let moto = Moto::start();
@@ -54,14 +28,9 @@ async fn looks_shrink_reap_alarms_and_tear_down_once_drained() {
     let ec2 = aws_sdk_ec2::Client::new(&shared);
     let sqs = aws_sdk_sqs::Client::new(&shared);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&shared);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("watched").send().await.unwrap();
-    let images = ec2.describe_images().send().await.unwrap();
-    let image = images.images()[0].image_id().unwrap().to_owned();
+    let image = moto.image_id().await;
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -127,9 +96,9 @@ async fn looks_shrink_reap_alarms_and_tear_down_once_drained() {
         .collect();
     assert_eq!(instances.len(), 3);
     for instance in &instances {
-        put_alarm(&cloudwatch, instance).await;
+        put_instance_alarm(&cloudwatch, "Watched", instance).await;
     }
-    put_alarm(&cloudwatch, "i-0000000000gone").await;
+    put_instance_alarm(&cloudwatch, "Watched", "i-0000000000gone").await;
 
     // One task waits: nothing to lower; the alarm of the unknown instance goes.
     let busy = look(&moto, d);

@@ -33,11 +33,7 @@ impl Run {
     async fn new(extra: &str) -> Run {
         let moto = Moto::start();
         let sdk = moto.sdk_config().await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = moto.s3_client().await;
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         dcp_tests::standin_bucket(dir.path());
