@@ -9,6 +9,7 @@
 //! [`Cloud::start`] make the run's resources in the first place.
 
 mod apply;
+pub mod dashboard;
 mod discover;
 pub mod plan;
 mod start;
@@ -133,6 +134,8 @@ pub struct Found {
     pub dead_letter_queue: Option<QueueFound>,
     /// The run's log groups that exist.
     pub log_groups: Vec<String>,
+    /// Whether the run's dashboard (APP_NAME) exists.
+    pub dashboard: bool,
 }
 
 /// A Spot Fleet request of the run.

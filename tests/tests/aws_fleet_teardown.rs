@@ -2,7 +2,7 @@
 //! server, each checked with independent reads through the SDK: the fleet's target and the
 //! service's desired count after `scale`; nothing changed by `--dry-run` or by a teardown
 //! refused while tasks are queued; after `teardown` no fleet, alarm, service, task
-//! definition, queue, cluster or log group is left, the logs are exported to the bucket,
+//! definition, queue, cluster, dashboard or log group is left, the logs are exported to the bucket,
 //! and a dead-letter queue holding tasks is kept until it is empty.
 #![cfg(feature = "aws")]
 
@@ -120,6 +120,15 @@ impl Reads {
             .any(|c| c.status() == Some("ACTIVE"))
     }
 
+    async fn dashboards(&self) -> Vec<String> {
+        let listed = self.cloudwatch.list_dashboards().send().await.unwrap();
+        listed
+            .dashboard_entries()
+            .iter()
+            .filter_map(|d| d.dashboard_name().map(str::to_owned))
+            .collect()
+    }
+
     async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let listed = self
             .s3
@@ -224,6 +233,20 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
         status["log_groups"],
         serde_json::json!(["Tear", "Tear_perInstance"])
     );
+    assert_eq!(status["dashboard"], true);
+    let dashboard = reads
+        .cloudwatch
+        .get_dashboard()
+        .dashboard_name("Tear")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(dashboard.dashboard_body().unwrap()).unwrap();
+    let widgets = body["widgets"].to_string();
+    assert!(
+        widgets.contains("TearQueue") && widgets.contains(&fleet_id),
+        "{body}"
+    );
 
     // scale: --dry-run changes nothing; then the fleet's target and the service follow.
     let dry = json(fleet(&moto, d, &["scale", "1", "--dry-run"]));
@@ -316,6 +339,7 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
     assert!(reads.queue_exists("TearDeadMessages").await);
     assert!(!reads.cluster_active().await);
     assert!(reads.log_groups().await.is_empty());
+    assert!(reads.dashboards().await.is_empty());
     let exported = reads.keys("tear-logs", "exportedlogs/Tear/").await;
     assert!(
         exported.iter().any(|k| k.contains("/task-1/")),

@@ -231,6 +231,15 @@ impl Cloud {
                     ],
                 )
             }
+            Request::DeleteDashboards { dashboard_names } => {
+                let sent = self
+                    .cloudwatch
+                    .delete_dashboards()
+                    .set_dashboard_names(Some(dashboard_names.clone()))
+                    .send()
+                    .await;
+                settle("DeleteDashboards", sent, &["ResourceNotFound"])
+            }
             Request::DeleteLogGroup { log_group_name } => {
                 let sent = self
                     .logs

@@ -32,6 +32,7 @@ impl Cloud {
             queue: self.queue(&self.config.sqs_queue_name).await?,
             dead_letter_queue: self.queue(&self.config.sqs_dead_letter_queue).await?,
             log_groups: self.log_groups().await?,
+            dashboard: self.dashboard().await?,
         })
     }
 
@@ -266,6 +267,28 @@ impl Cloud {
             in_flight: count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
             url,
         }))
+    }
+
+    /// Whether the dashboard APP_NAME exists.
+    async fn dashboard(&self) -> Result<bool, FleetError> {
+        let name = &self.config.app_name;
+        let mut pages = self
+            .cloudwatch
+            .list_dashboards()
+            .dashboard_name_prefix(name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(failed("ListDashboards"))?;
+            if page
+                .dashboard_entries()
+                .iter()
+                .any(|d| d.dashboard_name() == Some(name))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The run's two log groups that exist.

@@ -81,6 +81,11 @@ pub enum Request {
         /// The key prefix.
         destination_prefix: String,
     },
+    /// CloudWatch: delete the run's dashboard.
+    DeleteDashboards {
+        /// The dashboards.
+        dashboard_names: Vec<String>,
+    },
     /// CloudWatch Logs: delete a log group (only once its export has finished).
     DeleteLogGroup {
         /// The group.
@@ -196,7 +201,7 @@ pub fn stop(config: &Config, found: &Found) -> Plan {
 
 /// `teardown`: [`stop`], then the service, the task definitions, the queues (the
 /// dead-letter queue only when empty), the cluster when it is not "default" and serves
-/// nothing else, and, unless `keep_logs`, each log group exported to
+/// nothing else, the dashboard with CLEAN_DASHBOARD, and, unless `keep_logs`, each log group exported to
 /// AWS_BUCKET/exportedlogs/<group>/ and then deleted.
 pub fn teardown(config: &Config, found: &Found, keep_logs: bool, now: SystemTime) -> Plan {
     let mut plan = stop(config, found);
@@ -244,6 +249,18 @@ pub fn teardown(config: &Config, found: &Found, keep_logs: bool, now: SystemTime
             requests.push(Request::DeleteCluster {
                 cluster: config.ecs_cluster.clone(),
             });
+        }
+    }
+    if found.dashboard {
+        if config.clean_dashboard {
+            requests.push(Request::DeleteDashboards {
+                dashboard_names: vec![config.app_name.clone()],
+            });
+        } else {
+            plan.kept.push(format!(
+                "dashboard {}: CLEAN_DASHBOARD is false",
+                config.app_name
+            ));
         }
     }
     if keep_logs {

@@ -4,8 +4,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::Cloud;
 use super::discover::failed;
+use super::{Cloud, dashboard};
 use crate::FleetError;
 use crate::{ecs, spot};
 
@@ -22,8 +22,9 @@ impl Cloud {
         Ok(report)
     }
 
-    /// `start FLEET.json`: the Spot Fleet request for DCP's fleet file, the ECS service's
-    /// desired count, then up to `wait` for the instances; returns the run record DCP
+    /// `start FLEET.json`: the Spot Fleet request for DCP's fleet file, the dashboard (with
+    /// CREATE_DASHBOARD), the ECS service's desired count, then up to `wait` for the
+    /// instances; returns the run record DCP
     /// keeps in its monitor file (or, with `dry_run`, the requests).
     pub async fn start(
         &self,
@@ -35,19 +36,32 @@ impl Cloud {
         let request = spot::fleet_request(fleet_file, config, SystemTime::now())?;
         let tasks = config.cluster_machines * config.tasks_per_machine;
         if dry_run {
-            return Ok(json!({
-                "dry_run": true,
-                "requests": {
-                    "RequestSpotFleet": request,
-                    "UpdateService": {
-                        "cluster": config.ecs_cluster,
-                        "service": config.ecs_service_name,
-                        "desiredCount": tasks,
-                    },
+            let mut requests = json!({
+                "RequestSpotFleet": request,
+                "UpdateService": {
+                    "cluster": config.ecs_cluster,
+                    "service": config.ecs_service_name,
+                    "desiredCount": tasks,
                 },
-            }));
+            });
+            if config.create_dashboard {
+                requests["PutDashboard"] = json!({
+                    "DashboardName": config.app_name,
+                    "DashboardBody": dashboard::body(config, "<the new fleet's id>"),
+                });
+            }
+            return Ok(json!({ "dry_run": true, "requests": requests }));
         }
         let fleet_id = spot::request(&self.ec2, &request).await?;
+        if config.create_dashboard {
+            self.cloudwatch
+                .put_dashboard()
+                .dashboard_name(&config.app_name)
+                .dashboard_body(dashboard::body(config, &fleet_id).to_string())
+                .send()
+                .await
+                .map_err(failed("PutDashboard"))?;
+        }
         self.ecs
             .update_service()
             .cluster(&config.ecs_cluster)

@@ -50,6 +50,7 @@ fn found() -> Found {
         queue: queue("q", 0),
         dead_letter_queue: queue("dlq", 0),
         log_groups: config().log_groups().to_vec(),
+        dashboard: true,
     }
 }
 
@@ -117,6 +118,7 @@ fn teardown_removes_everything_in_order() {
             "DeleteQueue",
             "DeleteQueue",
             "DeleteCluster",
+            "DeleteDashboards",
             "CreateExportTask",
             "DeleteLogGroup",
             "CreateExportTask",
@@ -125,7 +127,7 @@ fn teardown_removes_everything_in_order() {
     );
     assert!(plan.kept.is_empty());
     assert_eq!(
-        serde_json::to_value(&plan.requests[9]).unwrap(),
+        serde_json::to_value(&plan.requests[10]).unwrap(),
         json!({"Request": "CreateExportTask", "LogGroupName": "Fly", "From": 0,
                "To": 1_700_000_000_000_i64, "Destination": "logs-bucket",
                "DestinationPrefix": "exportedlogs/Fly"})
@@ -133,19 +135,22 @@ fn teardown_removes_everything_in_order() {
 }
 
 #[test]
-fn teardown_keeps_dead_letters_the_default_cluster_and_asked_logs() {
+fn teardown_keeps_dead_letters_the_default_cluster_the_dashboard_and_logs_when_asked() {
     let mut found = found();
     found.dead_letter_queue = queue("dlq", 3);
     let mut config = config();
     config.ecs_cluster = "default".into();
+    config.clean_dashboard = false;
     let plan = teardown(&config, &found, true, UNIX_EPOCH);
     assert!(!plan.requests.contains(&Request::DeleteQueue {
         queue_url: "dlq".into()
     }));
     assert!(!plan.requests.iter().any(|r| matches!(
         r,
-        Request::DeleteCluster { .. } | Request::CreateExportTask { .. }
+        Request::DeleteCluster { .. }
+            | Request::DeleteDashboards { .. }
+            | Request::CreateExportTask { .. }
     )));
-    assert_eq!(plan.kept.len(), 4, "{:?}", plan.kept);
+    assert_eq!(plan.kept.len(), 5, "{:?}", plan.kept);
     assert!(plan.kept[0].contains("holds 3 task(s)"));
 }
