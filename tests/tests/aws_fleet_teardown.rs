@@ -2,8 +2,8 @@
 //! server, each checked with independent reads through the SDK: the fleet's target and the
 //! service's desired count after `scale`; nothing changed by `--dry-run` or by a teardown
 //! refused while tasks are queued; after `teardown` no fleet, alarm, service, task
-//! definition, queue, cluster, dashboard or log group is left, the logs are exported to the bucket,
-//! and a dead-letter queue holding tasks is kept until it is empty.
+//! definition, queue, cluster, dashboard or log group is left, the logs are exported to
+//! the bucket, and a dead-letter queue holding tasks is kept until it is empty.
 #![cfg(feature = "aws")]
 
 use std::path::Path;
