@@ -1,6 +1,7 @@
 //! Several processes draining one embedded queue file lose and duplicate nothing.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 use dcp_tests::tool;
@@ -42,15 +43,20 @@ fn two_processes_drain_one_queue_without_loss_or_duplicate() {
     .unwrap();
     run(&["push", "groups.csv", "--job", "job.json"], Stdio::null());
 
-    let drainers: Vec<_> = (0..2)
+    let mut drainers: Vec<_> = (0..2)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_queue-drain"))
                 .arg(&settings)
+                .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
+    // Both start draining together.
+    for drainer in &mut drainers {
+        drainer.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    }
     let mut seen = HashSet::new();
     let mut per_process = Vec::new();
     for child in drainers {
