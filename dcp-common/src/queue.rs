@@ -14,7 +14,7 @@ use crate::Config;
 
 pub use embedded::EmbeddedQueue;
 #[cfg(feature = "aws")]
-pub use sqs::SqsQueue;
+pub use sqs::{QueueState, SqsQueue};
 
 /// What a queue is: its name, its dead-letter queue and its redrive policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -16,7 +16,8 @@ mod start;
 
 use std::time::SystemTime;
 
-use dcp_common::Config;
+use dcp_common::queue::{QueueState, SqsQueue};
+use dcp_common::{Config, QueueSpec};
 use serde::Serialize;
 
 pub use apply::{Applied, ApplyOptions};
@@ -30,6 +31,7 @@ pub struct Cloud {
     ec2: aws_sdk_ec2::Client,
     ecs: aws_sdk_ecs::Client,
     sqs: aws_sdk_sqs::Client,
+    queue: SqsQueue,
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
 }
@@ -44,6 +46,10 @@ impl Cloud {
             ec2: aws_sdk_ec2::Client::new(&shared),
             ecs: aws_sdk_ecs::Client::new(&shared),
             sqs: aws_sdk_sqs::Client::new(&shared),
+            queue: SqsQueue::new(
+                aws_sdk_sqs::Client::new(&shared),
+                QueueSpec::from_config(config),
+            ),
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
         }
@@ -52,6 +58,11 @@ impl Cloud {
     /// The settings of the run.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The run's queues.
+    pub fn queue(&self) -> &SqsQueue {
+        &self.queue
     }
 
     /// Sends a plan's requests, or with `dry_run` only lists them (result `planned`).
@@ -80,16 +91,16 @@ impl Cloud {
         })
     }
 
-    /// `teardown`: everything of the run removed ([`plan::teardown`]). Refused while the
-    /// queue still holds tasks, unless `force`.
+    /// `teardown`: everything of the run that `found` lists removed
+    /// ([`plan::teardown`]). Refused while the queue still holds tasks, unless `force`.
     pub async fn teardown(
         &self,
+        found: &Found,
         keep_logs: bool,
         force: bool,
         dry_run: bool,
         options: ApplyOptions,
     ) -> Result<Done, FleetError> {
-        let found = self.discover().await?;
         let queued = found.queue.as_ref().map_or(0, |q| q.visible + q.in_flight);
         if queued > 0 && !force {
             return Err(FleetError::NotDrained {
@@ -97,7 +108,7 @@ impl Cloud {
                 tasks: queued,
             });
         }
-        let plan = plan::teardown(&self.config, &found, keep_logs, SystemTime::now());
+        let plan = plan::teardown(&self.config, found, keep_logs, SystemTime::now());
         self.carry_out(plan, dry_run, options).await
     }
 }
@@ -129,9 +140,9 @@ pub struct Found {
     /// Services of the cluster other than the run's.
     pub other_services: u32,
     /// The task queue's URL, when it exists.
-    pub queue: Option<QueueFound>,
+    pub queue: Option<QueueState>,
     /// The dead-letter queue's URL, when it exists.
-    pub dead_letter_queue: Option<QueueFound>,
+    pub dead_letter_queue: Option<QueueState>,
     /// The run's log groups that exist.
     pub log_groups: Vec<String>,
     /// Whether the run's dashboard (APP_NAME) exists.
@@ -178,17 +189,6 @@ pub struct Service {
     pub desired: i32,
     /// Tasks running.
     pub running: i32,
-}
-
-/// A queue and what it holds.
-#[derive(Clone, Debug, Serialize)]
-pub struct QueueFound {
-    /// Its URL.
-    pub url: String,
-    /// Messages waiting.
-    pub visible: u64,
-    /// Messages received and not deleted.
-    pub in_flight: u64,
 }
 
 impl Found {

@@ -204,8 +204,9 @@ fn aws(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
                 ..
             } => {
                 let options = ApplyOptions { export_wait };
+                let found = cloud.discover().await?;
                 let done = cloud
-                    .teardown(keep_logs, force, dry_run.dry_run, options)
+                    .teardown(&found, keep_logs, force, dry_run.dry_run, options)
                     .await?;
                 serde_json::to_value(done)?
             }

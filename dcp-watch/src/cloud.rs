@@ -14,8 +14,7 @@ mod outcomes;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use dcp_common::queue::SqsQueue;
-use dcp_common::{Config, Queue, QueueError, QueueSpec};
+use dcp_common::{Config, Queue, QueueError};
 use dcp_fleet::cloud::{Applied, ApplyOptions, Cloud, Done, Found, plan};
 use serde::Serialize;
 
@@ -80,7 +79,6 @@ pub enum Look {
 /// Watches one run on AWS.
 pub struct CloudWatch {
     cloud: Cloud,
-    queue: SqsQueue,
     logs: aws_sdk_cloudwatchlogs::Client,
     s3: aws_sdk_s3::Client,
     cheapest: bool,
@@ -126,10 +124,6 @@ impl CloudWatch {
         let shared = dcp_common::aws::sdk_config(config).await;
         CloudWatch {
             cloud: Cloud::connect(config).await,
-            queue: SqsQueue::new(
-                aws_sdk_sqs::Client::new(&shared),
-                QueueSpec::from_config(config),
-            ),
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
             s3: dcp_common::aws::s3_client(config).await,
             cheapest,
@@ -153,12 +147,16 @@ impl CloudWatch {
                     self.cloud.config().sqs_queue_name
                 )));
             }
-            return Ok(Look::Drained(self.finish(None, dead, elapsed).await?));
+            return Ok(Look::Drained(
+                self.finish(&found, None, dead, elapsed).await?,
+            ));
         };
         let (visible, in_flight) = (queue.visible, queue.in_flight);
         if visible + in_flight == 0 && !found.fleets.is_empty() {
             let report = self.report(started).await?;
-            return Ok(Look::Drained(self.finish(report, dead, elapsed).await?));
+            return Ok(Look::Drained(
+                self.finish(&found, report, dead, elapsed).await?,
+            ));
         }
         let requests = self.tend(&found, visible, in_flight, elapsed).await?;
         Ok(Look::Going(CloudTick {
@@ -216,7 +214,7 @@ impl CloudWatch {
         let Some(batch) = outcomes::read_all(&self.logs, &config.log_group_name).await? else {
             return Ok(None);
         };
-        let dead = match self.queue.dead_letters().await {
+        let dead = match self.cloud.queue().dead_letters().await {
             Ok(dead) => dead,
             // Deleted since the look began: by another look's teardown.
             Err(QueueError::Missing(_)) => return Ok(None),
@@ -232,9 +230,10 @@ impl CloudWatch {
         )))
     }
 
-    /// Writes the report (when there is one) and tears the run down.
+    /// Writes the report (when there is one) and tears down what the look found.
     async fn finish(
         &self,
+        found: &Found,
         report: Option<Report>,
         dead: u64,
         elapsed: u64,
@@ -272,7 +271,10 @@ impl CloudWatch {
         let options = ApplyOptions {
             export_wait: EXPORT_WAIT,
         };
-        drained.teardown = self.cloud.teardown(false, false, false, options).await?;
+        drained.teardown = self
+            .cloud
+            .teardown(found, false, false, false, options)
+            .await?;
         Ok(drained)
     }
 }

@@ -35,6 +35,17 @@ where
     move |e| classify(operation, aws_sdk_sqs::Error::from(e))
 }
 
+/// A queue as SQS has it now.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QueueState {
+    /// Its URL.
+    pub url: String,
+    /// Messages waiting.
+    pub visible: u64,
+    /// Messages received and not deleted.
+    pub in_flight: u64,
+}
+
 fn classify(operation: &'static str, error: aws_sdk_sqs::Error) -> QueueError {
     QueueError::Service {
         operation,
@@ -93,15 +104,46 @@ impl SqsQueue {
         for name in names {
             request = request.attribute_names(name.clone());
         }
-        let found = request
-            .send()
-            .await
-            .map_err(service("GetQueueAttributes"))?;
+        let found = match request.send().await.map_err(aws_sdk_sqs::Error::from) {
+            Ok(found) => found,
+            Err(aws_sdk_sqs::Error::QueueDoesNotExist(_)) => {
+                return Err(QueueError::Missing(url.to_owned()));
+            }
+            Err(e) => return Err(classify("GetQueueAttributes", e)),
+        };
         let attributes = found.attributes.unwrap_or_default();
         Ok(names
             .iter()
             .map(|n| attributes.get(n).and_then(|v| v.parse().ok()).unwrap_or(0))
             .collect())
+    }
+
+    /// The task queue and the dead-letter queue as SQS has them now, each `None` when it
+    /// does not exist (or was deleted while being read). Unlike the [`Queue`] methods, this
+    /// neither needs both queues nor remembers their URLs.
+    pub async fn found(&self) -> Result<(Option<QueueState>, Option<QueueState>), QueueError> {
+        let main = self.state_of(&self.spec.name).await?;
+        let dead = self.state_of(&self.spec.dead_letter_queue).await?;
+        Ok((main, dead))
+    }
+
+    async fn state_of(&self, name: &str) -> Result<Option<QueueState>, QueueError> {
+        let Some(url) = self.url_of(name).await? else {
+            return Ok(None);
+        };
+        let both = [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ];
+        match self.attribute(&url, &both).await {
+            Ok(counts) => Ok(Some(QueueState {
+                url,
+                visible: counts[0],
+                in_flight: counts[1],
+            })),
+            Err(QueueError::Missing(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Receives up to ten messages of `url`, hiding them for `visibility` seconds.

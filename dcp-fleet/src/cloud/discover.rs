@@ -2,9 +2,8 @@
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
-use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::{Alarm, Cloud, Found, QueueFound, Service, SpotFleet};
+use super::{Alarm, Cloud, Found, Service, SpotFleet};
 use crate::FleetError;
 
 /// The error of a failed call, with the SDK's context.
@@ -22,6 +21,11 @@ impl Cloud {
     pub async fn discover(&self) -> Result<Found, FleetError> {
         let (cluster, other_services) = self.cluster().await?;
         let service = if cluster { self.service().await? } else { None };
+        let (queue, dead_letter_queue) = self
+            .queue
+            .found()
+            .await
+            .map_err(|e| FleetError::Aws(e.to_string()))?;
         Ok(Found {
             fleets: self.fleets().await?,
             alarms: self.alarms().await?,
@@ -29,8 +33,8 @@ impl Cloud {
             task_definitions: self.task_definitions().await?,
             cluster,
             other_services,
-            queue: self.queue(&self.config.sqs_queue_name).await?,
-            dead_letter_queue: self.queue(&self.config.sqs_dead_letter_queue).await?,
+            queue,
+            dead_letter_queue,
             log_groups: self.log_groups().await?,
             dashboard: self.dashboard().await?,
         })
@@ -228,45 +232,6 @@ impl Cloud {
             }
         }
         Ok(found)
-    }
-
-    /// A queue's URL and counts; `None` when it does not exist.
-    async fn queue(&self, name: &str) -> Result<Option<QueueFound>, FleetError> {
-        let url = match self.sqs.get_queue_url().queue_name(name).send().await {
-            Ok(found) => found.queue_url.unwrap_or_default(),
-            Err(e) => {
-                return match aws_sdk_sqs::Error::from(e) {
-                    aws_sdk_sqs::Error::QueueDoesNotExist(_) => Ok(None),
-                    other => Err(failed("GetQueueUrl")(other)),
-                };
-            }
-        };
-        let attributes = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await;
-        let attributes = match attributes.map_err(aws_sdk_sqs::Error::from) {
-            Ok(attributes) => attributes,
-            // Deleted since its URL was read: by another teardown.
-            Err(aws_sdk_sqs::Error::QueueDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(failed("GetQueueAttributes")(e)),
-        };
-        let count = |name: QueueAttributeName| {
-            attributes
-                .attributes()
-                .and_then(|a| a.get(&name))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok(Some(QueueFound {
-            visible: count(QueueAttributeName::ApproximateNumberOfMessages),
-            in_flight: count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-            url,
-        }))
     }
 
     /// Whether the dashboard APP_NAME exists.

@@ -4,7 +4,9 @@ use dcp_common::Config;
 use serde_json::json;
 
 use super::*;
-use crate::cloud::{Alarm, QueueFound, Service, SpotFleet};
+use dcp_common::queue::QueueState;
+
+use crate::cloud::{Alarm, Service, SpotFleet};
 
 fn config() -> Config {
     let text = json!({
@@ -25,8 +27,8 @@ fn fleet(id: &str, state: &str, target: i32) -> SpotFleet {
     }
 }
 
-fn queue(url: &str, visible: u64) -> Option<QueueFound> {
-    Some(QueueFound {
+fn queue(url: &str, visible: u64) -> Option<QueueState> {
+    Some(QueueState {
         url: url.into(),
         visible,
         in_flight: 0,
