@@ -4,12 +4,27 @@
 //! against AWS, S3-compatible stores and local emulators.
 
 use aws_config::{BehaviorVersion, Region};
+use tokio::sync::Mutex;
 
 use crate::Config;
 
 /// The shared SDK configuration for a run's settings. `AWS_PROFILE` from the settings
 /// picks the profile unless the environment names one.
+///
+/// It is loaded once per process for a region and profile: every client a tool makes
+/// (queue, store, logs, EC2, …) then shares one credentials cache, so the credential
+/// chain — profiles, SSO, the instance's or the task's role — is resolved once, not once
+/// per client.
 pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
+    static LOADED: Mutex<Option<((String, String), aws_config::SdkConfig)>> =
+        Mutex::const_new(None);
+    let key = (config.aws_region.clone(), config.aws_profile.clone());
+    let mut loaded = LOADED.lock().await;
+    if let Some((for_key, shared)) = loaded.as_ref()
+        && *for_key == key
+    {
+        return shared.clone();
+    }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(config.aws_region.clone()));
     if std::env::var_os("AWS_PROFILE").is_none()
@@ -18,7 +33,9 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     {
         loader = loader.profile_name(&config.aws_profile);
     }
-    loader.load().await
+    let shared = loader.load().await;
+    *loaded = Some((key, shared.clone()));
+    shared
 }
 
 /// An SQS client for the run.
