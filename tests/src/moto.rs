@@ -163,3 +163,10 @@ pub async fn alarm_names(cloudwatch: &aws_sdk_cloudwatch::Client) -> Vec<String>
         .filter_map(|a| a.alarm_name().map(str::to_owned))
         .collect()
 }
+
+/// The URL of the queue `name`, which must exist.
+#[cfg(feature = "aws")]
+pub async fn queue_url(sqs: &aws_sdk_sqs::Client, name: impl Into<String>) -> String {
+    let found = sqs.get_queue_url().queue_name(name).send().await.unwrap();
+    found.queue_url.unwrap()
+}

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use dcp_tests::moto::{Moto, alarm_names, put_instance_alarm};
+use dcp_tests::moto::{Moto, alarm_names, put_instance_alarm, queue_url};
 use dcp_tests::{assert_exit, stdout_ok};
 use serde_json::Value;
 
@@ -259,15 +259,7 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
     assert_eq!(reads.service_desired().await, Some(2));
 
     // teardown is refused while tasks are queued, and changes nothing.
-    let url = reads
-        .sqs
-        .get_queue_url()
-        .queue_name("TearQueue")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = queue_url(&reads.sqs, "TearQueue").await;
     reads
         .sqs
         .send_message()
@@ -293,15 +285,7 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
         .unwrap();
 
     // A dead letter keeps its queue.
-    let dead_url = reads
-        .sqs
-        .get_queue_url()
-        .queue_name("TearDeadMessages")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let dead_url = queue_url(&reads.sqs, "TearDeadMessages").await;
     reads
         .sqs
         .send_message()

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use dcp_tests::moto::Moto;
+use dcp_tests::moto::{Moto, queue_url};
 use dcp_tests::{golden, stdout_ok};
 
 fn dcp_queue(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
@@ -48,14 +48,7 @@ async fn dcp_queue_creates_and_fills_an_sqs_queue() {
 
     // Read the messages back with the SDK: DCP's bodies, byte for byte.
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
-    let url = sqs
-        .get_queue_url()
-        .queue_name("FlyQueue")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = queue_url(&sqs, "FlyQueue").await;
     let received = sqs
         .receive_message()
         .queue_url(url)

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use dcp_tests::moto::{Moto, alarm_names, put_instance_alarm};
+use dcp_tests::moto::{Moto, alarm_names, put_instance_alarm, queue_url};
 use dcp_tests::{assert_exit, stdout_ok};
 use serde_json::Value;
 
@@ -61,14 +61,7 @@ async fn looks_shrink_reap_alarms_and_tear_down_once_drained() {
         "{waiting}"
     );
 
-    let url = sqs
-        .get_queue_url()
-        .queue_name("WatchedQueue")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = queue_url(&sqs, "WatchedQueue").await;
     sqs.send_message()
         .queue_url(&url)
         .message_body("{\"Metadata\": \"Metadata_Site=1\"}")

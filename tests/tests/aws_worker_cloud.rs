@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatchlogs::types::OutputLogEvent;
 use aws_sdk_s3::primitives::ByteStream;
-use dcp_tests::moto::Moto;
+use dcp_tests::moto::{Moto, queue_url};
 use dcp_tests::stdout_ok;
 
 const APP: &str = "CloudWorker";
@@ -148,14 +148,7 @@ impl Run {
     /// (visible, in flight) of the task queue, read through the SDK.
     async fn queue_counts(&self) -> (u64, u64) {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        let url = sqs
-            .get_queue_url()
-            .queue_name(format!("{APP}Queue"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
+        let url = queue_url(&sqs, format!("{APP}Queue")).await;
         let attributes = sqs
             .get_queue_attributes()
             .queue_url(url)

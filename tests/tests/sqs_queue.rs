@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use dcp_common::queue::{Counts, Created, SqsQueue};
 use dcp_common::{Queue, QueueError, QueueSpec};
-use dcp_tests::moto::Moto;
+use dcp_tests::moto::{Moto, queue_url};
 
 async fn client(moto: &Moto) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&moto.sdk_config().await)
@@ -48,14 +48,7 @@ async fn create_sets_dcps_attributes_and_redrive_policy() {
         }
     );
 
-    let url = sqs
-        .get_queue_url()
-        .queue_name("MotoQueue")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = queue_url(&sqs, "MotoQueue").await;
     let attributes = sqs
         .get_queue_attributes()
         .queue_url(url)
