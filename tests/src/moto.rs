@@ -170,3 +170,22 @@ pub async fn queue_url(sqs: &aws_sdk_sqs::Client, name: impl Into<String>) -> St
     let found = sqs.get_queue_url().queue_name(name).send().await.unwrap();
     found.queue_url.unwrap()
 }
+
+/// The keys under `prefix` in `bucket`, sorted.
+#[cfg(feature = "aws")]
+pub async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}

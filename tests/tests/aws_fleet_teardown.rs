@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use dcp_tests::moto::{Moto, alarm_names, put_instance_alarm, queue_url};
+use dcp_tests::moto::{Moto, alarm_names, keys, put_instance_alarm, queue_url};
 use dcp_tests::{assert_exit, stdout_ok};
 use serde_json::Value;
 
@@ -126,22 +126,6 @@ impl Reads {
             .dashboard_entries()
             .iter()
             .filter_map(|d| d.dashboard_name().map(str::to_owned))
-            .collect()
-    }
-
-    async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let listed = self
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        listed
-            .contents()
-            .iter()
-            .filter_map(|o| o.key().map(str::to_owned))
             .collect()
     }
 }
@@ -324,7 +308,7 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
     assert!(!reads.cluster_active().await);
     assert!(reads.log_groups().await.is_empty());
     assert!(reads.dashboards().await.is_empty());
-    let exported = reads.keys("tear-logs", "exportedlogs/Tear/").await;
+    let exported = keys(&reads.s3, "tear-logs", "exportedlogs/Tear/").await;
     assert!(
         exported.iter().any(|k| k.contains("/task-1/")),
         "{exported:?}"

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use dcp_common::Store;
 use dcp_common::store::{MANIFEST, S3Store};
-use dcp_tests::moto::Moto;
+use dcp_tests::moto::{Moto, keys};
 
 const MIB: u64 = 1 << 20;
 
@@ -33,24 +33,6 @@ async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> (Vec<u8>, Stri
         .unwrap();
     let etag = got.e_tag.clone().unwrap_or_default();
     (got.body.collect().await.unwrap().to_vec(), etag)
-}
-
-async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
-    let listed = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap();
-    let mut keys: Vec<String> = listed
-        .contents
-        .unwrap_or_default()
-        .into_iter()
-        .map(|o| o.key.unwrap())
-        .collect();
-    keys.sort();
-    keys
 }
 
 fn write(dir: &Path, relative: &str, bytes: &[u8]) {
