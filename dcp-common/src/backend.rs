@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::queue::{Counts, Created, DeadLetter, Received};
-use crate::store::Object;
+use crate::store::{Object, Placement};
 use crate::{
     Backend, Config, EmbeddedQueue, LocalStore, Queue, QueueError, QueueSpec, Store, StoreError,
 };
@@ -148,23 +148,20 @@ impl Store for ConfiguredStore {
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Object>, StoreError> {
         on_store!(self, s => s.list(bucket, prefix).await)
     }
-    async fn finished(
+    async fn read(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        on_store!(self, s => s.read(bucket, key).await)
+    }
+    async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        on_store!(self, s => s.write(bucket, key, bytes).await)
+    }
+    async fn place(
         &self,
         bucket: &str,
-        prefix: &str,
-    ) -> Result<Option<Vec<Object>>, StoreError> {
-        on_store!(self, s => s.finished(bucket, prefix).await)
-    }
-    async fn publish(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        dir: &Path,
-    ) -> Result<Vec<String>, StoreError> {
-        on_store!(self, s => s.publish(bucket, prefix, dir).await)
-    }
-    async fn put(&self, bucket: &str, key: &str, file: &Path) -> Result<(), StoreError> {
-        on_store!(self, s => s.put(bucket, key, file).await)
+        key: &str,
+        file: &Path,
+        placement: Placement,
+    ) -> Result<(), StoreError> {
+        on_store!(self, s => s.place(bucket, key, file, placement).await)
     }
     fn local_dir(&self, bucket: &str, prefix: &str) -> Option<PathBuf> {
         on_store!(self, s => s.local_dir(bucket, prefix))

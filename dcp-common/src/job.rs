@@ -198,15 +198,17 @@ pub struct PlannedTask {
 }
 
 /// The validated tasks of a push, as queue message bodies, refusing a group that repeats
-/// another or would write into another's output prefix.
+/// another. Groups may share an output prefix, or write into one another's, as DCP allows
+/// (publishing merges); the same group twice in one output prefix is one task sent twice.
 #[derive(Debug, Default)]
 pub struct TaskSet {
     bodies: Vec<String>,
-    prefixes: HashMap<String, (usize, u64)>,
+    /// The line of each group, by a hash of its sorted pairs and output prefix.
+    groups: HashMap<u64, usize>,
 }
 
 impl TaskSet {
-    /// Adds a task found at `line`; on a clash, the message names the earlier line.
+    /// Adds a task found at `line`; a duplicate's message names the earlier line.
     pub fn add(&mut self, line: usize, planned: PlannedTask) -> Result<(), String> {
         let PlannedTask {
             task,
@@ -215,22 +217,14 @@ impl TaskSet {
         } = planned;
         pairs.sort_unstable();
         let mut h = DefaultHasher::new();
-        (pairs, &task.pipeline, &task.data_file, &task.input).hash(&mut h);
-        let identity = h.finish();
-        match self.prefixes.entry(prefix) {
-            Entry::Occupied(seen) => {
-                let (first, first_identity) = *seen.get();
-                Err(if first_identity == identity {
-                    format!("duplicate of the group at line {first}")
-                } else {
-                    format!(
-                        "writes to the output prefix `{}` of the group at line {first}",
-                        seen.key()
-                    )
-                })
-            }
+        (pairs, &prefix).hash(&mut h);
+        match self.groups.entry(h.finish()) {
+            Entry::Occupied(seen) => Err(format!(
+                "duplicate of the group at line {}: same metadata, same output prefix `{prefix}`",
+                seen.get()
+            )),
             Entry::Vacant(slot) => {
-                slot.insert((line, identity));
+                slot.insert(line);
                 self.bodies.push(task.to_body());
                 Ok(())
             }

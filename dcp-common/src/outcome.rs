@@ -25,6 +25,14 @@ pub enum Status {
     CellprofilerFailed,
     /// The outputs could not be published.
     OutputProblem,
+    /// The task was taken from the worker while it held it: its receipt handle went stale
+    /// because the task was purged or deleted, or received again by another worker after
+    /// its visibility timeout (a worker paused too long). The attempt was stopped, or, if
+    /// it had finished, its message could not be deleted and may run again.
+    LostReceipt,
+    /// The queue refused to delete the finished task's message for another reason; the
+    /// outputs are published, and the task may run again.
+    QueueProblem,
 }
 
 impl Status {
@@ -56,4 +64,7 @@ pub struct Outcome {
     /// What went wrong, when something did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The attempt's log in the destination bucket, when it was filed there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }

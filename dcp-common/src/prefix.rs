@@ -10,6 +10,20 @@ pub enum PrefixError {
     /// output_structure names a metadata key the group does not have.
     #[error("output_structure names `{0}`, which this group's metadata lacks")]
     UnknownKey(String),
+    /// DCP's replacement of one key after another gives another prefix than replacing each
+    /// key where it stands: one key is part of another, or a value holds a key.
+    #[error(
+        "output_structure is ambiguous: DCP's key-by-key replacement gives `{dcp}`, but the \
+         keys where they stand give `{whole}` (keys involved: {keys})"
+    )]
+    Ambiguous {
+        /// DCP's result.
+        dcp: String,
+        /// The result with each key replaced where it stands, the longest first.
+        whole: String,
+        /// The keys whose replacements interfere, comma-separated.
+        keys: String,
+    },
     /// A key (or the resulting prefix) is absolute, empty, or climbs out with `..`.
     #[error("`{0}` must be a relative key without empty, '.' or '..' parts")]
     Escapes(String),
@@ -18,10 +32,14 @@ pub enum PrefixError {
 /// The part of the output prefix that is particular to a group: with an empty
 /// output_structure the metadata values joined with `-` (`P1-A01-1`); otherwise the
 /// output_structure with every metadata key replaced by its value
-/// (`Metadata_Plate/Metadata_Well` → `P1/A01`).
+/// (`Metadata_Plate/Metadata_Well` → `P1/A01`, `Metadata_Plate_Metadata_Well` → `P1_A01`).
 ///
-/// Unlike DCP's plain string replacement, a key is only replaced where it stands whole, the
-/// longest key first, so `Metadata_Well` never clobbers part of `Metadata_WellRow`.
+/// DCP (worker/cp-worker.py) replaces each key of the group in turn with
+/// `str.replace`, so its result can depend on the keys' order: with `Metadata_Well`
+/// before `Metadata_WellRow`, `Metadata_WellRow` becomes `A01Row`. dcp also replaces each
+/// key where it stands, the longest first, and takes the result only when both agree;
+/// otherwise the structure is refused as [`PrefixError::Ambiguous`]. Text starting with
+/// `Metadata_` that no key of the group matches is refused as [`PrefixError::UnknownKey`].
 pub fn group_path(
     pairs: &[(String, String)],
     output_structure: &str,
@@ -30,30 +48,68 @@ pub fn group_path(
         let values: Vec<&str> = pairs.iter().map(|(_, v)| v.as_str()).collect();
         return Ok(values.join("-"));
     }
+    let whole = replace_where_they_stand(pairs, output_structure)?;
+    let dcp = pairs
+        .iter()
+        .fold(output_structure.to_owned(), |s, (k, v)| s.replace(k, v));
+    if dcp != whole {
+        return Err(PrefixError::Ambiguous {
+            dcp,
+            whole,
+            keys: interfering_keys(pairs).join(", "),
+        });
+    }
+    check_relative(&whole)?;
+    Ok(whole)
+}
+
+/// `output_structure` with each key replaced where it starts, the longest key first.
+fn replace_where_they_stand(
+    pairs: &[(String, String)],
+    output_structure: &str,
+) -> Result<String, PrefixError> {
     let mut keys: Vec<&(String, String)> = pairs.iter().collect();
     keys.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
     let mut out = String::with_capacity(output_structure.len());
     let mut rest = output_structure;
     while let Some(c) = rest.chars().next() {
-        let whole = |k: &str| {
-            rest.starts_with(k)
-                && !rest[k.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
-        };
-        if let Some((key, value)) = keys.iter().find(|(k, _)| whole(k)) {
+        if let Some((key, value)) = keys.iter().find(|(k, _)| rest.starts_with(k.as_str())) {
             out.push_str(value);
             rest = &rest[key.len()..];
         } else if rest.starts_with("Metadata_") {
-            let name_len = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            return Err(PrefixError::UnknownKey(rest[..name_len].to_owned()));
+            return Err(PrefixError::UnknownKey(unknown_key(rest).to_owned()));
         } else {
             out.push(c);
             rest = &rest[c.len_utf8()..];
         }
     }
-    check_relative(&out)?;
     Ok(out)
+}
+
+/// The name at the start of `rest`: letters, digits and `_`, up to a `_Metadata_` that
+/// starts the next key.
+fn unknown_key(rest: &str) -> &str {
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let name = &rest[..end];
+    match name["Metadata_".len()..].find("_Metadata_") {
+        Some(next) => &name[.."Metadata_".len() + next],
+        None => name,
+    }
+}
+
+/// The keys that are part of another key, or part of some value.
+fn interfering_keys(pairs: &[(String, String)]) -> Vec<&str> {
+    pairs
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| {
+            pairs
+                .iter()
+                .any(|(other, value)| (other != k && other.contains(k)) || value.contains(k))
+        })
+        .collect()
 }
 
 /// The full output prefix of a group: `output/<group_path>`, without a trailing slash.
@@ -64,6 +120,41 @@ pub fn output_prefix(output: &str, group_path: &str) -> String {
     } else {
         format!("{base}/{group_path}")
     }
+}
+
+/// The longest group name [`group_file_name`] keeps whole, in bytes: with the suffixes dcp
+/// adds (`.json`, `.<time>.log`), a file name stays under the 255 bytes that Linux file
+/// systems allow for one path segment.
+pub const GROUP_FILE_NAME_MAX: usize = 200;
+
+/// A file name for the files dcp keeps per task (completion records, logs): the group as
+/// `Key=Value,…`, which metadata checks keep free of `/` and control characters. A group
+/// longer than [`GROUP_FILE_NAME_MAX`] bytes is cut there and ends with `~` and the first
+/// 16 hex digits of the SHA-256 of the whole group, so names stay distinct.
+pub fn group_file_name(group: &str) -> String {
+    if group.len() <= GROUP_FILE_NAME_MAX {
+        return group.to_owned();
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(group.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let mut cut = GROUP_FILE_NAME_MAX - 17;
+    while !group.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{hex}", &group[..cut])
+}
+
+/// The key of one attempt's log in the destination bucket:
+/// `logs/<prefix>/<group file name>.<start, UTC, YYYYMMDDTHHMMSSZ>.log`, so tasks sharing
+/// an output prefix keep separate logs, and each attempt keeps its own.
+pub fn log_key(prefix: &str, group: &str, started: std::time::SystemTime) -> String {
+    let stamp: String = humantime::format_rfc3339_seconds(started)
+        .to_string()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    format!("logs/{prefix}/{}.{stamp}.log", group_file_name(group))
 }
 
 /// Checks that a bucket key stays inside its bucket: relative, with no empty, `.` or `..`
@@ -105,21 +196,62 @@ mod tests {
     }
 
     #[test]
-    fn structure_replaces_whole_keys_longest_first() {
+    fn structure_replaces_keys_as_dcp_does() {
         let p = pairs(&[
-            ("Metadata_Well", "A01"),
-            ("Metadata_WellRow", "A"),
             ("Metadata_Plate", "P1"),
+            ("Metadata_Well", "A01"),
+            ("Metadata_Site", "1"),
         ]);
         assert_eq!(
             group_path(&p, "Metadata_Plate/Metadata_Well").unwrap(),
             "P1/A01"
         );
+        assert_eq!(group_path(&p, "Metadata_Plate/x").unwrap(), "P1/x");
+        // `_`, `-` and `/` between keys, as DCP's str.replace gives them.
+        assert_eq!(
+            group_path(&p, "Metadata_Plate_Metadata_Well_Metadata_Site").unwrap(),
+            "P1_A01_1"
+        );
+        assert_eq!(
+            group_path(&p, "Metadata_Plate/Metadata_Well-Metadata_Site").unwrap(),
+            "P1/A01-1"
+        );
+        assert_eq!(group_path(&p, "Metadata_Plate").unwrap(), "P1");
+    }
+
+    #[test]
+    fn structure_whose_result_depends_on_key_order_is_refused() {
+        // DCP replaces Metadata_Well first and turns Metadata_WellRow into `A01Row`.
+        let p = pairs(&[
+            ("Metadata_Well", "A01"),
+            ("Metadata_WellRow", "A"),
+            ("Metadata_Plate", "P1"),
+        ]);
+        let err = group_path(&p, "Metadata_Plate/Metadata_WellRow-Metadata_Well").unwrap_err();
+        assert_eq!(
+            err,
+            PrefixError::Ambiguous {
+                dcp: "P1/A01Row-A01".into(),
+                whole: "P1/A-A01".into(),
+                keys: "Metadata_Well".into(),
+            }
+        );
+        // The same keys in the other order: DCP's result is the one meant.
+        let p = pairs(&[
+            ("Metadata_WellRow", "A"),
+            ("Metadata_Well", "A01"),
+            ("Metadata_Plate", "P1"),
+        ]);
         assert_eq!(
             group_path(&p, "Metadata_Plate/Metadata_WellRow-Metadata_Well").unwrap(),
             "P1/A-A01"
         );
-        assert_eq!(group_path(&p, "Metadata_Plate/x").unwrap(), "P1/x");
+        // A value holding a key.
+        let p = pairs(&[("Metadata_A", "Metadata_B"), ("Metadata_B", "x")]);
+        assert!(matches!(
+            group_path(&p, "Metadata_A"),
+            Err(PrefixError::Ambiguous { .. })
+        ));
     }
 
     #[test]
@@ -127,6 +259,10 @@ mod tests {
         let p = pairs(&[("Metadata_Plate", "P1")]);
         assert_eq!(
             group_path(&p, "Metadata_Plate/Metadata_Site"),
+            Err(PrefixError::UnknownKey("Metadata_Site".into()))
+        );
+        assert_eq!(
+            group_path(&p, "Metadata_Plate_Metadata_Site_Metadata_Plate"),
             Err(PrefixError::UnknownKey("Metadata_Site".into()))
         );
     }
@@ -149,5 +285,26 @@ mod tests {
         }
         assert_eq!(output_prefix("out/", "P1"), "out/P1");
         assert_eq!(output_prefix("out", "P1/A01"), "out/P1/A01");
+    }
+
+    #[test]
+    fn long_groups_get_short_distinct_file_names() {
+        let short = "Metadata_Plate=P1,Metadata_Well=A01";
+        assert_eq!(group_file_name(short), short);
+        let long_a = format!("Metadata_Plate={}", "é".repeat(150));
+        let long_b = format!("{long_a}x");
+        let (a, b) = (group_file_name(&long_a), group_file_name(&long_b));
+        assert!(a.len() <= GROUP_FILE_NAME_MAX && b.len() <= GROUP_FILE_NAME_MAX);
+        assert_ne!(a, b);
+        assert_eq!(a, group_file_name(&long_a));
+    }
+
+    #[test]
+    fn log_keys_name_the_group_and_the_start() {
+        let started = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_000_000);
+        assert_eq!(
+            log_key("out/P1", "Metadata_Plate=P1,Metadata_Site=2", started),
+            "logs/out/P1/Metadata_Plate=P1,Metadata_Site=2.20261130T005320Z.log"
+        );
     }
 }

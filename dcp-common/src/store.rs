@@ -1,29 +1,56 @@
 //! The bucket seam: reading a task's inputs, listing a prefix, publishing outputs.
 //!
-//! A reader must never take a partial result for a finished one. A local folder is
-//! published by renaming it into place, which is atomic, so whatever is there is whole.
-//! S3 has no atomic rename of many objects: there, publishing deletes the prefix's old
-//! manifest, uploads every object, and writes a new manifest (`<prefix>/.dcp-done.json`,
-//! listing keys and sizes) last; [`Store::finished`] counts only what a manifest names.
+//! Publishing merges ([`publish()`]): a task's files appear in its output prefix one by
+//! one, each whole (a local file is renamed into place, an S3 object is one PUT), next to
+//! whatever is already there, so several tasks can share one folder, as DCP's z-projection
+//! jobs do. A task never replaces a file it did not write: an existing file is replaced
+//! only when the task's own completion record claims it. Each task records its completion
+//! last ([`Record`], at [`record_key`]), naming the files it published and their sizes.
 
 mod local;
+mod publish;
 #[cfg(feature = "aws")]
 mod s3;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 pub use local::LocalStore;
+pub use publish::{RECORDS, is_dcp_key, publish, record, record_key};
 #[cfg(feature = "aws")]
-pub use s3::{MANIFEST, MULTIPART_THRESHOLD, PART_SIZE, S3Store, upload_acl};
+pub use s3::{MULTIPART_THRESHOLD, PART_SIZE, S3Store, upload_acl};
 
 /// An object and its size.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Object {
     /// The key, relative to the listed prefix.
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+}
+
+/// What one task published under its output prefix, stored as JSON at [`record_key`].
+/// Written before the task's files with `complete: false` (claiming the files it is about
+/// to write, so a retry may replace them) and again, last, with `complete: true`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The task's group, as `Key=Value,…`.
+    pub group: String,
+    /// Whether every object below was published.
+    pub complete: bool,
+    /// The task's files, relative to the output prefix, with their sizes in bytes.
+    pub objects: Vec<Object>,
+}
+
+/// Whether [`Store::place`] may replace an existing object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Replace whatever is there.
+    Replace,
+    /// Fail with [`StoreError::Occupied`] when the key exists.
+    New,
 }
 
 /// Why a bucket operation failed.
@@ -44,6 +71,18 @@ pub enum StoreError {
         bucket: String,
         /// The key.
         key: String,
+    },
+    /// Publishing would replace files this task did not write.
+    #[error(
+        "{bucket}: {} already there and not written by this task (dcp never replaces \
+         another task's file; remove {} or choose another output)",
+        quote_list(keys), if keys.len() == 1 { "it" } else { "them" }
+    )]
+    Occupied {
+        /// The bucket.
+        bucket: String,
+        /// The keys, in the bucket.
+        keys: Vec<String>,
     },
     /// The storage service (S3) refused or failed a call.
     #[error("{bucket}/{key}: {message}")]
@@ -68,6 +107,16 @@ pub enum StoreError {
     },
 }
 
+/// `a`, `a` and `b`, or `a`, `b` and 3 more.
+fn quote_list(keys: &[String]) -> String {
+    let shown: Vec<String> = keys.iter().take(2).map(|k| format!("`{k}`")).collect();
+    match keys.len() {
+        0 | 1 => shown.join(""),
+        2 => shown.join(" and "),
+        n => format!("{} and {} more", shown.join(", "), n - 2),
+    }
+}
+
 /// A set of buckets. Implemented by [`LocalStore`] (directories) and by the AWS backend (S3).
 pub trait Store: Send + Sync {
     /// Makes objects readable as local files and returns their paths, in order: the files
@@ -86,35 +135,31 @@ pub trait Store: Send + Sync {
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<Object>, StoreError>> + Send;
 
-    /// The finished result under the folder `prefix`: its objects, or `None` when no whole
-    /// result is there. Locally that is every object (publishing is atomic); on S3 it is
-    /// the objects the prefix's manifest names, present with the sizes it gives, and
-    /// `None` without a manifest (nothing published yet, or a publish under way or cut
-    /// short).
-    fn finished(
+    /// The bytes of a small object (a completion record), or `None` when it is missing.
+    fn read(
         &self,
         bucket: &str,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Option<Vec<Object>>, StoreError>> + Send;
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 
-    /// Publishes the files under local `dir` as the folder `prefix`, replacing what was
-    /// there, so that a reader sees either the old or the whole new result, never a part
-    /// (see the module's documentation for how, on S3). Returns the published keys
-    /// relative to `prefix`.
-    fn publish(
+    /// Writes a small object (a completion record) whole, replacing it.
+    fn write(
         &self,
         bucket: &str,
-        prefix: &str,
-        dir: &Path,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Writes the local file `file` as the object `key`, replacing it whole; `file` may be
-    /// moved there rather than copied.
-    fn put(
+    /// Writes the local file `file` as the object `key`, whole: a reader sees the old
+    /// object or the new one, never a part. With [`Placement::New`], an existing object is
+    /// kept and the call fails with [`StoreError::Occupied`]. `file` may be moved there
+    /// rather than copied; a failed call leaves nothing behind in the bucket.
+    fn place(
         &self,
         bucket: &str,
         key: &str,
         file: &Path,
+        placement: Placement,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The local folder holding the folder `prefix` of `bucket`, when the bucket is local

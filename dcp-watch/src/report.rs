@@ -6,6 +6,7 @@ use std::path::Path;
 
 use dcp_common::Config;
 use dcp_common::Task;
+use dcp_common::metadata::join_pairs;
 use dcp_common::outcome::Outcome;
 use dcp_common::queue::DeadLetter;
 use serde::Serialize;
@@ -79,6 +80,8 @@ pub struct DeadReport {
     pub task: Value,
     /// The task's output prefix, when the body is a valid task.
     pub output: Option<String>,
+    /// The task's group, as `Key=Value,…`, when the body is a valid task.
+    pub group: Option<String>,
     /// Failed attempts found for it.
     pub attempts: u64,
     /// Its last failed attempt (whose `status` is the failure's class), if a worker
@@ -101,7 +104,10 @@ impl Report {
         let dead_letters: Vec<DeadReport> = dead.iter().map(|d| dead_report(d, outcomes)).collect();
         let dead_keys: HashSet<String> = dead_letters
             .iter()
-            .map(|d| d.output.clone().unwrap_or_else(|| id_key(&d.id)))
+            .map(|d| match (&d.output, &d.group) {
+                (Some(output), Some(group)) => prefix_key(output, group),
+                _ => id_key(&d.id),
+            })
             .collect();
 
         let mut by_task: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -162,14 +168,18 @@ impl Report {
     }
 }
 
-/// A task is its output prefix; an attempt whose body had none (an unreadable task) is
-/// its message.
+/// A task is its group in its output prefix (tasks may share a prefix); an attempt whose
+/// body had none (an unreadable task) is its message.
 fn task_key(outcome: &Outcome) -> String {
     if outcome.output.is_empty() {
         id_key(&outcome.message_id)
     } else {
-        outcome.output.clone()
+        prefix_key(&outcome.output, &outcome.group)
     }
+}
+
+fn prefix_key(output: &str, group: &str) -> String {
+    format!("{output}\n{group}")
 }
 
 fn id_key(id: &str) -> String {
@@ -186,17 +196,18 @@ fn status_name(outcome: &Outcome) -> String {
 /// A dead letter's failed attempts are those of its output prefix (or, for a body that is
 /// not a task, of its message id); attempts of the same message rank first.
 fn dead_report(dead: &DeadLetter, outcomes: &[Outcome]) -> DeadReport {
-    let output = Task::from_body(&dead.body)
+    let resolved = Task::from_body(&dead.body)
         .ok()
         .and_then(|task| task.resolve().ok())
-        .map(|(_, prefix)| prefix);
+        .map(|(pairs, prefix)| (join_pairs(&pairs), prefix));
+    let (group, output) = resolved.unzip();
     let failures: Vec<(usize, &Outcome)> = outcomes
         .iter()
         .enumerate()
         .filter(|(_, o)| !o.status.is_done())
-        .filter(|(_, o)| match &output {
-            Some(prefix) => &o.output == prefix,
-            None => o.message_id == dead.id,
+        .filter(|(_, o)| match (&output, &group) {
+            (Some(prefix), Some(group)) => &o.output == prefix && &o.group == group,
+            _ => o.message_id == dead.id,
         })
         .collect();
     let last = failures
@@ -208,6 +219,7 @@ fn dead_report(dead: &DeadLetter, outcomes: &[Outcome]) -> DeadReport {
         receive_count: dead.receive_count,
         task: serde_json::from_str(&dead.body).unwrap_or_else(|_| Value::String(dead.body.clone())),
         output,
+        group,
         attempts: failures.len() as u64,
         last_failure: last,
     }

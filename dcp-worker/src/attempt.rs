@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use dcp_common::outcome::Status;
-use dcp_common::store::StoreError;
+use dcp_common::store::{self, StoreError};
 use dcp_common::{Config, Store, Task};
 
 use crate::cellprofiler::{self, DataFile, Run};
@@ -74,7 +74,7 @@ impl<S: Store> Attempt<'_, S> {
         prefix: &str,
     ) -> Result<Done, Failure> {
         let config = self.config;
-        if config.check_if_done_bool && self.already_done(prefix).await? {
+        if config.check_if_done_bool && self.already_done(prefix, group).await? {
             self.note(format!("{prefix} already holds the results: skipped"));
             return Ok(Done {
                 status: Status::SkippedDone,
@@ -151,40 +151,54 @@ impl<S: Store> Attempt<'_, S> {
             });
         }
         self.note(format!("publishing {produced} outputs to {prefix}"));
-        let outputs = self
-            .store
-            .publish(&config.destination_bucket, prefix, &output)
-            .await
-            .map_err(|e| Failure {
-                status: Status::OutputProblem,
-                detail: e.to_string(),
-                exit_code,
-            })?;
+        let published = store::publish(
+            self.store,
+            &config.destination_bucket,
+            prefix,
+            group,
+            &output,
+        )
+        .await
+        .map_err(|e| Failure {
+            status: Status::OutputProblem,
+            detail: e.to_string(),
+            exit_code,
+        })?;
         Ok(Done {
             status: Status::Success,
-            outputs,
+            outputs: published.into_iter().map(|o| o.key).collect(),
             exit_code,
         })
     }
 
-    /// CHECK_IF_DONE: at least EXPECTED_NUMBER_FILES objects of at least MIN_FILE_SIZE_BYTES
-    /// whose names contain NECESSARY_STRING, counting every object of the finished result
-    /// under the prefix (on S3, only a result whose publish completed: see
-    /// [`Store::finished`]).
-    async fn already_done(&mut self, prefix: &str) -> Result<bool, Failure> {
+    /// CHECK_IF_DONE: the task's own completion record is complete and every file it
+    /// names is still there with its size; or, for results without a record (written by
+    /// DCP), DCP's rule: at least EXPECTED_NUMBER_FILES objects of at least
+    /// MIN_FILE_SIZE_BYTES whose names contain NECESSARY_STRING, counted over the whole
+    /// prefix (dcp's own records not counted).
+    async fn already_done(&mut self, prefix: &str, group: &str) -> Result<bool, Failure> {
         let c = self.config;
-        let finished = self
-            .store
-            .finished(&c.destination_bucket, prefix)
+        let bucket = &c.destination_bucket;
+        let problem = |e| fail(Status::OutputProblem, e);
+        let listed = self.store.list(bucket, prefix).await.map_err(problem)?;
+        let record = store::record(self.store, bucket, prefix, group)
             .await
-            .map_err(|e| fail(Status::OutputProblem, e))?;
-        let Some(objects) = finished else {
-            return Ok(false);
-        };
-        let counted = objects
+            .map_err(problem)?;
+        if let Some(record) = record {
+            let present: HashMap<&str, u64> =
+                listed.iter().map(|o| (o.key.as_str(), o.size)).collect();
+            return Ok(record.complete
+                && record
+                    .objects
+                    .iter()
+                    .all(|o| present.get(o.key.as_str()) == Some(&o.size)));
+        }
+        let counted = listed
             .iter()
             .filter(|o| {
-                o.size >= c.min_file_size_bytes && o.key.contains(c.necessary_string.as_str())
+                !store::is_dcp_key(&o.key)
+                    && o.size >= c.min_file_size_bytes
+                    && o.key.contains(c.necessary_string.as_str())
             })
             .count();
         Ok(counted >= c.expected_number_files as usize)

@@ -1,13 +1,16 @@
 //! The worker loop: copies of it pull tasks one at a time, keep each hidden from other
 //! workers while it runs, and delete it on success or hand it back on failure.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use dcp_common::metadata::join_pairs;
 use dcp_common::outcome::{Outcome, Status};
+use dcp_common::prefix::log_key;
 use dcp_common::queue::Received;
+use dcp_common::store::Placement;
 use dcp_common::{Config, Queue, QueueError, Store, Task};
 use tokio::sync::{mpsc, watch};
 
@@ -104,22 +107,21 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         {
             return Ok(());
         }
+        let mut backoff = Backoff::default();
         while !*shutdown.borrow() {
-            let mut message = self.queue.receive(1, Duration::ZERO).await?.pop();
-            if message.is_none() {
-                // Nothing visible: done if nothing is in flight either (a task in flight may
-                // still come back), otherwise wait a while for one.
-                if !self.options.wait {
-                    let counts = self.queue.counts().await?;
-                    if counts.visible == 0 && counts.in_flight == 0 {
-                        break;
-                    }
+            let message = match self.next_message().await {
+                Ok(Next::Message(message)) => message,
+                Ok(Next::Waited) => continue,
+                Ok(Next::Drained) => break,
+                Err(e @ QueueError::Missing(_)) => return Err(e),
+                Err(e) => {
+                    eprintln!("dcp-worker: the queue failed, trying again: {e}");
+                    backoff.wait(&mut shutdown).await;
+                    continue;
                 }
-                message = self.queue.receive(1, RECEIVE_WAIT).await?.pop();
-            }
-            if let Some(message) = message
-                && let Some(outcome) = self.handle(index, message).await?
-            {
+            };
+            backoff = Backoff::default();
+            if let Some(outcome) = self.handle(index, message).await? {
                 emit(&outcome);
             }
         }
@@ -127,49 +129,71 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         Ok(())
     }
 
-    /// Runs one task while extending its visibility; `None` when shut down meanwhile (the
-    /// task is then handed back at once).
+    /// The next task; `Drained` when nothing is visible or in flight (unless `wait`).
+    async fn next_message(&self) -> Result<Next, QueueError> {
+        if let Some(message) = self.queue.receive(1, Duration::ZERO).await?.pop() {
+            return Ok(Next::Message(message));
+        }
+        // Nothing visible: done if nothing is in flight either (a task in flight may still
+        // come back), otherwise wait a while for one.
+        if !self.options.wait {
+            let counts = self.queue.counts().await?;
+            if counts.visible == 0 && counts.in_flight == 0 {
+                return Ok(Next::Drained);
+            }
+        }
+        Ok(match self.queue.receive(1, RECEIVE_WAIT).await?.pop() {
+            Some(message) => Next::Message(message),
+            None => Next::Waited,
+        })
+    }
+
+    /// Runs one task while extending its visibility, then deletes it (done) or hides it
+    /// for the retry delay (failed). `None` when shut down meanwhile: the task is then
+    /// handed back at once. A queue error about this one task ends in its outcome; only
+    /// a queue that is gone ([`QueueError::Missing`]) is an error.
     async fn handle(&self, copy: u32, message: Received) -> Result<Option<Outcome>, QueueError> {
         let started = Instant::now();
-        let visibility = Duration::from_secs(self.config.sqs_message_visibility);
-        let period = (visibility / 3).max(Duration::from_millis(100));
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        let mut shutdown = self.shutdown.clone();
-        let work = self.attempt(copy, &message);
-        tokio::pin!(work);
-        let (group, output, result) = loop {
-            tokio::select! {
-                done = &mut work => break done,
-                _ = heartbeat.tick() => {
-                    if let Err(e) = self.queue.change_visibility(&message.receipt, visibility).await {
-                        eprintln!("dcp-worker: cannot extend task {}: {e}", message.id);
+        let started_at = SystemTime::now();
+        let (group, output, result, log) = match resolve(&message.body) {
+            Err((group, detail)) => {
+                let failure = Failure {
+                    status: Status::InputProblem,
+                    detail,
+                    exit_code: None,
+                };
+                let result = self.settle(&message, Err(failure)).await?;
+                (group, String::new(), result, None)
+            }
+            Ok((task, pairs, prefix)) => {
+                let group = join_pairs(&pairs);
+                let work = self.attempt(copy, &task, &group, &pairs, &prefix);
+                let result = match self.hold(&message, work).await? {
+                    Held::Finished(result) => self.settle(&message, result).await?,
+                    Held::ShutDown => {
+                        self.file_log(copy, &prefix, &group, started_at).await;
+                        return Ok(None);
                     }
+                    Held::Lost(e) => Err(Failure {
+                        status: Status::LostReceipt,
+                        detail: format!(
+                            "the task was taken from this worker while it ran, so the \
+                             attempt was stopped: {e} (purged, deleted, or received again \
+                             after its visibility timeout)"
+                        ),
+                        exit_code: None,
+                    }),
+                };
+                if let Err(failure) = &result {
+                    self.note(copy, &format!("{:?}: {}", failure.status, failure.detail));
                 }
-                _ = shutdown.wait_for(|&stop| stop) => {
-                    self.queue.change_visibility(&message.receipt, Duration::ZERO).await?;
-                    return Ok(None);
-                }
+                let log = self.file_log(copy, &prefix, &group, started_at).await;
+                (group, prefix, result, log)
             }
         };
         let (status, outputs, exit_code, detail) = match result {
-            Ok(Done {
-                status,
-                outputs,
-                exit_code,
-            }) => {
-                self.queue.delete_message(&message.receipt).await?;
-                (status, outputs, exit_code, None)
-            }
-            Err(Failure {
-                status,
-                detail,
-                exit_code,
-            }) => {
-                self.queue
-                    .change_visibility(&message.receipt, self.options.retry_delay)
-                    .await?;
-                (status, Vec::new(), exit_code, Some(detail))
-            }
+            Ok(done) => (done.status, done.outputs, done.exit_code, None),
+            Err(f) => (f.status, Vec::new(), f.exit_code, Some(f.detail)),
         };
         Ok(Some(Outcome {
             group,
@@ -181,47 +205,113 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             message_id: message.id.clone(),
             receive_count: message.receive_count,
             detail,
+            log,
         }))
     }
 
-    /// The scratch folder of one copy, reused by its attempts: rewriting the same few
-    /// files costs the file system far less than creating and deleting them every task.
+    /// Awaits `work` while keeping the task hidden from other workers.
+    async fn hold(
+        &self,
+        message: &Received,
+        work: impl Future<Output = Result<Done, Failure>>,
+    ) -> Result<Held, QueueError> {
+        let visibility = Duration::from_secs(self.config.sqs_message_visibility);
+        let period = (visibility / 3).max(Duration::from_millis(100));
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let mut shutdown = self.shutdown.clone();
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return Ok(Held::Finished(done)),
+                _ = heartbeat.tick() => {
+                    match self.queue.change_visibility(&message.receipt, visibility).await {
+                        Ok(()) => {}
+                        Err(e @ QueueError::Missing(_)) => return Err(e),
+                        Err(e @ QueueError::StaleReceipt(_)) => return Ok(Held::Lost(e)),
+                        Err(e) => eprintln!("dcp-worker: cannot extend task {}: {e}", message.id),
+                    }
+                }
+                _ = shutdown.wait_for(|&stop| stop) => {
+                    match self.queue.change_visibility(&message.receipt, Duration::ZERO).await {
+                        Ok(()) | Err(QueueError::StaleReceipt(_)) => {}
+                        Err(e @ QueueError::Missing(_)) => return Err(e),
+                        Err(e) => eprintln!("dcp-worker: cannot hand back task {}: {e}", message.id),
+                    }
+                    return Ok(Held::ShutDown);
+                }
+            }
+        }
+    }
+
+    /// Tells the queue how the attempt ended: a finished task is deleted, a failed one
+    /// hidden for the retry delay. A deletion the queue refuses turns the outcome into
+    /// [`Status::LostReceipt`] or [`Status::QueueProblem`] (the outputs stay published).
+    async fn settle(
+        &self,
+        message: &Received,
+        result: Result<Done, Failure>,
+    ) -> Result<Result<Done, Failure>, QueueError> {
+        match result {
+            Ok(done) => match self.queue.delete_message(&message.receipt).await {
+                Ok(()) => Ok(Ok(done)),
+                Err(e @ QueueError::Missing(_)) => Err(e),
+                Err(e) => {
+                    let status = match e {
+                        QueueError::StaleReceipt(_) => Status::LostReceipt,
+                        _ => Status::QueueProblem,
+                    };
+                    Ok(Err(Failure {
+                        status,
+                        detail: format!(
+                            "{} {} outputs, but the task could not be deleted, so it may run \
+                             again: {e}",
+                            if done.status == Status::SkippedDone {
+                                "found"
+                            } else {
+                                "published"
+                            },
+                            done.outputs.len()
+                        ),
+                        exit_code: done.exit_code,
+                    }))
+                }
+            },
+            Err(failure) => {
+                match self
+                    .queue
+                    .change_visibility(&message.receipt, self.options.retry_delay)
+                    .await
+                {
+                    Ok(()) | Err(QueueError::StaleReceipt(_)) => {}
+                    Err(e @ QueueError::Missing(_)) => return Err(e),
+                    Err(e) => eprintln!("dcp-worker: cannot delay task {}: {e}", message.id),
+                }
+                Ok(Err(failure))
+            }
+        }
+    }
+
+    /// The scratch folder of one copy, emptied at the start and end of each attempt.
     fn scratch(&self, copy: u32) -> PathBuf {
         self.options
             .scratch
             .join(format!("{}-{copy}", std::process::id()))
     }
 
-    /// Decodes and runs one task in the copy's scratch folder, then files its log under
-    /// `logs/<output prefix>.log` in the destination bucket.
-    async fn attempt(
-        &self,
-        copy: u32,
-        message: &Received,
-    ) -> (String, String, Result<Done, Failure>) {
-        let resolved = Task::from_body(&message.body)
-            .map_err(|e| e.to_string())
-            .and_then(|task| {
-                let (pairs, prefix) = task.resolve().map_err(|e| e.to_string())?;
-                Ok((task, pairs, prefix))
-            });
-        let (task, pairs, prefix) = match resolved {
-            Ok(parts) => parts,
-            Err(detail) => {
-                let failure = Failure {
-                    status: Status::InputProblem,
-                    detail,
-                    exit_code: None,
-                };
-                return (String::new(), String::new(), Err(failure));
-            }
-        };
-        let group = join_pairs(&pairs);
-        let result = self.attempt_in(copy, &task, &group, &pairs, &prefix).await;
-        (group, prefix, result)
+    fn log_path(&self, copy: u32) -> PathBuf {
+        self.scratch(copy).join("task.log")
     }
 
-    async fn attempt_in(
+    /// Appends a line of the worker's own to the attempt's log.
+    fn note(&self, copy: u32, line: &str) {
+        use std::io::Write;
+        if let Ok(mut log) = OpenOptions::new().append(true).open(self.log_path(copy)) {
+            let _ = writeln!(log, "dcp-worker: {line}");
+        }
+    }
+
+    /// Runs one task in the copy's emptied scratch folder.
+    async fn attempt(
         &self,
         copy: u32,
         task: &Task,
@@ -229,16 +319,15 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         pairs: &[(String, String)],
         prefix: &str,
     ) -> Result<Done, Failure> {
-        let started = SystemTime::now();
         let scratch = &self.scratch(copy);
         let scratch_error = |e: std::io::Error| Failure {
             status: Status::InputProblem,
             detail: format!("scratch folder {}: {e}", scratch.display()),
             exit_code: None,
         };
+        let _ = std::fs::remove_dir_all(scratch);
         std::fs::create_dir_all(scratch).map_err(scratch_error)?;
-        let log_path = scratch.join("task.log");
-        let mut log = File::create(&log_path).map_err(scratch_error)?;
+        let mut log = File::create(self.log_path(copy)).map_err(scratch_error)?;
         let mut attempt = Attempt {
             config: self.config,
             store: self.store,
@@ -246,11 +335,20 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             log: &mut log,
             load_data: &self.load_data,
         };
-        let result = attempt.run(task, group, pairs, prefix).await;
-        if let Err(failure) = &result {
-            use std::io::Write;
-            let _ = writeln!(log, "dcp-worker: {:?}: {}", failure.status, failure.detail);
-        }
+        attempt.run(task, group, pairs, prefix).await
+    }
+
+    /// Files the attempt's log at [`log_key`] in the destination bucket (and hands it on
+    /// for CloudWatch Logs on AWS), then empties the scratch folder; returns the key, or
+    /// `None` when the log could not be filed.
+    async fn file_log(
+        &self,
+        copy: u32,
+        prefix: &str,
+        group: &str,
+        started: SystemTime,
+    ) -> Option<String> {
+        let log_path = self.log_path(copy);
         if let Some(logs) = &self.attempt_logs {
             let text = std::fs::read(&log_path)
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -263,14 +361,71 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
                 text,
             });
         }
-        let log_key = format!("logs/{prefix}.log");
-        if let Err(e) = self
+        let key = log_key(prefix, group, started);
+        let filed = self
             .store
-            .put(&self.config.destination_bucket, &log_key, &log_path)
-            .await
-        {
-            eprintln!("dcp-worker: cannot file the log of {group}: {e}");
+            .place(
+                &self.config.destination_bucket,
+                &key,
+                &log_path,
+                Placement::Replace,
+            )
+            .await;
+        let _ = std::fs::remove_dir_all(self.scratch(copy));
+        match filed {
+            Ok(()) => Some(key),
+            Err(e) => {
+                eprintln!("dcp-worker: cannot file the log of {group}: {e}");
+                None
+            }
         }
-        result
+    }
+}
+
+/// What [`Worker::next_message`] found.
+enum Next {
+    Message(Received),
+    /// Nothing arrived while waiting; tasks are still in flight.
+    Waited,
+    /// Nothing is visible or in flight.
+    Drained,
+}
+
+/// How holding a task ended.
+enum Held {
+    /// The attempt ended.
+    Finished(Result<Done, Failure>),
+    /// The worker is shutting down; the task was handed back.
+    ShutDown,
+    /// The task's receipt went stale while it ran: the attempt was stopped.
+    Lost(QueueError),
+}
+
+/// Waits between tries at a failing queue: 1 s, doubling up to 30 s.
+#[derive(Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) {
+        let delay = Duration::from_secs(1 << self.0.min(5)).min(Duration::from_secs(30));
+        self.0 += 1;
+        let _ = tokio::time::timeout(delay, shutdown.wait_for(|&stop| stop)).await;
+    }
+}
+
+/// A task with its group's key/value pairs and its output prefix.
+type Resolved = (Task, Vec<(String, String)>, String);
+
+/// The task in a message body, with its group's pairs and output prefix; otherwise the
+/// group (as far as it can be read) and what is wrong.
+fn resolve(body: &str) -> Result<Resolved, (String, String)> {
+    let task = Task::from_body(body).map_err(|e| (String::new(), e.to_string()))?;
+    let pairs = task
+        .metadata
+        .pairs()
+        .map_err(|e| (String::new(), e.to_string()))?;
+    match task.locate(&pairs) {
+        Ok(prefix) => Ok((task, pairs, prefix)),
+        Err(e) => Err((join_pairs(&pairs), e.to_string())),
     }
 }

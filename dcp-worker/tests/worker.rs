@@ -24,7 +24,12 @@ fn success_publishes_outputs_files_the_log_and_deletes_the_task() {
         std::fs::read_to_string(run.result("out/P2/Image.csv")).unwrap(),
         "Group\nMetadata_Plate=P2\n"
     );
-    let log = std::fs::read_to_string(run.result("logs/out/P1.log")).unwrap();
+    let log_key = lines[0]["log"].as_str().unwrap();
+    assert!(
+        log_key.starts_with("logs/out/P1/Metadata_Plate=P1.") && log_key.ends_with("Z.log"),
+        "{log_key}"
+    );
+    let log = std::fs::read_to_string(run.result(log_key)).unwrap();
     assert!(log.contains("stand-in running Metadata_Plate=P1"), "{log}");
     // The CSV handed to CellProfiler held the group's row only, with the image's real folder.
     let starts = std::fs::read_to_string(run.path().join("starts.txt")).unwrap();
@@ -261,4 +266,231 @@ fn a_missing_image_is_an_input_problem() {
         lines[0]
     );
     assert_eq!(run.starts(), 0);
+}
+
+const ZPROJ_GROUPS: [&str; 3] = [
+    "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=1",
+    "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=2",
+    "Metadata_Plate=P1,Metadata_Well=A02,Metadata_Site=1",
+];
+
+#[test]
+fn tasks_sharing_a_plate_folder_keep_every_file_and_log() {
+    // DCP's z-projection step: one task per site, every task writing into the plate's folder.
+    let run = RunDir::new("");
+    run.sites_csv();
+    run.push_groups(&ZPROJ_GROUPS, "Metadata_Plate");
+    let lines = outcomes(&run.worker("per-group", &[]).output().unwrap());
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l["status"] == "success"), "{lines:?}");
+    let files = run.files("out/P1");
+    let results: Vec<&String> = files.iter().filter(|f| f.ends_with(".csv")).collect();
+    assert_eq!(
+        results,
+        [
+            "Metadata_Plate-P1_Metadata_Well-A01_Metadata_Site-1.csv",
+            "Metadata_Plate-P1_Metadata_Well-A01_Metadata_Site-2.csv",
+            "Metadata_Plate-P1_Metadata_Well-A02_Metadata_Site-1.csv",
+        ]
+    );
+    assert_eq!(
+        files.iter().filter(|f| f.starts_with(".dcp-done/")).count(),
+        3,
+        "one completion record per task: {files:?}"
+    );
+    let logs = run.files("logs/out/P1");
+    assert_eq!(logs.len(), 3, "one log per task: {logs:?}");
+    for (group, log) in ZPROJ_GROUPS.iter().zip(&logs) {
+        assert!(log.starts_with(&format!("{group}.")), "{log}");
+        let text = std::fs::read_to_string(run.result(&format!("logs/out/P1/{log}"))).unwrap();
+        assert!(
+            text.contains(&format!("stand-in running {group}")),
+            "{text}"
+        );
+    }
+    assert_eq!(lines[0]["log"], format!("logs/out/P1/{}", logs[0]));
+}
+
+#[test]
+fn a_folder_of_an_earlier_step_keeps_its_files_and_check_if_done_counts_them() {
+    let run = RunDir::new("CHECK_IF_DONE_BOOL = true\nEXPECTED_NUMBER_FILES = 7");
+    for i in 0..6 {
+        std::fs::create_dir_all(run.result("out/P1")).unwrap();
+        std::fs::write(run.result(&format!("out/P1/illum{i}.npy")), "earlier step").unwrap();
+    }
+    run.push(&["P1"], "w/p.cppipe");
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert_eq!(lines[0]["status"], "success");
+    let results: Vec<String> = run
+        .files("out/P1")
+        .into_iter()
+        .filter(|f| !f.starts_with(".dcp-done/"))
+        .collect();
+    assert_eq!(
+        results.len(),
+        7,
+        "the earlier 6 and the task's 1: {results:?}"
+    );
+    // Pushed again, the task finds its own record and its file: skipped.
+    run.push(&["P1"], "w/p.cppipe");
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert_eq!(lines[0]["status"], "skipped-done");
+    assert_eq!(run.starts(), 1);
+    // Without a record (results written by DCP), DCP's rule counts the whole folder.
+    std::fs::remove_dir_all(run.result("out/P1/.dcp-done")).unwrap();
+    run.push(&["P1"], "w/p.cppipe");
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert_eq!(lines[0]["status"], "skipped-done");
+    assert_eq!(run.starts(), 1);
+}
+
+#[test]
+fn a_task_never_replaces_another_tasks_file() {
+    // Two sites writing Image.csv into one plate folder: the second would replace the first's.
+    let run = RunDir::new("JOB_RETRIES = 1");
+    run.sites_csv();
+    run.push_groups(&ZPROJ_GROUPS[..2], "Metadata_Plate");
+    let out = run.worker("ok", &[]).output().unwrap();
+    let lines = outcomes(&out);
+    let statuses: Vec<&str> = lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["success", "output-problem"]);
+    let detail = lines[1]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("out/P1/Image.csv") && detail.contains("not written by this task"),
+        "{detail}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.result("out/P1/Image.csv")).unwrap(),
+        format!("Group\n{}\n", ZPROJ_GROUPS[0])
+    );
+    // Nothing half-done is left: no partial files, no record of the failed task.
+    let files = run.files("out/P1");
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().all(|f| !f.contains("dcp-partial")));
+    assert!(
+        run.files("")
+            .iter()
+            .all(|f| !f.contains("dcp-partial") && !f.contains("staging"))
+    );
+}
+
+#[test]
+fn underscores_between_keys_give_dcps_prefix() {
+    let run = RunDir::new("");
+    run.sites_csv();
+    run.push_groups(
+        &ZPROJ_GROUPS[..1],
+        "Metadata_Plate_Metadata_Well_Metadata_Site",
+    );
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert_eq!(
+        (lines[0]["status"].as_str(), lines[0]["output"].as_str()),
+        (Some("success"), Some("out/P1_A01_1"))
+    );
+    assert!(run.result("out/P1_A01_1/Image.csv").exists());
+}
+
+#[test]
+fn a_task_dcp_pushed_with_an_ambiguous_structure_names_its_group() {
+    use dcp_common::Queue;
+    let run = RunDir::new("JOB_RETRIES = 1");
+    // As DCP's submitJob sends it, past dcp-queue's checks: DCP would write to `out/A01Row`.
+    let body = r#"{"Metadata": "Metadata_Well=A01,Metadata_WellRow=A", "pipeline": "w/p.cppipe", "output": "out", "input": "img/", "data_file": "w/load_data.csv", "output_structure": "Metadata_WellRow"}"#;
+    let spec = dcp_common::QueueSpec {
+        name: "StandinQueue".into(),
+        dead_letter_queue: "StandinDeadMessages".into(),
+        visibility_timeout: Duration::from_secs(60),
+        max_receives: 1,
+    };
+    let queue =
+        dcp_common::EmbeddedQueue::open(&run.path().join("dcp-queue.sqlite"), spec).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(queue.send(&[body.to_owned()]))
+        .unwrap();
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert_eq!(lines[0]["status"], "input-problem");
+    assert_eq!(lines[0]["group"], "Metadata_Well=A01,Metadata_WellRow=A");
+    let detail = lines[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("ambiguous") && detail.contains("Metadata_Well"),
+        "{detail}"
+    );
+    assert_eq!(run.starts(), 0);
+}
+
+#[test]
+fn a_purged_task_ends_its_attempt_and_the_worker_goes_on() {
+    let run = RunDir::new("SQS_MESSAGE_VISIBILITY = 1");
+    run.push(&["P1"], "w/p.cppipe");
+    let mut worker = run
+        .worker("sleep:3", &["--wait"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while run.starts() == 0 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    dcp_tests::stdout_ok(run.queue(&["purge"], ""));
+    run.push(&["P2"], "w/p.cppipe");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(worker.stdout.take().unwrap()));
+    let mut next =
+        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let (first, second) = (next(), next());
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(
+        worker.wait().unwrap().success(),
+        "the worker outlived the lost receipt"
+    );
+    assert_eq!(
+        (first["group"].as_str(), first["status"].as_str()),
+        (Some("Metadata_Plate=P1"), Some("lost-receipt"))
+    );
+    assert!(first["log"].is_string(), "{first}");
+    assert_eq!(
+        (second["group"].as_str(), second["status"].as_str()),
+        (Some("Metadata_Plate=P2"), Some("success"))
+    );
+    assert!(
+        !run.result("out/P1").exists(),
+        "the stopped attempt published nothing"
+    );
+    assert_eq!(run.counts(), (0, 0, 0));
+}
+
+#[test]
+fn a_worker_paused_past_its_visibility_reports_the_lost_task_and_exits_cleanly() {
+    let run = RunDir::new("SQS_MESSAGE_VISIBILITY = 1");
+    run.push(&["P1", "P2"], "w/p.cppipe");
+    let paused = run
+        .worker("sleep:2", &[])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while run.starts() == 0 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(paused.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // Another worker takes both tasks, P1 for the second time.
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert!(lines.iter().all(|l| l["status"] == "success"), "{lines:?}");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let out = paused.wait_with_output().unwrap();
+    let lines = outcomes(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (lines[0]["group"].as_str(), lines[0]["status"].as_str()),
+        (Some("Metadata_Plate=P1"), Some("lost-receipt"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.result("out/P1/Image.csv")).unwrap(),
+        "Group\nMetadata_Plate=P1\n"
+    );
+    assert_eq!(run.counts(), (0, 0, 0));
 }

@@ -118,11 +118,11 @@ async fn examplefly_runs_against_moto_sqs_and_s3() {
             .iter()
             .map(|k| k.strip_prefix(&prefix).unwrap())
             .collect();
-        // The outputs, and the manifest published last that marks them finished.
+        // The outputs, and the task's completion record, published last.
         assert_eq!(
             names,
             [
-                ".dcp-done.json",
+                format!(".dcp-done/Metadata_Position={position}.json").as_str(),
                 "Cells.csv",
                 "Cytoplasm.csv",
                 "Image.csv",
@@ -145,15 +145,14 @@ async fn examplefly_runs_against_moto_sqs_and_s3() {
             .position(|h| *h == "Metadata_Position")
             .unwrap();
         assert_eq!(rows.next().unwrap().split(',').nth(column), Some(position));
-        let log = format!("logs/demo_project_folder/output/{position}.log");
-        assert!(
-            s3.head_object()
-                .bucket("fly-data")
-                .key(log)
-                .send()
-                .await
-                .is_ok()
-        );
+        // One log per attempt, named after the group.
+        let logs = dcp_tests::moto::keys(
+            &s3,
+            "fly-data",
+            &format!("logs/demo_project_folder/output/{position}/Metadata_Position={position}."),
+        )
+        .await;
+        assert_eq!(logs.len(), 1, "{logs:?}");
     }
     let status: serde_json::Value = serde_json::from_str(&stdout_ok(run_tool(
         &moto,

@@ -1,11 +1,12 @@
 //! The S3 store against a real local moto server: multipart uploads (and their abort on
-//! failure) and publishing with a manifest written last, all read back through the SDK.
+//! failure) and publishing by merging, with a completion record per task written last,
+//! all read back through the SDK.
 #![cfg(feature = "aws")]
 
 use std::path::Path;
 
 use dcp_common::Store;
-use dcp_common::store::{MANIFEST, S3Store};
+use dcp_common::store::{Placement, S3Store, StoreError, publish, record};
 use dcp_tests::moto::{Moto, keys};
 
 const MIB: u64 = 1 << 20;
@@ -55,11 +56,11 @@ async fn large_files_go_up_in_parts_and_read_back_whole() {
     write(dir.path(), "out/big.tif", &big);
     write(dir.path(), "out/small.csv", b"a,b\n1,2\n");
 
-    let published = store
-        .publish("results", "run/P1", &dir.path().join("out"))
+    let published = publish(&store, "results", "run/P1", "G=1", &dir.path().join("out"))
         .await
         .unwrap();
-    assert_eq!(published, ["big.tif", "small.csv"]);
+    let names: Vec<&str> = published.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(names, ["big.tif", "small.csv"]);
     let (bytes, etag) = get(&s3, "results", "run/P1/big.tif").await;
     assert!(bytes == big, "the multipart object differs from the file");
     assert!(
@@ -70,9 +71,14 @@ async fn large_files_go_up_in_parts_and_read_back_whole() {
     assert_eq!(small, b"a,b\n1,2\n");
     assert!(!etag.contains('-'), "a small file is one PutObject: {etag}");
 
-    // put() takes the same path.
+    // place() takes the same path.
     store
-        .put("results", "logs/big.log", &dir.path().join("out/big.tif"))
+        .place(
+            "results",
+            "logs/big.log",
+            &dir.path().join("out/big.tif"),
+            Placement::Replace,
+        )
         .await
         .unwrap();
     assert!(get(&s3, "results", "logs/big.log").await.0 == big);
@@ -91,7 +97,12 @@ async fn a_failed_multipart_upload_is_aborted() {
     write(dir.path(), "big.bin", &pattern(3 * MIB));
 
     let err = store
-        .put("results", "x/big.bin", &dir.path().join("big.bin"))
+        .place(
+            "results",
+            "x/big.bin",
+            &dir.path().join("big.bin"),
+            Placement::New,
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("x/big.bin"), "{err}");
@@ -108,75 +119,133 @@ async fn a_failed_multipart_upload_is_aborted() {
     assert!(keys(&s3, "results", "x/").await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn publish_writes_a_manifest_last_and_only_a_manifest_makes_a_result_finished() {
-    let moto = Moto::start();
-    let s3 = moto.s3_client().await;
-    s3.create_bucket().bucket("results").send().await.unwrap();
-    let store = S3Store::new(s3.clone(), "")
-        .unwrap()
-        .with_multipart(8 * MIB, 5 * MIB);
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    write(&out, "Image.csv", b"Group\nP1\n");
-    write(&out, "cells/Cells.csv", b"ObjectNumber\n1\n2\n");
-
-    store.publish("results", "run/P1", &out).await.unwrap();
-    assert_eq!(
-        keys(&s3, "results", "run/P1/").await,
-        [
-            "run/P1/.dcp-done.json",
-            "run/P1/Image.csv",
-            "run/P1/cells/Cells.csv"
-        ]
-    );
-    let (manifest, _) = get(&s3, "results", &format!("run/P1/{MANIFEST}")).await;
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
-    assert_eq!(
-        manifest,
-        serde_json::json!({"objects": [
-            {"key": "Image.csv", "size": 9},
-            {"key": "cells/Cells.csv", "size": 17},
-        ]})
-    );
-    let finished = store.finished("results", "run/P1").await.unwrap().unwrap();
-    let names: Vec<&str> = finished.iter().map(|o| o.key.as_str()).collect();
-    assert_eq!(names, ["Image.csv", "cells/Cells.csv"]);
-
-    // Objects without a manifest (a publish cut short, or written by hand) are no result.
+async fn put(s3: &aws_sdk_s3::Client, key: &str, body: &[u8]) {
     s3.put_object()
         .bucket("results")
-        .key("run/P2/Image.csv")
-        .body(b"Group\nP2\n".to_vec().into())
+        .key(key)
+        .body(body.to_vec().into())
         .send()
         .await
         .unwrap();
-    assert!(store.finished("results", "run/P2").await.unwrap().is_none());
-    assert!(
-        store
-            .finished("results", "run/none")
-            .await
-            .unwrap()
-            .is_none()
-    );
+}
 
-    // A new result over the old one: the old manifest goes first, so when the new publish
-    // fails half-way the prefix is no longer marked finished.
-    let failing = S3Store::new(s3.clone(), "")
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_merges_into_a_shared_folder_and_records_each_task() {
+    let moto = Moto::start();
+    let s3 = moto.s3_client().await;
+    s3.create_bucket().bucket("results").send().await.unwrap();
+    let store = S3Store::new(s3.clone(), "").unwrap();
+    // Six files of an earlier step are already in the plate's folder.
+    for i in 0..6 {
+        put(&s3, &format!("run/P1/illum{i}.npy"), b"earlier").await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for site in ["1", "2"] {
+        let out = dir.path().join(site);
+        write(&out, &format!("P1_s{site}.tif"), b"projection");
+        write(&out, &format!("cells/s{site}.csv"), b"ObjectNumber\n1\n");
+        let group = format!("Metadata_Plate=P1,Metadata_Site={site}");
+        publish(&store, "results", "run/P1", &group, &out)
+            .await
+            .unwrap();
+    }
+    let listed = keys(&s3, "results", "run/P1/").await;
+    assert_eq!(listed.len(), 6 + 4 + 2, "{listed:?}");
+    assert!(listed.contains(&"run/P1/.dcp-done/Metadata_Plate=P1,Metadata_Site=2.json".to_owned()));
+    let (bytes, _) = get(
+        &s3,
+        "results",
+        "run/P1/.dcp-done/Metadata_Plate=P1,Metadata_Site=1.json",
+    )
+    .await;
+    let written: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        written,
+        serde_json::json!({"group": "Metadata_Plate=P1,Metadata_Site=1", "complete": true, "objects": [
+            {"key": "P1_s1.tif", "size": 10},
+            {"key": "cells/s1.csv", "size": 15},
+        ]})
+    );
+    let read = record(
+        &store,
+        "results",
+        "run/P1",
+        "Metadata_Plate=P1,Metadata_Site=2",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(read.complete && read.objects.len() == 2);
+    assert!(
+        record(
+            &store,
+            "results",
+            "run/P1",
+            "Metadata_Plate=P1,Metadata_Site=3"
+        )
+        .await
         .unwrap()
-        .with_multipart(2 * MIB, MIB);
-    write(&out, "big.tif", &pattern(3 * MIB));
-    assert!(failing.publish("results", "run/P1", &out).await.is_err());
-    assert!(store.finished("results", "run/P1").await.unwrap().is_none());
+        .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_never_replaces_another_tasks_object() {
+    let moto = Moto::start();
+    let s3 = moto.s3_client().await;
+    s3.create_bucket().bucket("results").send().await.unwrap();
+    let store = S3Store::new(s3.clone(), "").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    write(&a, "Image.csv", b"task A");
+    publish(&store, "results", "run/P1", "Site=1", &a)
+        .await
+        .unwrap();
+    let b = dir.path().join("b");
+    write(&b, "Image.csv", b"task B");
+    write(&b, "Other.csv", b"B");
+    let err = publish(&store, "results", "run/P1", "Site=2", &b)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Occupied { keys, .. } if keys == &["run/P1/Image.csv"]),
+        "{err}"
+    );
+    assert_eq!(get(&s3, "results", "run/P1/Image.csv").await.0, b"task A");
     assert!(
         !keys(&s3, "results", "run/P1/")
             .await
-            .contains(&format!("run/P1/{MANIFEST}"))
+            .contains(&"run/P1/Other.csv".to_owned())
     );
-
-    // Published again whole, it is finished again with the new set of objects.
-    store.publish("results", "run/P1", &out).await.unwrap();
-    let finished = store.finished("results", "run/P1").await.unwrap().unwrap();
-    let names: Vec<&str> = finished.iter().map(|o| o.key.as_str()).collect();
-    assert_eq!(names, ["Image.csv", "big.tif", "cells/Cells.csv"]);
+    // S3's conditional write refuses a key that appears after the check, too.
+    let err = store
+        .place(
+            "results",
+            "run/P1/Image.csv",
+            &b.join("Image.csv"),
+            Placement::New,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Occupied { .. }), "{err}");
+    // Task A run again replaces its own file.
+    write(&a, "Image.csv", b"task A again");
+    publish(&store, "results", "run/P1", "Site=1", &a)
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&s3, "results", "run/P1/Image.csv").await.0,
+        b"task A again"
+    );
+    // A nested prefix publishes beside the parent's files.
+    let nested = dir.path().join("n");
+    write(&nested, "Image.csv", b"well");
+    publish(&store, "results", "run/P1/A01", "Well=A01", &nested)
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&s3, "results", "run/P1/Image.csv").await.0,
+        b"task A again"
+    );
+    assert_eq!(get(&s3, "results", "run/P1/A01/Image.csv").await.0, b"well");
 }

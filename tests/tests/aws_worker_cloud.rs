@@ -286,39 +286,48 @@ async fn on_ec2_the_worker_alarms_its_instance_and_logs_attempts_and_outcomes() 
     let events = run.events(&streams[0]).await;
     assert_eq!(messages(&events), lines);
 
-    // The results were published with their manifest.
-    let manifest = run
+    // The results were published with the task's completion record.
+    let record = run
         .s3
         .get_object()
         .bucket(BUCKET)
-        .key("out/P1/.dcp-done.json")
+        .key("out/P1/.dcp-done/Metadata_Plate=P1.json")
         .send()
         .await
         .unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&manifest.body.collect().await.unwrap().into_bytes()).unwrap();
-    assert_eq!(manifest["objects"][0]["key"], "Image.csv");
+    let record: serde_json::Value =
+        serde_json::from_slice(&record.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(record["complete"], true);
+    assert_eq!(record["objects"][0]["key"], "Image.csv");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn check_if_done_on_s3_counts_only_a_result_with_its_manifest() {
+async fn check_if_done_on_s3_takes_a_record_only_when_complete() {
     let run = Run::new("CHECK_IF_DONE_BOOL = \"True\"\nEXPECTED_NUMBER_FILES = 1").await;
-    // An output without a manifest: a publish cut short, not a finished result.
-    run.s3
-        .put_object()
-        .bucket(BUCKET)
-        .key("out/P1/Image.csv")
-        .body(ByteStream::from_static(b"partial"))
-        .send()
-        .await
-        .unwrap();
+    // A publish cut short: its file is there, its record says it is not complete.
+    for (key, body) in [
+        ("out/P1/Image.csv", &b"partial"[..]),
+        (
+            "out/P1/.dcp-done/Metadata_Plate=P1.json",
+            br#"{"group": "Metadata_Plate=P1", "complete": false, "objects": [{"key": "Image.csv", "size": 7}]}"#,
+        ),
+    ] {
+        run.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(ByteStream::from_static(body))
+            .send()
+            .await
+            .unwrap();
+    }
     run.push(&["P1"]);
     let first = stdout_lines(&run.worker("ok", None).output().unwrap());
     assert_eq!(first.len(), 1);
     assert!(first[0].contains("\"status\":\"success\""), "{first:?}");
     assert_eq!(run.starts(), 1);
 
-    // Now published with a manifest: the same task is skipped without starting CellProfiler.
+    // Now its record is complete: the same task is skipped without starting CellProfiler.
     run.push(&["P1"]);
     let out = run.worker("ok", None).output().unwrap();
     let second = stdout_lines(&out);

@@ -1,9 +1,12 @@
-//! Buckets as local directories: the bucket name is the directory's path.
+//! Buckets as local directories: the bucket name is the directory's path. A file is
+//! written under a partial name beside its target, then renamed into place, so a reader
+//! never sees half of it; a failed write removes the partial file.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Object, Store, StoreError};
+use super::publish::PARTIAL;
+use super::{Object, Placement, Store, StoreError};
 use crate::prefix::check_relative;
 
 /// Buckets that are directories on this machine.
@@ -26,33 +29,52 @@ fn path_of(bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
     Ok(Path::new(bucket).join(key.trim_end_matches('/')))
 }
 
-/// A name no other process or attempt uses at the same time.
-fn unique(stem: &str, what: &str) -> String {
+/// A name in `dir` for `target` that no other process or attempt uses at the same time;
+/// [`is_dcp_key`](super::is_dcp_key) knows it for a file being placed.
+fn partial_name(target: &Path) -> PathBuf {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!(".{stem}.dcp-{what}-{}-{nanos}", std::process::id())
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}{PARTIAL}{}-{nanos}", std::process::id()))
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), StoreError> {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.map_err(|e| StoreError::Io {
-            path: from.to_owned(),
-            source: e.into(),
-        })?;
-        let target = to.join(
-            entry
-                .path()
-                .strip_prefix(from)
-                .expect("walkdir stays under its root"),
-        );
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).map_err(io(&target))?;
-        } else {
-            std::fs::copy(entry.path(), &target).map_err(io(&target))?;
+/// A file being placed, removed when dropped unless it was renamed into place.
+struct Partial(Option<PathBuf>);
+
+impl Partial {
+    fn path(&self) -> &Path {
+        self.0
+            .as_deref()
+            .expect("a partial file is in use until placed")
+    }
+
+    fn placed(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
         }
     }
-    Ok(())
+}
+
+/// Puts a copy of `file` (or `file` itself, moved) beside `target` under a partial name.
+fn stage(file: &Path, target: &Path) -> Result<Partial, StoreError> {
+    let parent = target.parent().expect("a key has a parent folder");
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let partial = Partial(Some(partial_name(target)));
+    // A rename is enough when the scratch folder is on the same file system.
+    if std::fs::rename(file, partial.path()).is_err() {
+        std::fs::copy(file, partial.path()).map_err(io(partial.path()))?;
+    }
+    Ok(partial)
 }
 
 fn list_files(root: &Path) -> Result<Vec<Object>, StoreError> {
@@ -88,91 +110,61 @@ impl Store for LocalStore {
         list_files(&path_of(bucket, prefix)?)
     }
 
-    /// Everything under the prefix: a local result is put in place whole, by a rename.
-    async fn finished(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Option<Vec<Object>>, StoreError> {
-        self.list(bucket, prefix).await.map(Some)
-    }
-
-    async fn publish(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        dir: &Path,
-    ) -> Result<Vec<String>, StoreError> {
-        let target = path_of(bucket, prefix)?;
-        let parent = target
-            .parent()
-            .expect("a key has a parent folder")
-            .to_owned();
-        let name = target
-            .file_name()
-            .expect("a key has a name")
-            .to_string_lossy()
-            .into_owned();
-        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-        let staging = parent.join(unique(&name, "staging"));
-        // A rename is enough when the scratch folder is on the same file system.
-        if std::fs::rename(dir, &staging).is_err() {
-            copy_tree(dir, &staging)?;
-        }
-        let published = list_files(&staging)?.into_iter().map(|o| o.key).collect();
-        loop {
-            match std::fs::rename(&staging, &target) {
-                Ok(()) => return Ok(published),
-                Err(_) if target.exists() => {
-                    // Replace an earlier result: move it aside, put the new one in place.
-                    let old = parent.join(unique(&name, "old"));
-                    match std::fs::rename(&target, &old) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => {
-                            return Err(StoreError::Io {
-                                path: target,
-                                source: e,
-                            });
-                        }
-                    }
-                    let placed = std::fs::rename(&staging, &target);
-                    let _ = std::fs::remove_dir_all(&old);
-                    match placed {
-                        Ok(()) => return Ok(published),
-                        Err(_) if target.exists() => continue,
-                        Err(e) => {
-                            return Err(StoreError::Io {
-                                path: target,
-                                source: e,
-                            });
-                        }
-                    }
-                }
-                Err(e) => {
-                    return Err(StoreError::Io {
-                        path: target,
-                        source: e,
-                    });
-                }
-            }
+    async fn read(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = path_of(bucket, key)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
         }
     }
 
-    async fn put(&self, bucket: &str, key: &str, file: &Path) -> Result<(), StoreError> {
+    async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         let target = path_of(bucket, key)?;
         let parent = target.parent().expect("a key has a parent folder");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
-        if std::fs::rename(file, &target).is_ok() {
-            return Ok(());
+        let partial = Partial(Some(partial_name(&target)));
+        std::fs::write(partial.path(), bytes).map_err(io(partial.path()))?;
+        std::fs::rename(partial.path(), &target).map_err(io(&target))?;
+        partial.placed();
+        Ok(())
+    }
+
+    /// Renames the staged file into place, which replaces atomically; for
+    /// [`Placement::New`] it is hard-linked instead, which fails if the name exists.
+    async fn place(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+        placement: Placement,
+    ) -> Result<(), StoreError> {
+        let target = path_of(bucket, key)?;
+        let partial = stage(file, &target)?;
+        let occupied = |partial: Partial| {
+            // Give the caller its file back, as it was.
+            if std::fs::rename(partial.path(), file).is_ok() {
+                partial.placed();
+            }
+            StoreError::Occupied {
+                bucket: bucket.to_owned(),
+                keys: vec![key.to_owned()],
+            }
+        };
+        if placement == Placement::New {
+            match std::fs::hard_link(partial.path(), &target) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(occupied(partial));
+                }
+                // A file system without hard links: check, then rename.
+                Err(_) if target.exists() => return Err(occupied(partial)),
+                Err(_) => {}
+            }
         }
-        let name = target
-            .file_name()
-            .expect("a key has a name")
-            .to_string_lossy();
-        let staging = parent.join(unique(&name, "staging"));
-        std::fs::copy(file, &staging).map_err(io(&staging))?;
-        std::fs::rename(&staging, &target).map_err(io(&target))
+        std::fs::rename(partial.path(), &target).map_err(io(&target))?;
+        partial.placed();
+        Ok(())
     }
 
     fn local_dir(&self, bucket: &str, prefix: &str) -> Option<PathBuf> {

@@ -1,10 +1,9 @@
 //! Buckets on Amazon S3 (or any S3-compatible store `AWS_ENDPOINT_URL` names).
 //!
-//! S3 cannot rename a folder, so a result is published as a set of objects followed, last,
-//! by a manifest ([`MANIFEST`]) naming them; only a prefix with a manifest holds a
-//! finished result. Large files go up in parts (multipart upload).
+//! Each object is written whole by one PutObject (or, when large, one completed multipart
+//! upload); [`Placement::New`] sends `If-None-Match: *`, so S3 itself refuses to replace an
+//! existing object (a conditional write, answered 412 Precondition Failed).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::Client;
@@ -13,17 +12,12 @@ use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectCannedAcl,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
 
-use super::{Object, Store, StoreError};
+use super::{Object, Placement, Store, StoreError};
 use crate::prefix::check_relative;
 
 /// Transfers in flight at once for one task.
 const CONCURRENT_TRANSFERS: usize = 8;
-
-/// The object, inside a published prefix, that lists the result's objects; written last,
-/// so its presence means the result is whole.
-pub const MANIFEST: &str = ".dcp-done.json";
 
 /// Files larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 64 << 20;
@@ -37,18 +31,6 @@ pub struct S3Store {
     acl: Option<ObjectCannedAcl>,
     multipart_threshold: u64,
     part_size: u64,
-}
-
-/// The manifest of a published result: its objects, relative to the prefix, with sizes.
-#[derive(Debug, Serialize, Deserialize)]
-struct Manifest {
-    objects: Vec<ManifestEntry>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct ManifestEntry {
-    key: String,
-    size: u64,
 }
 
 /// The folder of `prefix`: the prefix with one trailing `/`.
@@ -65,6 +47,25 @@ fn service(
         bucket: bucket.to_owned(),
         key: key.to_owned(),
         message: aws_sdk_s3::error::DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// The error of a write: [`StoreError::Occupied`] when S3 refused a conditional write
+/// because the key exists (412 Precondition Failed, or 409 when another conditional write
+/// to the key was under way).
+fn refused<E, R>(bucket: &str, key: &str, error: aws_sdk_s3::error::SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+    aws_sdk_s3::Error: From<aws_sdk_s3::error::SdkError<E, R>>,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    match error.code() {
+        Some("PreconditionFailed" | "ConditionalRequestConflict") => StoreError::Occupied {
+            bucket: bucket.to_owned(),
+            keys: vec![key.to_owned()],
+        },
+        _ => service(bucket, key, aws_sdk_s3::Error::from(error)),
     }
 }
 
@@ -140,7 +141,13 @@ impl S3Store {
     }
 
     /// Writes `file` as `key`: in one request, or in parts when it is large.
-    async fn upload(&self, bucket: &str, key: &str, file: &Path) -> Result<(), StoreError> {
+    async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        file: &Path,
+        placement: Placement,
+    ) -> Result<(), StoreError> {
         let size = std::fs::metadata(file)
             .map_err(|source| StoreError::Io {
                 path: file.to_owned(),
@@ -148,7 +155,9 @@ impl S3Store {
             })?
             .len();
         if size > self.multipart_threshold {
-            return self.upload_in_parts(bucket, key, file, size).await;
+            return self
+                .upload_in_parts(bucket, key, file, size, placement)
+                .await;
         }
         let body = ByteStream::from_path(file)
             .await
@@ -157,10 +166,10 @@ impl S3Store {
         if let Some(acl) = &self.acl {
             request = request.acl(acl.clone());
         }
-        request
-            .send()
-            .await
-            .map_err(|e| service(bucket, key, aws_sdk_s3::Error::from(e)))?;
+        if placement == Placement::New {
+            request = request.if_none_match("*");
+        }
+        request.send().await.map_err(|e| refused(bucket, key, e))?;
         Ok(())
     }
 
@@ -172,6 +181,7 @@ impl S3Store {
         key: &str,
         file: &Path,
         size: u64,
+        placement: Placement,
     ) -> Result<(), StoreError> {
         let mut request = self
             .client
@@ -193,7 +203,9 @@ impl S3Store {
                 message: "CreateMultipartUpload returned no upload id".to_owned(),
             });
         };
-        let result = self.send_parts(bucket, key, file, size, &upload_id).await;
+        let result = self
+            .send_parts(bucket, key, file, size, &upload_id, placement)
+            .await;
         if result.is_err() {
             let aborted = self
                 .client
@@ -218,6 +230,7 @@ impl S3Store {
         file: &Path,
         size: u64,
         upload_id: &str,
+        placement: Placement,
     ) -> Result<(), StoreError> {
         let part_size = self.part_size;
         let parts = size.div_ceil(part_size);
@@ -261,7 +274,8 @@ impl S3Store {
             .buffered(CONCURRENT_TRANSFERS.min(4))
             .try_collect()
             .await?;
-        self.client
+        let mut complete = self
+            .client
             .complete_multipart_upload()
             .bucket(bucket)
             .key(key)
@@ -270,53 +284,12 @@ impl S3Store {
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(completed))
                     .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| service(bucket, key, aws_sdk_s3::Error::from(e)))?;
+            );
+        if placement == Placement::New {
+            complete = complete.if_none_match("*");
+        }
+        complete.send().await.map_err(|e| refused(bucket, key, e))?;
         Ok(())
-    }
-
-    /// Deletes `key`; a missing object is no error.
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| service(bucket, key, aws_sdk_s3::Error::from(e)))?;
-        Ok(())
-    }
-
-    /// The manifest of the result under `folder` (ending in `/`), if there is one.
-    async fn manifest(&self, bucket: &str, folder: &str) -> Result<Option<Manifest>, StoreError> {
-        let key = format!("{folder}{MANIFEST}");
-        let got = match self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(got) => got,
-            Err(e) => {
-                return match aws_sdk_s3::Error::from(e) {
-                    aws_sdk_s3::Error::NoSuchKey(_) => Ok(None),
-                    other => Err(service(bucket, &key, other)),
-                };
-            }
-        };
-        let bytes = got
-            .body
-            .collect()
-            .await
-            .map_err(|e| service(bucket, &key, e))?
-            .into_bytes();
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| service(bucket, &key, e))
     }
 }
 
@@ -361,94 +334,62 @@ impl Store for S3Store {
         Ok(objects)
     }
 
-    /// Deletes the old manifest, uploads every file, then writes the manifest naming them.
-    async fn publish(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        dir: &Path,
-    ) -> Result<Vec<String>, StoreError> {
-        let folder = folder(prefix);
-        let manifest_key = format!("{folder}{MANIFEST}");
-        let files: Vec<(String, PathBuf, u64)> = super::local_files(dir)?
-            .into_iter()
-            .filter(|(relative, _, _)| relative != MANIFEST)
-            .collect();
-        // From here until the new manifest is written, the prefix is not a finished result.
-        self.delete(bucket, &manifest_key).await?;
-        let uploads: Vec<_> = files
-            .iter()
-            .map(|(relative, path, _)| {
-                let key = format!("{folder}{relative}");
-                async move { self.upload(bucket, &key, path).await }
-            })
-            .collect();
-        stream::iter(uploads)
-            .buffer_unordered(CONCURRENT_TRANSFERS)
-            .try_collect::<Vec<()>>()
-            .await?;
-        let manifest = Manifest {
-            objects: files
-                .iter()
-                .map(|(key, _, size)| ManifestEntry {
-                    key: key.clone(),
-                    size: *size,
-                })
-                .collect(),
+    async fn read(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let got = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(got) => got,
+            Err(e) => {
+                return match aws_sdk_s3::Error::from(e) {
+                    aws_sdk_s3::Error::NoSuchKey(_) => Ok(None),
+                    other => Err(service(bucket, key, other)),
+                };
+            }
         };
-        let body = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+        let bytes = got
+            .body
+            .collect()
+            .await
+            .map_err(|e| service(bucket, key, e))?
+            .into_bytes();
+        Ok(Some(bytes.to_vec()))
+    }
+
+    async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         let mut request = self
             .client
             .put_object()
             .bucket(bucket)
-            .key(&manifest_key)
+            .key(key)
             .content_type("application/json")
-            .body(ByteStream::from(body));
+            .body(ByteStream::from(bytes));
         if let Some(acl) = &self.acl {
             request = request.acl(acl.clone());
         }
         request
             .send()
             .await
-            .map_err(|e| service(bucket, &manifest_key, aws_sdk_s3::Error::from(e)))?;
-        Ok(files.into_iter().map(|(relative, _, _)| relative).collect())
+            .map_err(|e| service(bucket, key, aws_sdk_s3::Error::from(e)))?;
+        Ok(())
     }
 
-    /// The objects the manifest names that are there with the size it gives; `None`
-    /// without a manifest.
-    async fn finished(
+    async fn place(
         &self,
         bucket: &str,
-        prefix: &str,
-    ) -> Result<Option<Vec<Object>>, StoreError> {
-        let Some(manifest) = self.manifest(bucket, &folder(prefix)).await? else {
-            return Ok(None);
-        };
-        let present: HashMap<String, u64> = self
-            .list(bucket, prefix)
-            .await?
-            .into_iter()
-            .map(|o| (o.key, o.size))
-            .collect();
-        Ok(Some(
-            manifest
-                .objects
-                .into_iter()
-                .filter(|e| present.get(&e.key) == Some(&e.size))
-                .map(|e| Object {
-                    key: e.key,
-                    size: e.size,
-                })
-                .collect(),
-        ))
-    }
-
-    async fn put(&self, bucket: &str, key: &str, file: &Path) -> Result<(), StoreError> {
+        key: &str,
+        file: &Path,
+        placement: Placement,
+    ) -> Result<(), StoreError> {
         check_relative(key).map_err(|_| StoreError::BadKey {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
         })?;
-        self.upload(bucket, key, file).await
+        self.upload(bucket, key, file, placement).await
     }
 
     fn local_dir(&self, _bucket: &str, _prefix: &str) -> Option<PathBuf> {

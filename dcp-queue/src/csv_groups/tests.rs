@@ -76,7 +76,8 @@ fn errors_name_line_and_column() {
     assert_eq!(found, [(3, "Metadata"), (4, "Metadata"), (5, "Metadata")]);
     assert_eq!(
         errors.errors[0].to_string(),
-        "plates.csv:3: Metadata: duplicate of the group at line 2"
+        "plates.csv:3: Metadata: duplicate of the group at line 2: same metadata, same \
+         output prefix `analysis/P1-A01`"
     );
     let errors = tasks("Metadata_Plate,colour\nP1,red\n", &Layout::default()).unwrap_err();
     assert_eq!(
@@ -92,4 +93,18 @@ fn errors_name_line_and_column() {
     .unwrap_err();
     assert_eq!(errors.errors[0].field, "Metadata_Site");
     assert!(tasks("Metadata_Plate\n", &Layout::default()).is_err());
+}
+
+#[test]
+fn rows_may_write_into_one_anothers_output_prefix() {
+    // out/P1/A01 and out/P1: publishing merges, so neither loses the other's files.
+    let got = tasks(
+        "Metadata_Plate,Metadata_Well,output,output_structure\n\
+         P1,A01,out,Metadata_Plate/Metadata_Well\n\
+         P1,A01,out,Metadata_Plate\n",
+        &Layout::default(),
+    )
+    .unwrap();
+    let prefixes: Vec<String> = got.iter().map(|t| t.resolve().unwrap().1).collect();
+    assert_eq!(prefixes, ["out/P1/A01", "out/P1"]);
 }

@@ -16,7 +16,7 @@ fn config() -> Config {
 
 fn outcome(output: &str, status: Status, id: &str, receive_count: u32, seconds: f64) -> Outcome {
     Outcome {
-        group: format!("Metadata_Group={output}"),
+        group: group_of(output),
         output: output.to_owned(),
         status,
         seconds,
@@ -29,6 +29,18 @@ fn outcome(output: &str, status: Status, id: &str, receive_count: u32, seconds: 
         message_id: id.to_owned(),
         receive_count,
         detail: (!status.is_done()).then(|| format!("{status:?} at receive {receive_count}")),
+        log: None,
+    }
+}
+
+/// The group whose output prefix (empty output_structure) is `output`: `out/P1-A01-3`.
+fn group_of(output: &str) -> String {
+    let values: Vec<&str> = output.trim_start_matches("out/").split('-').collect();
+    match values[..] {
+        [plate, well, site] => {
+            format!("Metadata_Plate={plate},Metadata_Well={well},Metadata_Site={site}")
+        }
+        _ => String::new(),
     }
 }
 
@@ -133,6 +145,10 @@ fn dead_letters_carry_their_task_and_last_failure_class() {
     let first = &json["dead_letters"][0];
     assert_eq!(first["id"], "3");
     assert_eq!(first["output"], "out/P1-A01-3");
+    assert_eq!(
+        first["group"],
+        "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=3"
+    );
     assert_eq!(
         first["task"]["Metadata"],
         "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=3"

@@ -127,6 +127,7 @@ impl Run {
             message_id: task.id.clone(),
             receive_count: task.receive_count,
             detail: (!status.is_done()).then(|| "CellProfiler exited with 1".into()),
+            log: None,
         };
         append(
             &self.run_dir().join(format!("workers/{worker}.jsonl")),

@@ -56,6 +56,54 @@ impl RunDir {
         stdout_ok(self.queue(&["push"], &job));
     }
 
+    /// Writes `w/sites.csv`: a load-data file with a row per plate (P1, P2) × well (A01,
+    /// A02) × site (1, 2), all naming the image `img/P1.tif`.
+    pub fn sites_csv(&self) {
+        let mut csv =
+            String::from("Metadata_Plate,Metadata_Well,Metadata_Site,FileName_DNA,PathName_DNA\n");
+        for plate in ["P1", "P2"] {
+            for well in ["A01", "A02"] {
+                for site in 1..=2 {
+                    csv.push_str(&format!(
+                        "{plate},{well},{site},P1.tif,/home/ubuntu/bucket/img\n"
+                    ));
+                }
+            }
+        }
+        std::fs::write(self.path().join("bucket/w/sites.csv"), csv).unwrap();
+    }
+
+    /// Pushes `groups` (Metadata strings) of `w/sites.csv` with `output_structure`, into
+    /// `out`.
+    pub fn push_groups(&self, groups: &[&str], output_structure: &str) {
+        let groups: Vec<String> = groups
+            .iter()
+            .map(|g| format!("{{\"Metadata\": \"{g}\"}}"))
+            .collect();
+        let job = format!(
+            "{{\"pipeline\": \"w/p.cppipe\", \"data_file\": \"w/sites.csv\", \"input\": \"img/\", \
+             \"output\": \"out\", \"output_structure\": \"{output_structure}\", \"groups\": [{}]}}",
+            groups.join(", ")
+        );
+        stdout_ok(self.queue(&["push"], &job));
+    }
+
+    /// The files under a folder of the destination bucket, relative to it, sorted.
+    pub fn files(&self, folder: &str) -> Vec<String> {
+        let root = self.result(folder);
+        let mut files: Vec<String> = walk(&root)
+            .into_iter()
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
     /// The queue's counts: (visible, in flight, dead).
     pub fn counts(&self) -> (u64, u64, u64) {
         let status: serde_json::Value =
@@ -98,4 +146,20 @@ pub fn outcomes(out: &Output) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

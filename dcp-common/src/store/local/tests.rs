@@ -1,4 +1,5 @@
 use super::*;
+use crate::store::{Placement, publish, record};
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -46,46 +47,156 @@ async fn list_walks_every_file_with_sizes() {
     assert!(LocalStore.list(b, "out/none").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn publish_replaces_a_result_whole() {
-    let bucket = tempfile::tempdir().unwrap();
-    let b = bucket.path().to_str().unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    let first = scratch.path().join("first");
-    write(&first.join("Image.csv"), "old");
-    write(&first.join("Stale.csv"), "old");
-    assert_eq!(
-        LocalStore.publish(b, "out/P1", &first).await.unwrap(),
-        ["Image.csv", "Stale.csv"]
-    );
-    let second = scratch.path().join("second");
-    write(&second.join("Image.csv"), "new");
-    write(&second.join("Nuclei.csv"), "new");
-    LocalStore.publish(b, "out/P1", &second).await.unwrap();
-    let keys: Vec<String> = LocalStore
-        .list(b, "out/P1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    assert_eq!(keys, ["Image.csv", "Nuclei.csv"]);
-    let leftovers: Vec<_> = std::fs::read_dir(bucket.path().join("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(leftovers, ["P1"], "no staging folders left behind");
+fn keys(bucket: &str, prefix: &str) -> Vec<String> {
+    let walked = crate::store::local_files(&Path::new(bucket).join(prefix)).unwrap();
+    walked.into_iter().map(|(key, _, _)| key).collect()
+}
+
+fn outputs(scratch: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = scratch.join(name);
+    for (file, text) in files {
+        write(&dir.join(file), text);
+    }
+    dir
 }
 
 #[tokio::test]
-async fn put_writes_a_file_whole() {
+async fn tasks_sharing_a_folder_merge_their_files() {
     let bucket = tempfile::tempdir().unwrap();
     let b = bucket.path().to_str().unwrap();
-    let file = bucket.path().join("local.log");
-    std::fs::write(&file, "log").unwrap();
-    LocalStore.put(b, "logs/out/P1.log", &file).await.unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    // Six files of an earlier step are already in the plate's folder.
+    for i in 0..6 {
+        write(
+            &bucket.path().join(format!("out/P1/illum{i}.npy")),
+            "earlier",
+        );
+    }
+    for (site, group) in [
+        (1, "Metadata_Plate=P1,Metadata_Site=1"),
+        (2, "Metadata_Plate=P1,Metadata_Site=2"),
+    ] {
+        let dir = outputs(
+            scratch.path(),
+            &format!("s{site}"),
+            &[(&format!("P1_s{site}.tif"), "projection")],
+        );
+        let published = publish(&LocalStore, b, "out/P1", group, &dir)
+            .await
+            .unwrap();
+        assert_eq!(published.len(), 1);
+    }
+    let mut expected: Vec<String> = [
+        ".dcp-done/Metadata_Plate=P1,Metadata_Site=1.json",
+        ".dcp-done/Metadata_Plate=P1,Metadata_Site=2.json",
+        "P1_s1.tif",
+        "P1_s2.tif",
+    ]
+    .iter()
+    .map(|k| k.to_string())
+    .chain((0..6).map(|i| format!("illum{i}.npy")))
+    .collect();
+    expected.sort();
     assert_eq!(
-        std::fs::read_to_string(bucket.path().join("logs/out/P1.log")).unwrap(),
-        "log"
+        keys(b, "out/P1"),
+        expected,
+        "nothing replaced, nothing left behind"
+    );
+    let record = record(
+        &LocalStore,
+        b,
+        "out/P1",
+        "Metadata_Plate=P1,Metadata_Site=2",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(record.complete);
+    assert_eq!(
+        record.objects,
+        [Object {
+            key: "P1_s2.tif".into(),
+            size: 10
+        }]
+    );
+}
+
+#[tokio::test]
+async fn a_task_replaces_only_its_own_files() {
+    let bucket = tempfile::tempdir().unwrap();
+    let b = bucket.path().to_str().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let first = outputs(scratch.path(), "a", &[("Image.csv", "task A")]);
+    publish(&LocalStore, b, "out/P1", "Metadata_Site=1", &first)
+        .await
+        .unwrap();
+    // Another task writing the same name is refused, and changes nothing.
+    let other = outputs(
+        scratch.path(),
+        "b",
+        &[("Image.csv", "task B"), ("Other.csv", "B")],
+    );
+    let err = publish(&LocalStore, b, "out/P1", "Metadata_Site=2", &other)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Occupied { keys, .. } if keys == &["out/P1/Image.csv"]),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bucket.path().join("out/P1/Image.csv")).unwrap(),
+        "task A"
+    );
+    assert!(!bucket.path().join("out/P1/Other.csv").exists());
+    // A re-run of task A replaces its own file.
+    let rerun = outputs(scratch.path(), "a2", &[("Image.csv", "task A again")]);
+    publish(&LocalStore, b, "out/P1", "Metadata_Site=1", &rerun)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(bucket.path().join("out/P1/Image.csv")).unwrap(),
+        "task A again"
+    );
+    // A nested prefix publishes beside the parent's files.
+    let nested = outputs(scratch.path(), "n", &[("Image.csv", "well")]);
+    publish(&LocalStore, b, "out/P1/A01", "Metadata_Well=A01", &nested)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(bucket.path().join("out/P1/Image.csv")).unwrap(),
+        "task A again"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bucket.path().join("out/P1/A01/Image.csv")).unwrap(),
+        "well"
+    );
+}
+
+#[tokio::test]
+async fn place_new_keeps_what_is_there_and_leaves_no_partial_file() {
+    let bucket = tempfile::tempdir().unwrap();
+    let b = bucket.path().to_str().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    write(&bucket.path().join("logs/x.log"), "kept");
+    let file = scratch.path().join("new.log");
+    std::fs::write(&file, "new").unwrap();
+    assert!(matches!(
+        LocalStore
+            .place(b, "logs/x.log", &file, Placement::New)
+            .await,
+        Err(StoreError::Occupied { .. })
+    ));
+    assert_eq!(
+        std::fs::read_to_string(bucket.path().join("logs/x.log")).unwrap(),
+        "kept"
+    );
+    assert_eq!(keys(b, "logs"), ["x.log"]);
+    LocalStore
+        .place(b, "logs/x.log", &file, Placement::Replace)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(bucket.path().join("logs/x.log")).unwrap(),
+        "new"
     );
 }
