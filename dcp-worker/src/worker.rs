@@ -109,11 +109,8 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             if message.is_none() {
                 // Nothing visible: done if nothing is in flight either (a task in flight may
                 // still come back), otherwise wait a while for one.
-                if !self.options.wait {
-                    let counts = self.queue.counts().await?;
-                    if counts.visible == 0 && counts.in_flight == 0 {
-                        break;
-                    }
+                if !self.options.wait && self.queue.drained().await? {
+                    break;
                 }
                 message = self.queue.receive(1, RECEIVE_WAIT).await?.pop();
             }
