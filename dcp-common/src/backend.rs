@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::queue::{Counts, Created, DeadLetter, Received};
+use crate::queue::{Counts, Created, DeadLetter, Deleted, Received};
 use crate::store::{Object, Placement};
 use crate::{
     Backend, Config, EmbeddedQueue, LocalStore, Queue, QueueError, QueueSpec, Store, StoreError,
@@ -122,6 +122,9 @@ impl Queue for ConfiguredQueue {
     async fn counts(&self) -> Result<Counts, QueueError> {
         on_queue!(self, q => q.counts().await)
     }
+    async fn drained(&self) -> Result<bool, QueueError> {
+        on_queue!(self, q => q.drained().await)
+    }
     async fn purge(&self, dead_letters: bool) -> Result<u64, QueueError> {
         on_queue!(self, q => q.purge(dead_letters).await)
     }
@@ -131,7 +134,7 @@ impl Queue for ConfiguredQueue {
     async fn redrive(&self) -> Result<u64, QueueError> {
         on_queue!(self, q => q.redrive().await)
     }
-    async fn delete_queues(&self) -> Result<(), QueueError> {
+    async fn delete_queues(&self) -> Result<Deleted, QueueError> {
         on_queue!(self, q => q.delete_queues().await)
     }
 }

@@ -1,5 +1,19 @@
 //! The task queue seam: a queue of DCP task messages with a dead-letter queue, with SQS
 //! semantics (visibility timeout, receive count, receipt handles, redrive policy).
+//!
+//! # Runs that share a dead-letter queue
+//!
+//! DCP's settings name one dead-letter queue for every APP_NAME (`user_DeadMessages` in
+//! its `config.py`), so several task queues may name the same one in their redrive policy.
+//! Each queue sees only its own dead letters: counts, lists, purges and redrives touch
+//! only letters whose *source* is this queue, and leave the others in place, visible.
+//! A letter's source is the queue it was moved from: SQS records it in the
+//! `DeadLetterQueueSourceArn` message system attribute (and dcp also sends each task with
+//! the message attribute [`SOURCE_ATTRIBUTE`], for endpoints that do not record it); the
+//! embedded queue records it in its file. A letter whose source is not recorded belongs
+//! to this queue when no other queue names the dead-letter queue (SQS
+//! ListDeadLetterSourceQueues), and to no queue otherwise. Deleting a queue keeps its
+//! dead-letter queue while another queue's redrive policy names it or it holds letters.
 
 mod embedded;
 #[cfg(feature = "aws")]
@@ -14,7 +28,7 @@ use crate::Config;
 
 pub use embedded::EmbeddedQueue;
 #[cfg(feature = "aws")]
-pub use sqs::{QueueState, SqsQueue};
+pub use sqs::{DeadLetterQueueState, QueueState, SqsQueue};
 
 /// What a queue is: its name, its dead-letter queue and its redrive policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -88,6 +102,45 @@ pub struct Counts {
     pub dead: u64,
 }
 
+/// The message attribute (type `String`) naming the task queue a message was sent to,
+/// DCP's `SQS_QUEUE_NAME`: the source of a dead letter where SQS's own
+/// `DeadLetterQueueSourceArn` is missing.
+pub const SOURCE_ATTRIBUTE: &str = "SQS_QUEUE_NAME";
+
+/// Whether a dead letter whose source is `source` (`None`: not recorded) is the letter of
+/// `queue`; `alone` says that no other queue names the dead-letter queue.
+pub fn is_source(queue: &str, source: Option<&str>, alone: bool) -> bool {
+    source.map_or(alone, |s| s == queue)
+}
+
+/// What `delete_queues` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Deleted {
+    /// The queues deleted (with this queue's dead letters).
+    pub deleted: Vec<String>,
+    /// Queues kept, each with the reason.
+    pub kept: Vec<String>,
+}
+
+impl Deleted {
+    /// Records the dead-letter queue `name` as deleted, or kept while `other_sources`
+    /// (queues whose redrive policy names it) remain or it holds `letters` of theirs.
+    fn dead_letter_queue(&mut self, name: &str, other_sources: &[String], letters: u64) {
+        if !other_sources.is_empty() {
+            self.kept.push(format!(
+                "dead-letter queue {name}: the redrive policy of {} names it",
+                other_sources.join(", ")
+            ));
+        } else if letters > 0 {
+            self.kept.push(format!(
+                "dead-letter queue {name}: holds {letters} task(s) of other queues"
+            ));
+        } else {
+            self.deleted.push(name.to_owned());
+        }
+    }
+}
+
 /// Whether `create` made the queues or found them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Created {
@@ -153,18 +206,23 @@ pub trait Queue: Send + Sync {
     /// Deletes a received message.
     fn delete_message(&self, receipt: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
 
-    /// Counts visible, in-flight and dead messages.
+    /// Counts visible and in-flight messages, and this queue's dead letters.
     fn counts(&self) -> impl Future<Output = Result<Counts, QueueError>> + Send;
 
-    /// Deletes every message of the task queue (or of the dead-letter queue); returns how many.
+    /// Whether the task queue holds no message, visible or in flight (cheap: the
+    /// dead-letter queue is not read).
+    fn drained(&self) -> impl Future<Output = Result<bool, QueueError>> + Send;
+
+    /// Deletes every message of the task queue (or this queue's dead letters); returns how many.
     fn purge(&self, dead_letters: bool) -> impl Future<Output = Result<u64, QueueError>> + Send;
 
-    /// Lists the messages of the dead-letter queue.
+    /// Lists this queue's dead letters.
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, QueueError>> + Send;
 
-    /// Moves every dead letter back to the task queue with a fresh receive count; returns how many.
+    /// Moves this queue's dead letters back to it with a fresh receive count; returns how many.
     fn redrive(&self) -> impl Future<Output = Result<u64, QueueError>> + Send;
 
-    /// Deletes both queues and their messages.
-    fn delete_queues(&self) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Deletes the task queue with its messages and its dead letters, and the dead-letter
+    /// queue unless another queue's redrive policy names it or it holds letters.
+    fn delete_queues(&self) -> impl Future<Output = Result<Deleted, QueueError>> + Send;
 }

@@ -16,7 +16,7 @@ mod start;
 
 use std::time::SystemTime;
 
-use dcp_common::queue::{QueueState, SqsQueue};
+use dcp_common::queue::{DeadLetterQueueState, QueueState, SqsQueue};
 use dcp_common::{Config, QueueSpec};
 use serde::Serialize;
 
@@ -141,8 +141,9 @@ pub struct Found {
     pub other_services: u32,
     /// The task queue's URL, when it exists.
     pub queue: Option<QueueState>,
-    /// The dead-letter queue's URL, when it exists.
-    pub dead_letter_queue: Option<QueueState>,
+    /// The dead-letter queue, when it exists: its letters, the run's own, and the other
+    /// queues that name it.
+    pub dead_letter_queue: Option<DeadLetterQueueState>,
     /// The run's log groups that exist.
     pub log_groups: Vec<String>,
     /// Whether the run's dashboard (APP_NAME) exists.

@@ -44,18 +44,22 @@ enum Command {
     /// metadata: "load_data_csv/{Metadata_Plate}/load_data.csv".
     Push(PushArgs),
     /// Print the counts of visible, in-flight and dead tasks.
+    ///
+    /// A dead-letter queue shared with other queues (DCP's `user_DeadMessages`) holds
+    /// their letters too; status, dead, redrive and purge see only this queue's.
     Status,
-    /// Print the dead letters as JSON Lines.
+    /// Print this queue's dead letters as JSON Lines.
     Dead,
-    /// Move every dead letter back into the queue with a fresh receive count.
+    /// Move this queue's dead letters back into it with a fresh receive count.
     Redrive,
-    /// Delete every task of the queue (or, with --dead-letters, of the dead-letter queue).
+    /// Delete every task of the queue (or, with --dead-letters, this queue's dead letters).
     Purge {
-        /// Purge the dead-letter queue instead.
+        /// Purge this queue's dead letters instead.
         #[arg(long)]
         dead_letters: bool,
     },
-    /// Delete the queue and its dead-letter queue with their tasks.
+    /// Delete the queue with its tasks and dead letters, and the dead-letter queue unless
+    /// another queue's redrive policy names it or it holds their letters.
     Delete,
 }
 
@@ -182,11 +186,7 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
             )?;
         }
         Command::Delete => {
-            queue.delete_queues().await?;
-            print_json(
-                &mut out,
-                &serde_json::json!({ "deleted": [spec.name, spec.dead_letter_queue] }),
-            )?;
+            print_json(&mut out, &queue.delete_queues().await?)?;
         }
     }
     Ok(())

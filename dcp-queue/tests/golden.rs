@@ -84,7 +84,7 @@ fn create_push_status_dead() {
     );
     assert_eq!(
         stdout_ok(dcp_queue(d, &["delete"], "")),
-        "{\"deleted\":[\"GoldenQueue\",\"GoldenDeadMessages\"]}\n"
+        "{\"deleted\":[\"GoldenQueue\",\"GoldenDeadMessages\"],\"kept\":[]}\n"
     );
     let gone = dcp_queue(d, &["status"], "");
     assert_eq!(gone.status.code(), Some(1));

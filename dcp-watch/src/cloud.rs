@@ -34,7 +34,7 @@ pub struct CloudTick {
     pub visible: u64,
     /// Tasks received and not yet deleted.
     pub in_flight: u64,
-    /// Tasks in the dead-letter queue.
+    /// The run's tasks in the dead-letter queue (which other runs may share).
     pub dead: u64,
     /// The run's Spot Fleet requests.
     pub fleets: usize,
@@ -57,7 +57,7 @@ pub struct CloudDrained {
     pub tasks: u64,
     /// Tasks done.
     pub done: u64,
-    /// Tasks in the dead-letter queue.
+    /// The run's tasks in the dead-letter queue.
     pub dead: u64,
     /// Attempts that failed.
     pub failed_attempts: u64,
@@ -135,10 +135,7 @@ impl CloudWatch {
         let found = self.cloud.discover().await?;
         let started = found.fleets.iter().filter_map(|f| f.created).min();
         let elapsed = started.map_or(0, |s| now_secs().saturating_sub(s as u64));
-        let dead = found
-            .dead_letter_queue
-            .as_ref()
-            .map_or(0, |q| q.visible + q.in_flight);
+        let dead = found.dead_letter_queue.as_ref().map_or(0, |q| q.dead);
         let Some(queue) = &found.queue else {
             if !self.reported().await? {
                 return Err(WatchError::Aws(format!(

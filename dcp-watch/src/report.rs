@@ -34,7 +34,7 @@ pub struct Report {
     pub by_status: BTreeMap<String, u64>,
     /// Every task that has an outcome line, by output prefix.
     pub tasks: Vec<TaskReport>,
-    /// The dead letters, by message id.
+    /// The run's dead letters, by message id.
     pub dead_letters: Vec<DeadReport>,
 }
 
@@ -45,7 +45,7 @@ pub struct Counts {
     pub tasks: u64,
     /// Tasks whose final outcome is done (success or skipped-done).
     pub done: u64,
-    /// Messages in the dead-letter queue.
+    /// The run's dead letters (a shared dead-letter queue holds other runs' too).
     pub dead: u64,
     /// Outcome lines: attempts of all tasks.
     pub attempts: u64,

@@ -20,7 +20,7 @@ pub struct Tick {
     pub visible: u64,
     /// Tasks received and not yet deleted.
     pub in_flight: u64,
-    /// Tasks in the dead-letter queue.
+    /// The run's tasks in the dead-letter queue.
     pub dead: u64,
     /// Tasks with a done outcome (success or skipped-done), once per output prefix.
     pub done: u64,
@@ -50,7 +50,7 @@ pub struct Drained {
     pub tasks: u64,
     /// Tasks done.
     pub done: u64,
-    /// Tasks in the dead-letter queue.
+    /// The run's tasks in the dead-letter queue.
     pub dead: u64,
     /// Attempts that failed.
     pub failed_attempts: u64,

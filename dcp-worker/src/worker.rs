@@ -136,11 +136,8 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         }
         // Nothing visible: done if nothing is in flight either (a task in flight may still
         // come back), otherwise wait a while for one.
-        if !self.options.wait {
-            let counts = self.queue.counts().await?;
-            if counts.visible == 0 && counts.in_flight == 0 {
-                return Ok(Next::Drained);
-            }
+        if !self.options.wait && self.queue.drained().await? {
+            return Ok(Next::Drained);
         }
         Ok(match self.queue.receive(1, RECEIVE_WAIT).await?.pop() {
             Some(message) => Next::Message(message),

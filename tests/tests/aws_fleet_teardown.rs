@@ -331,3 +331,109 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
     assert_eq!(nothing["requests"], serde_json::json!([]));
     assert_eq!(nothing["kept"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_keeps_a_dead_letter_queue_another_run_names() {
+    let moto = Moto::start();
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for run in ["illum", "analysis"] {
+        std::fs::write(
+            d.join(format!("{run}.toml")),
+            format!(
+                "BACKEND = \"aws\"\nAPP_NAME = \"{run}\"\nAWS_BUCKET = \"b\"\n\
+                 SQS_DEAD_LETTER_QUEUE = \"user_DeadMessages\"\nJOB_RETRIES = 1\n"
+            ),
+        )
+        .unwrap();
+        stdout_ok(
+            moto.tool("dcp-queue", d)
+                .args(["--config", &format!("{run}.toml"), "create"])
+                .output()
+                .unwrap(),
+        );
+        // A task received once and then again goes to the dead-letter queue.
+        let url = queue_url(&sqs, format!("{run}Queue")).await;
+        let body = format!("{{\"output\": \"out/{run}\"}}");
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            sqs.receive_message()
+                .queue_url(&url)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let teardown = |run: &str| {
+        json(fleet(
+            &moto,
+            d,
+            &["--config", &format!("{run}.toml"), "teardown"],
+        ))
+    };
+    let letters = || async {
+        let url = queue_url(&sqs, "user_DeadMessages").await;
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        got.messages().len()
+    };
+
+    let torn = teardown("analysis");
+    assert_eq!(
+        torn["kept"],
+        serde_json::json!([
+            "dead-letter queue user_DeadMessages: the redrive policy of illumQueue names it"
+        ])
+    );
+    assert!(
+        sqs.get_queue_url()
+            .queue_name("analysisQueue")
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(letters().await, 2, "both runs' letters stay");
+
+    let torn = teardown("illum");
+    assert!(
+        torn["kept"][0]
+            .as_str()
+            .unwrap()
+            .contains("holds 2 task(s)"),
+        "{torn}"
+    );
+    assert!(
+        sqs.get_queue_url()
+            .queue_name("illumQueue")
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(letters().await, 2);
+
+    let dead_url = queue_url(&sqs, "user_DeadMessages").await;
+    sqs.purge_queue().queue_url(&dead_url).send().await.unwrap();
+    let torn = teardown("illum");
+    assert_eq!(torn["requests"][0]["Request"], "DeleteQueue", "{torn}");
+    assert_eq!(torn["requests"][0]["result"], "done", "{torn}");
+    assert!(
+        sqs.get_queue_url()
+            .queue_name("user_DeadMessages")
+            .send()
+            .await
+            .is_err()
+    );
+}

@@ -1,5 +1,11 @@
 //! The embedded queue: one SQLite file (WAL, busy timeout) holding any number of queues
 //! with SQS semantics, shared safely by every process on the machine.
+//!
+//! A message moved to a dead-letter queue records its source queue in
+//! `messages.source_queue`, as SQS records `DeadLetterQueueSourceArn`. Files made before
+//! that column existed get it when opened; their dead letters have no source (NULL) and
+//! follow the rule for unrecorded sources (see [`super`]): they are the letters of the
+//! queue that alone names their dead-letter queue, and of no queue while several do.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -7,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Counts, Created, DeadLetter, Queue, QueueError, QueueSpec, Received};
+use super::{Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queues (
@@ -23,10 +29,20 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_ms INTEGER NOT NULL,
     visible_ms INTEGER NOT NULL,
     receives INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT
+    receipt TEXT,
+    source_queue TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, visible_ms);
 ";
+
+/// Whether `messages` lacks `source_queue` (a file made before sources were recorded).
+const WITHOUT_SOURCE: &str =
+    "SELECT COUNT(*) = 0 FROM pragma_table_info('messages') WHERE name = 'source_queue'";
+
+/// This queue's dead letters (`?1` the queue, `?2` its dead-letter queue): those it is the
+/// source of, and those without a source when no other queue names the dead-letter queue.
+const OWN_LETTERS: &str = "queue = ?2 AND (source_queue = ?1 OR source_queue IS NULL AND NOT EXISTS \
+     (SELECT 1 FROM queues WHERE dead_letter_queue = ?2 AND name <> ?1))";
 
 /// How long a process waits for another one's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -59,13 +75,14 @@ impl EmbeddedQueue {
             path: path.display().to_string(),
             source,
         };
-        let conn = Connection::open(path).map_err(fail)?;
+        let mut conn = Connection::open(path).map_err(fail)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
             .map_err(fail)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        migrate(&mut conn).map_err(fail)?;
         Ok(EmbeddedQueue {
             conn: Mutex::new(conn),
             path: path.to_owned(),
@@ -114,7 +131,9 @@ impl EmbeddedQueue {
                         "SELECT id, receives FROM messages WHERE queue = ?1 AND visible_ms <= ?2 \
                          ORDER BY visible_ms, id LIMIT ?3",
                     )?
-                    .query_map(params![self.spec.name, now, wanted as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .query_map(params![self.spec.name, now, wanted as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
                     .collect::<Result<_, _>>()?;
                 if candidates.is_empty() {
                     break;
@@ -122,9 +141,15 @@ impl EmbeddedQueue {
                 for (id, receives) in candidates {
                     if receives >= max_receives {
                         tx.prepare_cached(
-                            "UPDATE messages SET queue = ?2, visible_ms = ?3, receipt = NULL WHERE id = ?1",
+                            "UPDATE messages SET queue = ?2, visible_ms = ?3, receipt = NULL, \
+                             source_queue = ?4 WHERE id = ?1",
                         )?
-                        .execute(params![id, dead_letter_queue, now])?;
+                        .execute(params![
+                            id,
+                            dead_letter_queue,
+                            now,
+                            self.spec.name
+                        ])?;
                         continue;
                     }
                     let (receipt, body, count): (String, String, u32) = tx
@@ -133,8 +158,15 @@ impl EmbeddedQueue {
                              receipt = id || '.' || lower(hex(randomblob(8))) \
                              WHERE id = ?1 RETURNING receipt, body, receives",
                         )?
-                        .query_row(params![id, now + visibility_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                    received.push(Received { id: id.to_string(), receipt, body, receive_count: count });
+                        .query_row(params![id, now + visibility_ms], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })?;
+                    received.push(Received {
+                        id: id.to_string(),
+                        receipt,
+                        body,
+                        receive_count: count,
+                    });
                 }
                 if received.len() == max {
                     break;
@@ -179,6 +211,16 @@ impl EmbeddedQueue {
             .map(|_| ())
             .ok_or_else(|| Fail::Queue(QueueError::Missing(self.spec.name.clone())))
     }
+}
+
+/// Adds `messages.source_queue` to a file made before it existed (once, whichever process
+/// opens the file first).
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if tx.query_row(WITHOUT_SOURCE, [], |r| r.get(0))? {
+        tx.execute("ALTER TABLE messages ADD COLUMN source_queue TEXT", [])?;
+    }
+    tx.commit()
 }
 
 fn now_ms() -> i64 {
@@ -267,8 +309,8 @@ impl Queue for EmbeddedQueue {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let dead: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM messages WHERE queue = ?1",
-                [&self.spec.dead_letter_queue],
+                &format!("SELECT COUNT(*) FROM messages WHERE {OWN_LETTERS}"),
+                [&self.spec.name, &self.spec.dead_letter_queue],
                 |r| r.get(0),
             )?;
             Ok(Counts {
@@ -279,24 +321,41 @@ impl Queue for EmbeddedQueue {
         })
     }
 
-    async fn purge(&self, dead_letters: bool) -> Result<u64, QueueError> {
-        let queue = if dead_letters {
-            &self.spec.dead_letter_queue
-        } else {
-            &self.spec.name
-        };
+    async fn drained(&self) -> Result<bool, QueueError> {
         self.with(|conn| {
             self.require_queue(conn)?;
-            Ok(conn.execute("DELETE FROM messages WHERE queue = ?1", [queue])? as u64)
+            let held: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE queue = ?1)",
+                [&self.spec.name],
+                |r| r.get(0),
+            )?;
+            Ok(!held)
+        })
+    }
+
+    async fn purge(&self, dead_letters: bool) -> Result<u64, QueueError> {
+        let spec = &self.spec;
+        self.with(|conn| {
+            self.require_queue(conn)?;
+            let purged = if dead_letters {
+                conn.execute(
+                    &format!("DELETE FROM messages WHERE {OWN_LETTERS}"),
+                    [&spec.name, &spec.dead_letter_queue],
+                )?
+            } else {
+                conn.execute("DELETE FROM messages WHERE queue = ?1", [&spec.name])?
+            };
+            Ok(purged as u64)
         })
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
         self.with(|conn| {
             self.require_queue(conn)?;
-            let mut select = conn
-                .prepare("SELECT id, receives, body FROM messages WHERE queue = ?1 ORDER BY id")?;
-            let rows = select.query_map([&self.spec.dead_letter_queue], |r| {
+            let mut select = conn.prepare(&format!(
+                "SELECT id, receives, body FROM messages WHERE {OWN_LETTERS} ORDER BY id"
+            ))?;
+            let rows = select.query_map([&self.spec.name, &self.spec.dead_letter_queue], |r| {
                 Ok(DeadLetter {
                     id: r.get::<_, i64>(0)?.to_string(),
                     receive_count: r.get(1)?,
@@ -311,23 +370,46 @@ impl Queue for EmbeddedQueue {
         self.with(|conn| {
             self.require_queue(conn)?;
             let moved = conn.execute(
-                "UPDATE messages SET queue = ?1, receives = 0, visible_ms = ?3, receipt = NULL WHERE queue = ?2",
+                &format!(
+                    "UPDATE messages SET queue = ?1, receives = 0, visible_ms = ?3, receipt = NULL, \
+                     source_queue = NULL WHERE {OWN_LETTERS}"
+                ),
                 params![self.spec.name, self.spec.dead_letter_queue, now_ms()],
             )?;
             Ok(moved as u64)
         })
     }
 
-    async fn delete_queues(&self) -> Result<(), QueueError> {
+    async fn delete_queues(&self) -> Result<Deleted, QueueError> {
+        let (name, dead) = (&self.spec.name, &self.spec.dead_letter_queue);
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             self.require_queue(&tx)?;
-            for name in [&self.spec.name, &self.spec.dead_letter_queue] {
-                tx.execute("DELETE FROM messages WHERE queue = ?1", [name])?;
-                tx.execute("DELETE FROM queues WHERE name = ?1", [name])?;
+            tx.execute(
+                &format!("DELETE FROM messages WHERE {OWN_LETTERS}"),
+                [name, dead],
+            )?;
+            tx.execute("DELETE FROM messages WHERE queue = ?1", [name])?;
+            tx.execute("DELETE FROM queues WHERE name = ?1", [name])?;
+            let others: Vec<String> = tx
+                .prepare("SELECT name FROM queues WHERE dead_letter_queue = ?1 ORDER BY name")?
+                .query_map([dead], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let letters: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM messages WHERE queue = ?1",
+                [dead],
+                |r| r.get(0),
+            )?;
+            let mut deleted = Deleted {
+                deleted: vec![name.clone()],
+                kept: Vec::new(),
+            };
+            deleted.dead_letter_queue(dead, &others, letters as u64);
+            if deleted.kept.is_empty() {
+                tx.execute("DELETE FROM queues WHERE name = ?1", [dead])?;
             }
             tx.commit()?;
-            Ok(())
+            Ok(deleted)
         })
     }
 }

@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+    Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
-use super::{Counts, Created, DeadLetter, Queue, QueueError, QueueSpec, Received};
+use super::{
+    Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received, SOURCE_ATTRIBUTE,
+    is_source,
+};
 
 /// How long SQS keeps a message: 14 days, as DCP sets it.
 const RETENTION_SECONDS: u32 = 14 * 24 * 3600;
@@ -18,12 +22,19 @@ const RETENTION_SECONDS: u32 = 14 * 24 * 3600;
 const CONCURRENT_BATCHES: usize = 16;
 /// How long listing or redriving hides the dead letters it has seen.
 const SCAN_VISIBILITY: i32 = 60;
+/// The attributes that count a queue's messages: visible, and in flight.
+const BOTH_COUNTS: [QueueAttributeName; 2] = [
+    QueueAttributeName::ApproximateNumberOfMessages,
+    QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+];
 
 /// A task queue and its dead-letter queue on SQS.
 pub struct SqsQueue {
     client: Client,
     spec: QueueSpec,
     urls: OnceCell<(String, String)>,
+    /// [`SOURCE_ATTRIBUTE`] with the task queue's name, sent with every task.
+    source_attribute: MessageAttributeValue,
 }
 
 fn service<E: std::error::Error + Send + Sync + 'static>(
@@ -46,6 +57,70 @@ pub struct QueueState {
     pub in_flight: u64,
 }
 
+/// A dead-letter queue as SQS has it now.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetterQueueState {
+    /// Its URL.
+    pub url: String,
+    /// Letters it holds, of every source queue (approximate).
+    pub letters: u64,
+    /// The task queue's own letters: approximate (all `letters`) while no other queue
+    /// names the dead-letter queue, counted by reading the letters otherwise.
+    pub dead: u64,
+    /// The other queues whose redrive policy names it (ListDeadLetterSourceQueues).
+    pub other_sources: Vec<String>,
+}
+
+/// A dead letter received while reading the dead-letter queue, with its source queue's
+/// name when recorded (`DeadLetterQueueSourceArn`, else [`SOURCE_ATTRIBUTE`]).
+struct Letter {
+    message: Received,
+    source: Option<String>,
+}
+
+/// The letters of a dead-letter queue read and hidden: this queue's, and the others'.
+struct Sorted {
+    own: Vec<Received>,
+    others: Vec<Received>,
+}
+
+fn received(m: Message) -> Received {
+    Received {
+        receive_count: m
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1),
+        id: m.message_id.unwrap_or_default(),
+        receipt: m.receipt_handle.unwrap_or_default(),
+        body: m.body.unwrap_or_default(),
+    }
+}
+
+/// The name of a dead letter's source queue: the last field of the
+/// `DeadLetterQueueSourceArn` SQS sets when it moves a message (moto sets none), else the
+/// [`SOURCE_ATTRIBUTE`] dcp sent it with.
+fn source_of(m: &Message) -> Option<String> {
+    let arn = m
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(&MessageSystemAttributeName::DeadLetterQueueSourceArn))
+        .and_then(|arn| arn.rsplit(':').next());
+    let sent_to = || {
+        m.message_attributes
+            .as_ref()
+            .and_then(|a| a.get(SOURCE_ATTRIBUTE))
+            .and_then(|v| v.string_value())
+    };
+    arn.or_else(sent_to).map(str::to_owned)
+}
+
+/// A queue's name: the last path segment of its URL.
+fn name_of(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
 fn classify(operation: &'static str, error: aws_sdk_sqs::Error) -> QueueError {
     QueueError::Service {
         operation,
@@ -63,10 +138,16 @@ fn is_stale(error: &aws_sdk_sqs::Error) -> bool {
 impl SqsQueue {
     /// A handle on the queues of `spec` through `client` (made by [`crate::aws::sqs_client`]).
     pub fn new(client: Client, spec: QueueSpec) -> Self {
+        let source_attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&spec.name)
+            .build()
+            .expect("the data type is set");
         SqsQueue {
             client,
             spec,
             urls: OnceCell::new(),
+            source_attribute,
         }
     }
 
@@ -121,21 +202,35 @@ impl SqsQueue {
     /// The task queue and the dead-letter queue as SQS has them now, each `None` when it
     /// does not exist (or was deleted while being read). Unlike the [`Queue`] methods, this
     /// neither needs both queues nor remembers their URLs.
-    pub async fn found(&self) -> Result<(Option<QueueState>, Option<QueueState>), QueueError> {
+    pub async fn found(
+        &self,
+    ) -> Result<(Option<QueueState>, Option<DeadLetterQueueState>), QueueError> {
         let main = self.state_of(&self.spec.name).await?;
-        let dead = self.state_of(&self.spec.dead_letter_queue).await?;
-        Ok((main, dead))
+        let Some(dead) = self.state_of(&self.spec.dead_letter_queue).await? else {
+            return Ok((main, None));
+        };
+        let letters = dead.visible + dead.in_flight;
+        let other_sources = match self.other_sources(&dead.url).await {
+            Err(QueueError::Missing(_)) => return Ok((main, None)),
+            found => found?,
+        };
+        let own = self.own_count(&dead.url, &other_sources, letters).await?;
+        Ok((
+            main,
+            Some(DeadLetterQueueState {
+                url: dead.url,
+                letters,
+                dead: own,
+                other_sources,
+            }),
+        ))
     }
 
     async fn state_of(&self, name: &str) -> Result<Option<QueueState>, QueueError> {
         let Some(url) = self.url_of(name).await? else {
             return Ok(None);
         };
-        let both = [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ];
-        match self.attribute(&url, &both).await {
+        match self.attribute(&url, &BOTH_COUNTS).await {
             Ok(counts) => Ok(Some(QueueState {
                 url,
                 visible: counts[0],
@@ -146,14 +241,64 @@ impl SqsQueue {
         }
     }
 
-    /// Receives up to ten messages of `url`, hiding them for `visibility` seconds.
+    /// The names of the queues other than this one whose redrive policy names the
+    /// dead-letter queue at `dead` (ListDeadLetterSourceQueues).
+    async fn other_sources(&self, dead: &str) -> Result<Vec<String>, QueueError> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_dead_letter_source_queues()
+            .queue_url(dead)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = match page.map_err(aws_sdk_sqs::Error::from) {
+                Ok(page) => page,
+                Err(aws_sdk_sqs::Error::QueueDoesNotExist(_)) => {
+                    return Err(QueueError::Missing(dead.to_owned()));
+                }
+                Err(e) => return Err(classify("ListDeadLetterSourceQueues", e)),
+            };
+            names.extend(
+                page.queue_urls()
+                    .iter()
+                    .map(|url| name_of(url))
+                    .filter(|name| *name != self.spec.name)
+                    .map(str::to_owned),
+            );
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// This queue's letters in the dead-letter queue at `dead`, which holds `letters`
+    /// (approximate): all of them while `other_sources` is empty, else counted by reading
+    /// the letters (each made visible again).
+    async fn own_count(
+        &self,
+        dead: &str,
+        other_sources: &[String],
+        letters: u64,
+    ) -> Result<u64, QueueError> {
+        if other_sources.is_empty() {
+            return Ok(letters);
+        }
+        let sorted = self.sort_letters(dead).await?;
+        self.release(dead, &sorted.own).await?;
+        self.release(dead, &sorted.others).await?;
+        Ok(sorted.own.len() as u64)
+    }
+
+    /// Receives up to ten messages of `url`, hiding them for `visibility` seconds; with
+    /// `sources`, with what names a dead letter's source queue.
     async fn receive_from(
         &self,
         url: &str,
         max: usize,
         wait: Duration,
         visibility: Option<i32>,
-    ) -> Result<Vec<Received>, QueueError> {
+        sources: bool,
+    ) -> Result<Vec<Message>, QueueError> {
         let mut request = self
             .client
             .receive_message()
@@ -164,39 +309,88 @@ impl SqsQueue {
         if let Some(seconds) = visibility {
             request = request.visibility_timeout(seconds);
         }
+        if sources {
+            request = request
+                .message_system_attribute_names(
+                    MessageSystemAttributeName::DeadLetterQueueSourceArn,
+                )
+                .message_attribute_names(SOURCE_ATTRIBUTE);
+        }
         let received = request.send().await.map_err(service("ReceiveMessage"))?;
-        Ok(received
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| Received {
-                receive_count: m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(1),
-                id: m.message_id.unwrap_or_default(),
-                receipt: m.receipt_handle.unwrap_or_default(),
-                body: m.body.unwrap_or_default(),
-            })
-            .collect())
+        Ok(received.messages.unwrap_or_default())
     }
 
-    /// Every message of the dead-letter queue, each hidden for a while (SQS cannot list a
-    /// queue; receiving until nothing is left is how its messages are seen).
-    async fn take_dead_letters(&self) -> Result<Vec<Received>, QueueError> {
-        let (_, dead) = self.urls().await?;
-        let mut taken: Vec<Received> = Vec::new();
+    /// Every message of the dead-letter queue at `dead`, each hidden for a while (SQS
+    /// cannot list a queue; receiving until nothing is left is how its messages are seen).
+    async fn take_dead_letters(&self, dead: &str) -> Result<Vec<Letter>, QueueError> {
+        let mut taken = Vec::new();
         loop {
             let batch = self
-                .receive_from(dead, 10, Duration::ZERO, Some(SCAN_VISIBILITY))
+                .receive_from(dead, 10, Duration::ZERO, Some(SCAN_VISIBILITY), true)
                 .await?;
             if batch.is_empty() {
                 return Ok(taken);
             }
-            taken.extend(batch);
+            taken.extend(batch.into_iter().map(|m| Letter {
+                source: source_of(&m),
+                message: received(m),
+            }));
         }
+    }
+
+    /// Every letter of the dead-letter queue at `dead`, hidden, sorted into this queue's
+    /// and the others' by their source ([`is_source`]).
+    async fn sort_letters(&self, dead: &str) -> Result<Sorted, QueueError> {
+        let alone = self.other_sources(dead).await?.is_empty();
+        let (own, others): (Vec<Letter>, Vec<Letter>) = self
+            .take_dead_letters(dead)
+            .await?
+            .into_iter()
+            .partition(|l| is_source(&self.spec.name, l.source.as_deref(), alone));
+        let messages = |letters: Vec<Letter>| letters.into_iter().map(|l| l.message).collect();
+        Ok(Sorted {
+            own: messages(own),
+            others: messages(others),
+        })
+    }
+
+    /// Makes taken letters visible again where they are.
+    async fn release(&self, dead: &str, letters: &[Received]) -> Result<(), QueueError> {
+        for letter in letters {
+            self.client
+                .change_message_visibility()
+                .queue_url(dead)
+                .receipt_handle(&letter.receipt)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .map_err(service("ChangeMessageVisibility"))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes taken letters.
+    async fn delete_taken(&self, dead: &str, letters: &[Received]) -> Result<(), QueueError> {
+        for letter in letters {
+            self.client
+                .delete_message()
+                .queue_url(dead)
+                .receipt_handle(&letter.receipt)
+                .send()
+                .await
+                .map_err(service("DeleteMessage"))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_queue(&self, url: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .map_err(service("DeleteQueue"))?;
+        Ok(())
     }
 
     /// Sends in batches of ten, many batches at once.
@@ -218,6 +412,7 @@ impl SqsQueue {
             let entry = SendMessageBatchRequestEntry::builder()
                 .id(i.to_string())
                 .message_body(body)
+                .message_attributes(SOURCE_ATTRIBUTE, self.source_attribute.clone())
                 .build()
                 .expect("id and body are set");
             request = request.entries(entry);
@@ -318,7 +513,8 @@ impl Queue for SqsQueue {
 
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
         let (main, _) = self.urls().await?;
-        self.receive_from(main, max, wait, None).await
+        let messages = self.receive_from(main, max, wait, None, false).await?;
+        Ok(messages.into_iter().map(received).collect())
     }
 
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
@@ -356,30 +552,39 @@ impl Queue for SqsQueue {
 
     async fn counts(&self) -> Result<Counts, QueueError> {
         let (main, dead) = self.urls().await?;
-        let both = [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ];
-        let main = self.attribute(main, &both).await?;
-        let dead = self.attribute(dead, &both).await?;
+        let main = self.attribute(main, &BOTH_COUNTS).await?;
+        let others = self.other_sources(dead).await?;
+        let letters = self.attribute(dead, &BOTH_COUNTS).await?.iter().sum();
         Ok(Counts {
             visible: main[0],
             in_flight: main[1],
-            dead: dead[0] + dead[1],
+            dead: self.own_count(dead, &others, letters).await?,
         })
+    }
+
+    async fn drained(&self) -> Result<bool, QueueError> {
+        let (main, _) = self.urls().await?;
+        Ok(self
+            .attribute(main, &BOTH_COUNTS)
+            .await?
+            .iter()
+            .sum::<u64>()
+            == 0)
     }
 
     async fn purge(&self, dead_letters: bool) -> Result<u64, QueueError> {
         let (main, dead) = self.urls().await?;
-        let url = if dead_letters { dead } else { main };
-        let both = [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ];
-        let held: u64 = self.attribute(url, &both).await?.iter().sum();
+        if dead_letters {
+            // Read, not PurgeQueue: the dead-letter queue may hold other queues' letters.
+            let sorted = self.sort_letters(dead).await?;
+            self.delete_taken(dead, &sorted.own).await?;
+            self.release(dead, &sorted.others).await?;
+            return Ok(sorted.own.len() as u64);
+        }
+        let held: u64 = self.attribute(main, &BOTH_COUNTS).await?.iter().sum();
         self.client
             .purge_queue()
-            .queue_url(url)
+            .queue_url(main)
             .send()
             .await
             .map_err(service("PurgeQueue"))?;
@@ -388,19 +593,12 @@ impl Queue for SqsQueue {
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
         let (_, dead) = self.urls().await?;
-        let taken = self.take_dead_letters().await?;
+        let sorted = self.sort_letters(dead).await?;
         // Make them visible again: listing must not change the dead-letter queue.
-        for message in &taken {
-            self.client
-                .change_message_visibility()
-                .queue_url(dead)
-                .receipt_handle(&message.receipt)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .map_err(service("ChangeMessageVisibility"))?;
-        }
-        Ok(taken
+        self.release(dead, &sorted.own).await?;
+        self.release(dead, &sorted.others).await?;
+        Ok(sorted
+            .own
             .into_iter()
             // The receive count a dead letter carries includes this listing's receive.
             .map(|m| DeadLetter {
@@ -413,31 +611,30 @@ impl Queue for SqsQueue {
 
     async fn redrive(&self) -> Result<u64, QueueError> {
         let (main, dead) = self.urls().await?;
-        let taken = self.take_dead_letters().await?;
-        let bodies: Vec<String> = taken.iter().map(|m| m.body.clone()).collect();
+        let sorted = self.sort_letters(dead).await?;
+        let bodies: Vec<String> = sorted.own.iter().map(|m| m.body.clone()).collect();
         self.send_to(main, &bodies).await?;
-        for message in &taken {
-            self.client
-                .delete_message()
-                .queue_url(dead)
-                .receipt_handle(&message.receipt)
-                .send()
-                .await
-                .map_err(service("DeleteMessage"))?;
-        }
-        Ok(taken.len() as u64)
+        self.delete_taken(dead, &sorted.own).await?;
+        self.release(dead, &sorted.others).await?;
+        Ok(sorted.own.len() as u64)
     }
 
-    async fn delete_queues(&self) -> Result<(), QueueError> {
+    async fn delete_queues(&self) -> Result<Deleted, QueueError> {
         let (main, dead) = self.urls().await?;
-        for url in [main, dead] {
-            self.client
-                .delete_queue()
-                .queue_url(url)
-                .send()
-                .await
-                .map_err(service("DeleteQueue"))?;
+        let sorted = self.sort_letters(dead).await?;
+        self.delete_taken(dead, &sorted.own).await?;
+        self.release(dead, &sorted.others).await?;
+        self.delete_queue(main).await?;
+        let others = self.other_sources(dead).await?;
+        let mut deleted = Deleted {
+            deleted: vec![self.spec.name.clone()],
+            kept: Vec::new(),
+        };
+        let name = &self.spec.dead_letter_queue;
+        deleted.dead_letter_queue(name, &others, sorted.others.len() as u64);
+        if deleted.kept.is_empty() {
+            self.delete_queue(dead).await?;
         }
-        Ok(())
+        Ok(deleted)
     }
 }

@@ -200,7 +200,8 @@ pub fn stop(config: &Config, found: &Found) -> Plan {
 }
 
 /// `teardown`: [`stop`], then the service, the task definitions, the queues (the
-/// dead-letter queue only when empty), the cluster when it is not "default" and serves
+/// dead-letter queue only when it holds no letters and no other queue's redrive policy
+/// names it: DCP's settings share `user_DeadMessages` between runs), the cluster when it is not "default" and serves
 /// nothing else, the dashboard with CLEAN_DASHBOARD, and, unless `keep_logs`, each log group exported to
 /// AWS_BUCKET/exportedlogs/<group>/ and then deleted.
 pub fn teardown(config: &Config, found: &Found, keep_logs: bool, now: SystemTime) -> Plan {
@@ -227,10 +228,14 @@ pub fn teardown(config: &Config, found: &Found, keep_logs: bool, now: SystemTime
         });
     }
     match &found.dead_letter_queue {
-        Some(dead) if dead.visible + dead.in_flight > 0 => plan.kept.push(format!(
-            "dead-letter queue {}: holds {} task(s); see `dcp-queue dead`, then `dcp-queue delete`",
+        Some(dead) if !dead.other_sources.is_empty() => plan.kept.push(format!(
+            "dead-letter queue {}: the redrive policy of {} names it",
             config.sqs_dead_letter_queue,
-            dead.visible + dead.in_flight
+            dead.other_sources.join(", ")
+        )),
+        Some(dead) if dead.letters > 0 => plan.kept.push(format!(
+            "dead-letter queue {}: holds {} task(s); see `dcp-queue dead`, then `dcp-queue delete`",
+            config.sqs_dead_letter_queue, dead.letters
         )),
         Some(dead) => requests.push(Request::DeleteQueue {
             queue_url: dead.url.clone(),

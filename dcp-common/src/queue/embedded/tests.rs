@@ -216,3 +216,172 @@ async fn purge_and_delete() {
     q.delete_queues().await.unwrap();
     assert!(matches!(q.counts().await, Err(QueueError::Missing(_))));
 }
+
+/// A queue of the file in `dir` whose dead-letter queue is DCP's default, shared by
+/// every APP_NAME; one receive before a task goes there.
+async fn sharing(dir: &tempfile::TempDir, name: &str) -> EmbeddedQueue {
+    let spec = QueueSpec {
+        name: name.into(),
+        dead_letter_queue: "user_DeadMessages".into(),
+        visibility_timeout: Duration::from_millis(50),
+        max_receives: 1,
+    };
+    let q = EmbeddedQueue::open(&dir.path().join("q.sqlite"), spec).unwrap();
+    q.create().await.unwrap();
+    q
+}
+
+/// Sends `body` and receives it until the dead-letter queue takes it.
+async fn kill(q: &EmbeddedQueue, body: &str) {
+    q.send(&[body.to_owned()]).await.unwrap();
+    assert_eq!(q.receive(1, Duration::ZERO).await.unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(q.receive(1, Duration::ZERO).await.unwrap().is_empty());
+}
+
+fn bodies_of(dead: &[DeadLetter]) -> Vec<&str> {
+    dead.iter().map(|d| d.body.as_str()).collect()
+}
+
+/// The queues the file at `path` holds, and its messages as (queue, body).
+fn file_contents(path: &Path) -> (Vec<String>, Vec<(String, String)>) {
+    let conn = Connection::open(path).unwrap();
+    let queues = conn
+        .prepare("SELECT name FROM queues ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let messages = conn
+        .prepare("SELECT queue, body FROM messages ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (queues, messages)
+}
+
+#[tokio::test]
+async fn queues_sharing_a_dead_letter_queue_see_only_their_own_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let illum = sharing(&dir, "illum_Queue").await;
+    let analysis = sharing(&dir, "analysis_Queue").await;
+    kill(&illum, "illum task").await;
+    kill(&analysis, "analysis task").await;
+
+    for (q, body) in [(&illum, "illum task"), (&analysis, "analysis task")] {
+        assert_eq!(q.counts().await.unwrap().dead, 1);
+        assert_eq!(bodies_of(&q.dead_letters().await.unwrap()), [body]);
+    }
+    assert_eq!(analysis.redrive().await.unwrap(), 1);
+    assert_eq!(
+        analysis.counts().await.unwrap(),
+        Counts {
+            visible: 1,
+            in_flight: 0,
+            dead: 0
+        }
+    );
+    assert_eq!(illum.counts().await.unwrap().dead, 1, "left in place");
+    assert_eq!(
+        analysis.receive(1, Duration::ZERO).await.unwrap()[0].body,
+        "analysis task"
+    );
+
+    // Dead again, then purged: only the analysis letter goes.
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(
+        analysis
+            .receive(1, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(analysis.purge(true).await.unwrap(), 1);
+    assert_eq!(analysis.purge(true).await.unwrap(), 0);
+    assert_eq!(
+        bodies_of(&illum.dead_letters().await.unwrap()),
+        ["illum task"]
+    );
+}
+
+#[tokio::test]
+async fn a_shared_dead_letter_queue_goes_with_the_last_queue_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.sqlite");
+    let illum = sharing(&dir, "illum_Queue").await;
+    let analysis = sharing(&dir, "analysis_Queue").await;
+    kill(&illum, "illum task").await;
+    kill(&analysis, "analysis task").await;
+
+    assert_eq!(
+        illum.delete_queues().await.unwrap(),
+        Deleted {
+            deleted: vec!["illum_Queue".into()],
+            kept: vec![
+                "dead-letter queue user_DeadMessages: the redrive policy of analysis_Queue names it"
+                    .into()
+            ],
+        }
+    );
+    assert_eq!(
+        file_contents(&path),
+        (
+            vec!["analysis_Queue".into(), "user_DeadMessages".into()],
+            vec![("user_DeadMessages".into(), "analysis task".into())]
+        )
+    );
+    assert_eq!(analysis.counts().await.unwrap().dead, 1);
+    assert_eq!(
+        analysis.delete_queues().await.unwrap(),
+        Deleted {
+            deleted: vec!["analysis_Queue".into(), "user_DeadMessages".into()],
+            kept: Vec::new(),
+        }
+    );
+    assert_eq!(file_contents(&path), (Vec::new(), Vec::new()));
+}
+
+/// The schema before dead letters recorded their source.
+const OLD_SCHEMA: &str = "
+CREATE TABLE queues (name TEXT PRIMARY KEY, visibility_ms INTEGER NOT NULL,
+    dead_letter_queue TEXT, max_receives INTEGER);
+CREATE TABLE messages (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL, visible_ms INTEGER NOT NULL, receives INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT);
+INSERT INTO queues VALUES ('illum_Queue', 50, 'user_DeadMessages', 1),
+    ('analysis_Queue', 50, 'user_DeadMessages', 1), ('user_DeadMessages', 50, NULL, NULL);
+INSERT INTO messages (queue, body, sent_ms, visible_ms, receives)
+    VALUES ('user_DeadMessages', 'old letter', 0, 0, 1);
+";
+
+#[tokio::test]
+async fn old_files_keep_their_letters_which_belong_to_a_sole_source() {
+    let dir = tempfile::tempdir().unwrap();
+    Connection::open(dir.path().join("q.sqlite"))
+        .unwrap()
+        .execute_batch(OLD_SCHEMA)
+        .unwrap();
+    let illum = sharing(&dir, "illum_Queue").await;
+    let analysis = sharing(&dir, "analysis_Queue").await;
+    // Two queues name the dead-letter queue: a letter without a source is neither's.
+    assert_eq!(illum.counts().await.unwrap().dead, 0);
+    assert_eq!(analysis.redrive().await.unwrap(), 0);
+    assert_eq!(analysis.purge(true).await.unwrap(), 0);
+    // New letters record their source beside it.
+    kill(&analysis, "analysis task").await;
+    assert_eq!(
+        bodies_of(&analysis.dead_letters().await.unwrap()),
+        ["analysis task"]
+    );
+    analysis.delete_queues().await.unwrap();
+    // illum_Queue alone names it now: the old letter is illum's.
+    assert_eq!(
+        bodies_of(&illum.dead_letters().await.unwrap()),
+        ["old letter"]
+    );
+    assert_eq!(illum.redrive().await.unwrap(), 1);
+    assert_eq!(illum.counts().await.unwrap().visible, 1);
+}

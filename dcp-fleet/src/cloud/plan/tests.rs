@@ -4,7 +4,7 @@ use dcp_common::Config;
 use serde_json::json;
 
 use super::*;
-use dcp_common::queue::QueueState;
+use dcp_common::queue::{DeadLetterQueueState, QueueState};
 
 use crate::cloud::{Alarm, Service, SpotFleet};
 
@@ -35,6 +35,15 @@ fn queue(url: &str, visible: u64) -> Option<QueueState> {
     })
 }
 
+fn dead_letter_queue(letters: u64, other_sources: &[&str]) -> Option<DeadLetterQueueState> {
+    Some(DeadLetterQueueState {
+        url: "dlq".into(),
+        letters,
+        dead: letters,
+        other_sources: other_sources.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
 fn found() -> Found {
     Found {
         fleets: vec![fleet("a", "active", 4), fleet("b", "cancelled_running", 2)],
@@ -50,7 +59,7 @@ fn found() -> Found {
         cluster: true,
         other_services: 0,
         queue: queue("q", 0),
-        dead_letter_queue: queue("dlq", 0),
+        dead_letter_queue: dead_letter_queue(0, &[]),
         log_groups: config().log_groups().to_vec(),
         dashboard: true,
     }
@@ -139,7 +148,7 @@ fn teardown_removes_everything_in_order() {
 #[test]
 fn teardown_keeps_dead_letters_the_default_cluster_the_dashboard_and_logs_when_asked() {
     let mut found = found();
-    found.dead_letter_queue = queue("dlq", 3);
+    found.dead_letter_queue = dead_letter_queue(3, &[]);
     let mut config = config();
     config.ecs_cluster = "default".into();
     config.clean_dashboard = false;
@@ -155,4 +164,21 @@ fn teardown_keeps_dead_letters_the_default_cluster_the_dashboard_and_logs_when_a
     )));
     assert_eq!(plan.kept.len(), 5, "{:?}", plan.kept);
     assert!(plan.kept[0].contains("holds 3 task(s)"));
+}
+
+#[test]
+fn teardown_keeps_a_dead_letter_queue_another_queue_names() {
+    let mut found = found();
+    found.dead_letter_queue = dead_letter_queue(0, &["illum_Queue"]);
+    let plan = teardown(&config(), &found, false, UNIX_EPOCH);
+    assert!(!plan.requests.contains(&Request::DeleteQueue {
+        queue_url: "dlq".into()
+    }));
+    assert!(plan.requests.contains(&Request::DeleteQueue {
+        queue_url: "q".into()
+    }));
+    assert_eq!(
+        plan.kept,
+        ["dead-letter queue FlyDeadMessages: the redrive policy of illum_Queue names it"]
+    );
 }
