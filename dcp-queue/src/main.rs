@@ -13,6 +13,7 @@ use dcp_common::{Config, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
+use dcp_queue::task_lines::read_task_lines;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Create, fill and inspect the task queue of a dcp run.
@@ -38,9 +39,10 @@ enum Command {
     Create,
     /// Validate a whole job, then send one task per group.
     ///
-    /// Input is a DCP job file (FILE or stdin), or a CSV with one group per row whose
+    /// Input is a DCP job file (FILE or stdin); a CSV with one group per row whose
     /// Metadata_* columns are the group's metadata, with --job giving the job fields
-    /// (columns named like a job field override it for their row). Job fields may name
+    /// (columns named like a job field override it for their row); or JSON Lines of DCP
+    /// message bodies, one task per line, as --dry-run prints them. Job fields may name
     /// metadata: "load_data_csv/{Metadata_Plate}/load_data.csv".
     ///
     /// The embedded queue takes the whole job or nothing of it, even if the push is killed.
@@ -63,9 +65,10 @@ enum Command {
 
 #[derive(clap::Args)]
 struct PushArgs {
-    /// Job file or CSV; stdin when absent.
+    /// Job file (.json), CSV of groups (.csv) or message bodies (.jsonl); stdin when absent.
     file: Option<PathBuf>,
-    /// Input format; by default from the file's extension, or CSV when --job is given.
+    /// Input format; by default from the file's extension (.csv, .jsonl, else JSON), or CSV
+    /// when --job is given.
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Job file giving pipeline, data_file, input, output, output_structure to CSV rows.
@@ -87,8 +90,12 @@ struct PushArgs {
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum Format {
+    /// A DCP job file.
     Json,
+    /// One group per row.
     Csv,
+    /// One DCP message body per line.
+    Jsonl,
 }
 /// Pushes at least this large show a progress bar on a terminal.
 const PROGRESS_FROM: usize = 50_000;
@@ -218,6 +225,7 @@ fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
     let extension = args.file.as_deref().and_then(Path::extension);
     let format = args.format.unwrap_or(match extension {
         Some(e) if e.eq_ignore_ascii_case("csv") => Format::Csv,
+        Some(e) if e.eq_ignore_ascii_case("jsonl") => Format::Jsonl,
         Some(_) => Format::Json,
         None if args.job.is_some() => Format::Csv,
         None => Format::Json,
@@ -236,6 +244,7 @@ fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
     }
     let tasks = match format {
         Format::Json => dcp_common::parse_job(&text, &source)?,
+        Format::Jsonl => read_task_lines(&text, &source)?,
         Format::Csv => {
             let template = match &args.job {
                 Some(path) => {
