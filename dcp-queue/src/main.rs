@@ -14,6 +14,7 @@ use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
 use dcp_queue::task_lines::read_task_lines;
+use dcp_queue::unsent::write_unsent;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Create, fill and inspect the task queue of a dcp run.
@@ -46,6 +47,10 @@ enum Command {
     /// metadata: "load_data_csv/{Metadata_Plate}/load_data.csv".
     ///
     /// The embedded queue takes the whole job or nothing of it, even if the push is killed.
+    /// On SQS, a push stops at its first failure: it reports (exit 1) how many tasks SQS
+    /// acknowledged and writes the others to ./QUEUE-unsent-UNIXTIME.jsonl (in the temp
+    /// directory if the current one is not writable); pushing that file finishes the job
+    /// without duplicates.
     Push(PushArgs),
     /// Print the counts of visible, in-flight and dead tasks.
     Status,
@@ -182,7 +187,8 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
 }
 
 /// Validates the whole job, then sends it (or, with --dry-run, prints its message bodies)
-/// and prints the report.
+/// and prints the report. When SQS fails part-way, the report still goes to stdout, and the
+/// tasks not sent go to a file the error names.
 async fn push(
     args: &PushArgs,
     spec: &QueueSpec,
@@ -197,13 +203,37 @@ async fn push(
         }
         return Ok(());
     }
-    send(queue, bodies).await?;
-    let report = PushReport {
+    let mut report = PushReport {
         queue: &spec.name,
         source: &source,
         sent: bodies.len(),
+        unsent: None,
+        unsent_file: None,
     };
-    print_json(out, &report)
+    let Err(failure) = send(queue, bodies).await else {
+        return print_json(out, &report);
+    };
+    if failure.sent() == 0 {
+        return Err(failure.into());
+    }
+    let unsent = failure.unsent.len();
+    let path = match write_unsent(&spec.name, bodies, &failure.unsent) {
+        Ok(path) => path,
+        Err(e) => {
+            return Err(anyhow::Error::new(failure).context(format!(
+                "the {unsent} tasks not sent could not be written down ({e}); \
+                 `dcp-queue push --dry-run` prints every task of the job"
+            )));
+        }
+    };
+    report.sent = failure.sent();
+    report.unsent = Some(unsent);
+    report.unsent_file = Some(&path);
+    print_json(out, &report)?;
+    Err(anyhow::Error::new(failure).context(format!(
+        "the {unsent} tasks not sent are in {0}; finish the job with `dcp-queue push {0}`",
+        path.display()
+    )))
 }
 
 /// Reads and validates the whole job before anything is sent.
