@@ -228,7 +228,7 @@ impl Queue for EmbeddedQueue {
                 let mut insert =
                     tx.prepare("INSERT INTO messages (queue, body, sent_ms, visible_ms) VALUES (?1, ?2, ?3, ?3)")?;
                 for (written, body) in bodies.iter().enumerate() {
-                    if written % PROGRESS_STEP == 0 {
+                    if written.is_multiple_of(PROGRESS_STEP) {
                         progress(written);
                     }
                     insert.execute(params![self.spec.name, body, now])?;
