@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::queue::{Counts, Created, DeadLetter, Deleted, Received};
+use crate::queue::{Counts, Created, DeadLetter, Deleted, Received, SendError};
 use crate::store::{Object, Placement};
 use crate::{
     Backend, Config, EmbeddedQueue, LocalStore, Queue, QueueError, QueueSpec, Store, StoreError,
@@ -107,8 +107,12 @@ impl Queue for ConfiguredQueue {
     async fn create(&self) -> Result<Created, QueueError> {
         on_queue!(self, q => q.create().await)
     }
-    async fn send(&self, bodies: &[String]) -> Result<(), QueueError> {
-        on_queue!(self, q => q.send(bodies).await)
+    async fn send_with_progress(
+        &self,
+        bodies: &[String],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(), SendError> {
+        on_queue!(self, q => q.send_with_progress(bodies, progress).await)
     }
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
         on_queue!(self, q => q.receive(max, wait).await)

@@ -23,6 +23,6 @@ pub use config::{Backend, Config, ConfigError};
 pub use job::{JobError, JobErrors, JobTemplate, PlannedTask, TaskSet, parse_job, parse_template};
 pub use metadata::{Metadata, MetadataError};
 
-pub use queue::{EmbeddedQueue, Queue, QueueError, QueueSpec};
+pub use queue::{EmbeddedQueue, Queue, QueueError, QueueSpec, SendError};
 pub use store::{LocalStore, Store, StoreError};
 pub use task::Task;

@@ -177,6 +177,36 @@ pub enum QueueError {
     },
 }
 
+/// Why a send stopped, and which of its messages the queue holds nonetheless.
+#[derive(Debug, thiserror::Error)]
+#[error("{} of {total} messages were sent", total - unsent.len())]
+pub struct SendError {
+    /// How many bodies were given.
+    pub total: usize,
+    /// The positions, ascending, of the bodies the queue did not acknowledge: every one on
+    /// the embedded queue; on SQS, those of failed entries, of batches whose call failed,
+    /// and of batches not sent after the failure.
+    pub unsent: Vec<usize>,
+    /// The failure.
+    pub source: QueueError,
+}
+
+impl SendError {
+    /// A failure before any message was sent.
+    pub fn nothing_sent(total: usize, source: QueueError) -> Self {
+        SendError {
+            total,
+            unsent: (0..total).collect(),
+            source,
+        }
+    }
+
+    /// How many messages the queue acknowledged.
+    pub fn sent(&self) -> usize {
+        self.total - self.unsent.len()
+    }
+}
+
 /// A task queue with its dead-letter queue. Implemented by [`EmbeddedQueue`] (SQLite) and
 /// by the AWS backend (SQS).
 pub trait Queue: Send + Sync {
@@ -184,8 +214,22 @@ pub trait Queue: Send + Sync {
     /// queues are kept and their attributes set to the spec's.
     fn create(&self) -> impl Future<Output = Result<Created, QueueError>> + Send;
 
-    /// Sends message bodies, in order.
-    fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Sends message bodies, in order: [`Queue::send_with_progress`] without progress.
+    fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), SendError>> + Send {
+        self.send_with_progress(bodies, &|_| {})
+    }
+
+    /// Sends message bodies, in order, calling `progress` with how many of them are sent
+    /// so far (on the embedded queue: written, made visible together at the end).
+    ///
+    /// The embedded queue sends all or nothing, even if the process is killed. SQS cannot:
+    /// it stops at the first failure, lets the batches already under way finish, and the
+    /// [`SendError`] lists exactly the messages SQS did not acknowledge.
+    fn send_with_progress(
+        &self,
+        bodies: &[String],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
 
     /// Receives up to `max` messages, hiding each for the visibility timeout; waits up to
     /// `wait` for one to arrive. A message received `max_receives` times before is moved

@@ -9,10 +9,12 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
-use dcp_common::{Config, Queue, QueueSpec, TaskSet, config, exit};
+use dcp_common::{Config, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
+use dcp_queue::task_lines::read_task_lines;
+use dcp_queue::unsent::write_unsent;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Create, fill and inspect the task queue of a dcp run.
@@ -38,10 +40,17 @@ enum Command {
     Create,
     /// Validate a whole job, then send one task per group.
     ///
-    /// Input is a DCP job file (FILE or stdin), or a CSV with one group per row whose
+    /// Input is a DCP job file (FILE or stdin); a CSV with one group per row whose
     /// Metadata_* columns are the group's metadata, with --job giving the job fields
-    /// (columns named like a job field override it for their row). Job fields may name
+    /// (columns named like a job field override it for their row); or JSON Lines of DCP
+    /// message bodies, one task per line, as --dry-run prints them. Job fields may name
     /// metadata: "load_data_csv/{Metadata_Plate}/load_data.csv".
+    ///
+    /// The embedded queue takes the whole job or nothing of it, even if the push is killed.
+    /// On SQS, a push stops at its first failure: it reports (exit 1) how many tasks SQS
+    /// acknowledged and writes the others to ./QUEUE-unsent-UNIXTIME.jsonl (in the temp
+    /// directory if the current one is not writable); pushing that file finishes the job
+    /// without duplicates.
     Push(PushArgs),
     /// Print the counts of visible, in-flight and dead tasks.
     ///
@@ -65,9 +74,10 @@ enum Command {
 
 #[derive(clap::Args)]
 struct PushArgs {
-    /// Job file or CSV; stdin when absent.
+    /// Job file (.json), CSV of groups (.csv) or message bodies (.jsonl); stdin when absent.
     file: Option<PathBuf>,
-    /// Input format; by default from the file's extension, or CSV when --job is given.
+    /// Input format; by default from the file's extension (.csv, .jsonl, else JSON), or CSV
+    /// when --job is given.
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Job file giving pipeline, data_file, input, output, output_structure to CSV rows.
@@ -89,12 +99,13 @@ struct PushArgs {
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum Format {
+    /// A DCP job file.
     Json,
+    /// One group per row.
     Csv,
+    /// One DCP message body per line.
+    Jsonl,
 }
-
-/// Tasks sent per call; also the step of the progress bar.
-const CHUNK: usize = 10_000;
 /// Pushes at least this large show a progress bar on a terminal.
 const PROGRESS_FROM: usize = 50_000;
 
@@ -131,24 +142,7 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
                 },
             )?;
         }
-        Command::Push(args) => {
-            let (tasks, source) = plan(&args)?;
-            if args.dry_run {
-                for body in tasks.bodies() {
-                    writeln!(out, "{body}")?;
-                }
-                return Ok(());
-            }
-            let sent = send(queue, tasks.bodies()).await?;
-            print_json(
-                &mut out,
-                &PushReport {
-                    queue: &spec.name,
-                    source: &source,
-                    sent,
-                },
-            )?;
-        }
+        Command::Push(args) => push(&args, &spec, queue, &mut out).await?,
         Command::Status => {
             let counts = queue.counts().await?;
             print_json(
@@ -192,6 +186,56 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
     Ok(())
 }
 
+/// Validates the whole job, then sends it (or, with --dry-run, prints its message bodies)
+/// and prints the report. When SQS fails part-way, the report still goes to stdout, and the
+/// tasks not sent go to a file the error names.
+async fn push(
+    args: &PushArgs,
+    spec: &QueueSpec,
+    queue: &impl Queue,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let (tasks, source) = plan(args)?;
+    let bodies = tasks.bodies();
+    if args.dry_run {
+        for body in bodies {
+            writeln!(out, "{body}")?;
+        }
+        return Ok(());
+    }
+    let mut report = PushReport {
+        queue: &spec.name,
+        source: &source,
+        sent: bodies.len(),
+        unsent: None,
+        unsent_file: None,
+    };
+    let Err(failure) = send(queue, bodies).await else {
+        return print_json(out, &report);
+    };
+    if failure.sent() == 0 {
+        return Err(failure.into());
+    }
+    let unsent = failure.unsent.len();
+    let path = match write_unsent(&spec.name, bodies, &failure.unsent) {
+        Ok(path) => path,
+        Err(e) => {
+            return Err(anyhow::Error::new(failure).context(format!(
+                "the {unsent} tasks not sent could not be written down ({e}); \
+                 `dcp-queue push --dry-run` prints every task of the job"
+            )));
+        }
+    };
+    report.sent = failure.sent();
+    report.unsent = Some(unsent);
+    report.unsent_file = Some(&path);
+    print_json(out, &report)?;
+    Err(anyhow::Error::new(failure).context(format!(
+        "the {unsent} tasks not sent are in {0}; finish the job with `dcp-queue push {0}`",
+        path.display()
+    )))
+}
+
 /// Reads and validates the whole job before anything is sent.
 fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
     let source = args
@@ -208,14 +252,11 @@ fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
             text
         }
     };
-    let by_extension = args
-        .file
-        .as_deref()
-        .and_then(Path::extension)
-        .map(|e| e.eq_ignore_ascii_case("csv"));
-    let format = args.format.unwrap_or(match by_extension {
-        Some(true) => Format::Csv,
-        Some(false) => Format::Json,
+    let extension = args.file.as_deref().and_then(Path::extension);
+    let format = args.format.unwrap_or(match extension {
+        Some(e) if e.eq_ignore_ascii_case("csv") => Format::Csv,
+        Some(e) if e.eq_ignore_ascii_case("jsonl") => Format::Jsonl,
+        Some(_) => Format::Json,
         None if args.job.is_some() => Format::Csv,
         None => Format::Json,
     });
@@ -225,16 +266,15 @@ fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
         args.sites.as_deref(),
     )
     .unwrap_or_else(|e| usage_error(ErrorKind::ValueValidation, e));
+    if format != Format::Csv && (args.job.is_some() || layout.expands()) {
+        usage_error(
+            ErrorKind::ArgumentConflict,
+            "--job, --plate-format, --wells and --sites apply to CSV input only",
+        );
+    }
     let tasks = match format {
-        Format::Json => {
-            if args.job.is_some() || layout.expands() {
-                usage_error(
-                    ErrorKind::ArgumentConflict,
-                    "--job, --plate-format, --wells and --sites apply to CSV input only",
-                );
-            }
-            dcp_common::parse_job(&text, &source)?
-        }
+        Format::Json => dcp_common::parse_job(&text, &source)?,
+        Format::Jsonl => read_task_lines(&text, &source)?,
         Format::Csv => {
             let template = match &args.job {
                 Some(path) => {
@@ -248,28 +288,22 @@ fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
     Ok((tasks, source))
 }
 
-async fn send(queue: &impl Queue, bodies: &[String]) -> anyhow::Result<usize> {
+/// Sends every body, with a progress bar on a terminal for large pushes.
+async fn send(queue: &impl Queue, bodies: &[String]) -> Result<(), SendError> {
     let bar = if bodies.len() >= PROGRESS_FROM && std::io::stderr().is_terminal() {
         ProgressBar::new(bodies.len() as u64)
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} tasks sent, {eta} left",
-    )?);
-    let mut sent = 0;
-    for chunk in bodies.chunks(CHUNK) {
-        queue.send(chunk).await.with_context(|| {
-            format!(
-                "{sent} of {} tasks were sent before this failure",
-                bodies.len()
-            )
-        })?;
-        sent += chunk.len();
-        bar.set_position(sent as u64);
-    }
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} tasks sent, {eta} left")
+            .expect("the template is valid"),
+    );
+    let sent = queue
+        .send_with_progress(bodies, &|n| bar.set_position(n as u64))
+        .await;
     bar.finish_and_clear();
-    Ok(sent)
+    sent
 }
 
 /// Refuses the arguments the way clap does: usage on stderr, exit code 2.

@@ -1,5 +1,7 @@
 //! What the dcp-queue commands print: one JSON object each, or JSON Lines for lists.
 
+use std::path::Path;
+
 use dcp_common::QueueSpec;
 use dcp_common::queue::{Counts, Created, DeadLetter};
 use serde::Serialize;
@@ -27,15 +29,21 @@ pub struct StatusReport<'a> {
     pub counts: Counts,
 }
 
-/// `dcp-queue push`: what was sent.
+/// `dcp-queue push`: what was sent, and, when SQS failed part-way, what was not.
 #[derive(Serialize)]
 pub struct PushReport<'a> {
     /// The task queue.
     pub queue: &'a str,
     /// Where the groups came from.
     pub source: &'a str,
-    /// Tasks sent, one per group.
+    /// Tasks sent (acknowledged by the queue), one per group.
     pub sent: usize,
+    /// Tasks not sent, after a failure part-way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsent: Option<usize>,
+    /// The JSON Lines file holding them, which `dcp-queue push` takes to finish the job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsent_file: Option<&'a Path>,
 }
 
 /// One line of `dcp-queue dead`: a dead letter with its task decoded.

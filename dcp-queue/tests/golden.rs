@@ -129,3 +129,44 @@ fn config_can_come_from_stdin() {
     let out = stdout_ok(dcp_queue(dir.path(), &["create"], json));
     assert!(out.starts_with("{\"queue\":\"PipedQueue\""), "{out}");
 }
+
+#[test]
+fn message_bodies_push_as_json_lines() {
+    let dir = run_dir();
+    let d = dir.path();
+    let bodies = golden("examplefly-bodies.jsonl");
+    std::fs::write(d.join("unsent.jsonl"), &bodies).unwrap();
+    let args = ["push", "--dry-run", "--format", "jsonl"];
+    assert_eq!(stdout_ok(dcp_queue(d, &args, &bodies)), bodies);
+    stdout_ok(dcp_queue(d, &["create"], ""));
+
+    let lines: Vec<&str> = bodies.lines().collect();
+    let bad = [
+        lines[0],
+        &lines[1].replace("\"input\"", "\"inputs\""),
+        lines[2],
+    ]
+    .join("\n");
+    std::fs::write(d.join("bad.jsonl"), bad).unwrap();
+    let out = dcp_queue(d, &["push", "bad.jsonl"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("bad.jsonl:2: inputs: unknown key"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["status"], "")),
+        golden("status-empty.json")
+    );
+
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["push", "unsent.jsonl"], "")),
+        "{\"queue\":\"GoldenQueue\",\"source\":\"unsent.jsonl\",\"sent\":3}\n"
+    );
+    assert_eq!(
+        stdout_ok(dcp_queue(d, &["status"], "")),
+        golden("status.json")
+    );
+}

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received};
+use super::{
+    Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received, SendError,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queues (
@@ -48,6 +50,8 @@ const OWN_LETTERS: &str = "queue = ?2 AND (source_queue = ?1 OR source_queue IS 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often a waiting receive looks again.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Messages written between two progress reports of a send.
+const PROGRESS_STEP: usize = 10_000;
 
 /// A task queue and its dead-letter queue in a SQLite file.
 pub struct EmbeddedQueue {
@@ -253,7 +257,13 @@ impl Queue for EmbeddedQueue {
         })
     }
 
-    async fn send(&self, bodies: &[String]) -> Result<(), QueueError> {
+    /// One transaction: a push killed at any point leaves all of its tasks or none, and
+    /// other processes wait (up to the busy timeout) while it is written.
+    async fn send_with_progress(
+        &self,
+        bodies: &[String],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(), SendError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             self.require_queue(&tx)?;
@@ -261,13 +271,18 @@ impl Queue for EmbeddedQueue {
             {
                 let mut insert =
                     tx.prepare("INSERT INTO messages (queue, body, sent_ms, visible_ms) VALUES (?1, ?2, ?3, ?3)")?;
-                for body in bodies {
+                for (written, body) in bodies.iter().enumerate() {
+                    if written.is_multiple_of(PROGRESS_STEP) {
+                        progress(written);
+                    }
                     insert.execute(params![self.spec.name, body, now])?;
                 }
             }
             tx.commit()?;
+            progress(bodies.len());
             Ok(())
         })
+        .map_err(|source| SendError::nothing_sent(bodies.len(), source))
     }
 
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {

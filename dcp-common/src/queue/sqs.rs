@@ -8,16 +8,18 @@ use aws_sdk_sqs::types::{
     Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::OnceCell;
 
 use super::{
     Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received, SOURCE_ATTRIBUTE,
-    is_source,
+    SendError, is_source,
 };
 
 /// How long SQS keeps a message: 14 days, as DCP sets it.
 const RETENTION_SECONDS: u32 = 14 * 24 * 3600;
+/// The most entries SQS takes in one SendMessageBatch call.
+const BATCH_ENTRIES: usize = 10;
 /// SendMessageBatch calls in flight at once during a push.
 const CONCURRENT_BATCHES: usize = 16;
 /// How long listing or redriving hides the dead letters it has seen.
@@ -393,20 +395,59 @@ impl SqsQueue {
         Ok(())
     }
 
-    /// Sends in batches of ten, many batches at once.
+    /// Sends in batches of ten, many batches at once; fails as [`Self::send_batches`].
     async fn send_to(&self, url: &str, bodies: &[String]) -> Result<(), QueueError> {
-        let batches: Vec<_> = bodies
-            .chunks(10)
-            .map(|chunk| self.send_batch(url, chunk))
-            .collect();
-        stream::iter(batches)
-            .buffer_unordered(CONCURRENT_BATCHES)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
+        self.send_batches(url, bodies, &|_| {})
+            .await
+            .map_err(|e| e.source)
     }
 
-    async fn send_batch(&self, url: &str, chunk: &[String]) -> Result<(), QueueError> {
+    /// Sends in batches of [`BATCH_ENTRIES`], [`CONCURRENT_BATCHES`] at once, calling
+    /// `progress` with the count acknowledged so far. After the first failure no batch is
+    /// started; those under way finish and count.
+    async fn send_batches(
+        &self,
+        url: &str,
+        bodies: &[String],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(), SendError> {
+        let mut batches = bodies.chunks(BATCH_ENTRIES).enumerate();
+        let mut pending = FuturesUnordered::new();
+        let (mut sent, mut unsent, mut failure) = (0, Vec::new(), None);
+        loop {
+            while failure.is_none() && pending.len() < CONCURRENT_BATCHES {
+                let Some((i, chunk)) = batches.next() else {
+                    break;
+                };
+                pending.push(self.send_batch(url, i * BATCH_ENTRIES, chunk));
+            }
+            let Some(batch) = pending.next().await else {
+                break;
+            };
+            sent += batch.acknowledged;
+            progress(sent);
+            unsent.extend(batch.unsent);
+            if let Some(error) = batch.error {
+                failure.get_or_insert(error);
+            }
+        }
+        let Some(source) = failure else {
+            return Ok(());
+        };
+        unsent.extend(
+            batches.flat_map(|(i, chunk)| i * BATCH_ENTRIES..i * BATCH_ENTRIES + chunk.len()),
+        );
+        unsent.sort_unstable();
+        Err(SendError {
+            total: bodies.len(),
+            unsent,
+            source,
+        })
+    }
+
+    /// One SendMessageBatch call of the bodies at positions `first..` of a send. Only the
+    /// entries SQS lists as successful are acknowledged; a call that fails acknowledges none.
+    async fn send_batch(&self, url: &str, first: usize, chunk: &[String]) -> Batch {
         let mut request = self.client.send_message_batch().queue_url(url);
         for (i, body) in chunk.iter().enumerate() {
             let entry = SendMessageBatchRequestEntry::builder()
@@ -417,20 +458,62 @@ impl SqsQueue {
                 .expect("id and body are set");
             request = request.entries(entry);
         }
-        let sent = request.send().await.map_err(service("SendMessageBatch"))?;
-        match sent.failed.first() {
-            Some(failure) => Err(QueueError::Service {
-                operation: "SendMessageBatch",
-                message: format!(
-                    "{} of {} messages failed: {:?}",
+        let positions = first..first + chunk.len();
+        let sent = match request.send().await {
+            Ok(sent) => sent,
+            Err(e) => {
+                return Batch {
+                    acknowledged: 0,
+                    unsent: positions.collect(),
+                    error: Some(service("SendMessageBatch")(e)),
+                };
+            }
+        };
+        let mut acknowledged = vec![false; chunk.len()];
+        for entry in &sent.successful {
+            if let Some(slot) = entry
+                .id
+                .parse()
+                .ok()
+                .and_then(|i: usize| acknowledged.get_mut(i))
+            {
+                *slot = true;
+            }
+        }
+        let unsent: Vec<usize> = positions.filter(|p| !acknowledged[p - first]).collect();
+        let error = (!unsent.is_empty()).then(|| QueueError::Service {
+            operation: "SendMessageBatch",
+            message: match sent.failed.first() {
+                Some(failed) => format!(
+                    "{} of {} messages failed: {}: {}",
                     sent.failed.len(),
                     chunk.len(),
-                    failure.message
+                    failed.code,
+                    failed.message.as_deref().unwrap_or("no message")
                 ),
-            }),
-            None => Ok(()),
+                None => format!(
+                    "{} of {} messages were not acknowledged",
+                    unsent.len(),
+                    chunk.len()
+                ),
+            },
+        });
+        Batch {
+            acknowledged: chunk.len() - unsent.len(),
+            unsent,
+            error,
         }
     }
+}
+
+/// What SQS acknowledged of one SendMessageBatch call.
+struct Batch {
+    /// How many of its messages SQS acknowledged.
+    acknowledged: usize,
+    /// The positions, in the whole send, of the messages it did not.
+    unsent: Vec<usize>,
+    /// Why not, when some were not.
+    error: Option<QueueError>,
 }
 
 impl Queue for SqsQueue {
@@ -506,9 +589,16 @@ impl Queue for SqsQueue {
         })
     }
 
-    async fn send(&self, bodies: &[String]) -> Result<(), QueueError> {
-        let (main, _) = self.urls().await?;
-        self.send_to(main, bodies).await
+    async fn send_with_progress(
+        &self,
+        bodies: &[String],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(), SendError> {
+        let (main, _) = self
+            .urls()
+            .await
+            .map_err(|e| SendError::nothing_sent(bodies.len(), e))?;
+        self.send_batches(main, bodies, progress).await
     }
 
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {

@@ -30,7 +30,10 @@ async fn create_is_idempotent_and_updates_attributes() {
     assert!(matches!(q.counts().await, Err(QueueError::Missing(_))));
     assert!(matches!(
         q.send(&bodies(1)).await,
-        Err(QueueError::Missing(_))
+        Err(SendError {
+            source: QueueError::Missing(_),
+            ..
+        })
     ));
     assert_eq!(
         q.create().await.unwrap(),
