@@ -1,8 +1,9 @@
 //! dcp-worker's AWS side against a real local moto server, which also answers as the EC2
 //! instance metadata service (instance `i-fake`, through the relay [`Imds`]): the
 //! instance's idle alarm and Name tag, the task logs and outcome lines in CloudWatch Logs,
-//! CHECK_IF_DONE requiring a publish manifest, and a spot interruption notice handing the
-//! task back. Everything is read back through the SDK. CellProfiler is the stand-in: these
+//! CHECK_IF_DONE requiring a complete record, a spot interruption notice handing the task
+//! back, and a task purged while it runs ending as `lost-receipt` without ending the
+//! worker. Everything is read back through the SDK. CellProfiler is the stand-in: these
 //! test the worker's own handling.
 #![cfg(feature = "aws")]
 
@@ -499,4 +500,62 @@ async fn a_spot_interruption_notice_hands_the_task_back_and_stops_the_worker() {
         (1, 0),
         "visible again at once, not after 600 s"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_purged_from_sqs_while_it_runs_ends_as_lost_receipt_and_the_worker_goes_on() {
+    let run = Run::new("SQS_MESSAGE_VISIBILITY = 1").await;
+    run.push(&["P1"]);
+    let mut worker = run.worker("sleep:3", None).arg("--wait").spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while run.starts() == 0 {
+        assert!(Instant::now() < deadline, "the worker never started a task");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stdout_ok(run.tool("dcp-queue").arg("purge").output().unwrap());
+    run.push(&["P2"]);
+    let mut lines = BufReader::new(worker.stdout.take().unwrap()).lines();
+    let mut next =
+        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
+    let (first, second) = (next(), next());
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(
+        worker.wait().unwrap().success(),
+        "the worker outlived the lost receipt"
+    );
+    assert_eq!(
+        (first["group"].as_str(), first["status"].as_str()),
+        (Some("Metadata_Plate=P1"), Some("lost-receipt"))
+    );
+    assert_eq!(
+        (second["group"].as_str(), second["status"].as_str()),
+        (Some("Metadata_Plate=P2"), Some("success"))
+    );
+    // Read back through the SDK: P1 published nothing, P2 its file and its record.
+    let listed = dcp_tests::moto::keys(&run.s3, BUCKET, "out/").await;
+    assert_eq!(
+        listed,
+        [
+            "out/P2/.dcp-done/Metadata_Plate=P2.json",
+            "out/P2/Image.csv"
+        ]
+    );
+    let sqs = aws_sdk_sqs::Client::new(&run.sdk);
+    let url = queue_url(&sqs, &format!("{APP}Queue")).await;
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    for name in [
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ] {
+        assert_eq!(attributes[&name], "0", "{name:?}");
+    }
 }
