@@ -33,8 +33,29 @@ pub fn code_for(err: &(dyn Error + 'static)) -> u8 {
 /// The run drained, but tasks ended in the dead-letter queue (dcp-watch).
 pub const DEAD_LETTERS: u8 = 3;
 
-/// Prints `tool: error: …` with every cause on stderr and returns the matching exit code.
+/// Whether the error is a write to a closed stdout (EPIPE, as when the reader is
+/// `head`): the reader went away, which ends a tool normally, as in ripgrep.
+pub fn is_closed_pipe(err: &(dyn Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        let kind = e
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| e.downcast_ref::<serde_json::Error>()?.io_error_kind());
+        if kind == Some(std::io::ErrorKind::BrokenPipe) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Prints `tool: error: …` with every cause on stderr and returns the matching exit code;
+/// a closed stdout ([`is_closed_pipe`]) is a quiet success.
 pub fn report(tool: &str, err: &(dyn Error + 'static)) -> ExitCode {
+    if is_closed_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
     let mut message = err.to_string();
     let mut cause = err.source();
     while let Some(e) = cause {

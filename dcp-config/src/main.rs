@@ -1,6 +1,7 @@
 //! dcp-config: prints a run's settings resolved as JSON, a commented dcp.toml to start
 //! from, or the dcp.toml equivalent of a DCP config.py.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Some(Command::Init) => print!("{}", dcp_config::TEMPLATE),
+        Some(Command::Init) => write!(std::io::stdout().lock(), "{}", dcp_config::TEMPLATE)?,
         Some(Command::Import { file }) => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
@@ -57,11 +58,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         message: setting + &e.message,
                     }
                 })?;
-            print!("{toml}");
+            write!(std::io::stdout().lock(), "{toml}")?;
         }
         None => {
             let config = config::locate(cli.config.as_deref(), true)?;
-            println!("{}", serde_json::to_string_pretty(&config)?);
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string_pretty(&config)?
+            )?;
         }
     }
     Ok(())
