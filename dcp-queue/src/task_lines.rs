@@ -148,7 +148,8 @@ mod tests {
         assert!(errors[4].starts_with("unsent.jsonl:6: Metadata: the value `../2`"));
         assert_eq!(
             errors[5],
-            "unsent.jsonl:7: Metadata: duplicate of the group at line 1"
+            "unsent.jsonl:7: Metadata: duplicate of the group at line 1: same metadata, same \
+             output prefix `out/2`"
         );
     }
 
