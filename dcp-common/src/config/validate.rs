@@ -9,6 +9,12 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     name("APP_NAME", &c.app_name, 64)?;
     name("SQS_QUEUE_NAME", &c.sqs_queue_name, 80)?;
     name("SQS_DEAD_LETTER_QUEUE", &c.sqs_dead_letter_queue, 80)?;
+    // ECS names (cluster, service, task family): up to 255 letters, digits, '-' and '_'
+    // (Amazon ECS API Reference, CreateCluster, CreateService, RegisterTaskDefinition).
+    name("ECS_CLUSTER", &c.ecs_cluster, 255)?;
+    name("APP_NAME (its ECS service name)", &c.ecs_service_name, 255)?;
+    name("APP_NAME (its ECS task family)", &c.ecs_task_family, 255)?;
+    log_group("LOG_GROUP_NAME", &c.log_group_name)?;
     if c.sqs_queue_name == c.sqs_dead_letter_queue {
         return Err((
             "SQS_DEAD_LETTER_QUEUE",
@@ -30,8 +36,16 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     at_least("JOB_RETRIES", c.job_retries.into(), 1)?;
     at_most("JOB_RETRIES", c.job_retries.into(), 1000)?;
     at_least("TASKS_PER_MACHINE", c.tasks_per_machine.into(), 1)?;
+    at_most("TASKS_PER_MACHINE", c.tasks_per_machine.into(), 1024)?;
     at_least("DOCKER_CORES", c.docker_cores.into(), 1)?;
+    at_most("DOCKER_CORES", c.docker_cores.into(), 1024)?;
+    at_most("LOCAL_WORKERS", c.local_workers.into(), 1024)?;
+    // Container cpu units and memory (MiB) are 32-bit integers in an ECS task definition.
+    at_most("CPU_SHARES", c.cpu_shares.into(), i32::MAX as u64)?;
     at_least("MEMORY", c.memory.into(), 1)?;
+    at_most("MEMORY", c.memory.into(), i32::MAX as u64)?;
+    at_most("CLUSTER_MACHINES", c.cluster_machines.into(), 100_000)?;
+    at_most("EBS_VOL_SIZE", c.ebs_vol_size.into(), 16_384)?;
     at_least("EBS_VOL_SIZE", c.ebs_vol_size.into(), 22)?;
     at_least("EXPECTED_NUMBER_FILES", c.expected_number_files.into(), 1)?;
     if c.cellprofiler.is_empty() {
@@ -70,6 +84,24 @@ fn name(key: &'static str, value: &str, max: usize) -> Result<(), Invalid> {
         Err((
             key,
             format!("'{value}' must be 1 to {max} letters, digits, '-' or '_'"),
+        ))
+    }
+}
+
+/// A CloudWatch Logs group name: 1 to 512 of letters, digits, '_', '-', '/', '.' and '#'
+/// (CloudWatch Logs API Reference, CreateLogGroup).
+fn log_group(key: &'static str, value: &str) -> Result<(), Invalid> {
+    let ok = !value.is_empty()
+        && value.len() <= 512
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/' | '.' | '#'));
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            key,
+            format!("'{value}' must be 1 to 512 letters, digits, '_', '-', '/', '.' or '#'"),
         ))
     }
 }
