@@ -264,9 +264,13 @@ impl Config {
 
     /// Reads a settings file (TOML or JSON); relative paths in it are taken from its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
+        })?;
+        let text = crate::text::decode(bytes).map_err(|e| ConfigError::Syntax {
+            origin: format!("{}:{}", path.display(), e.line),
+            message: e.to_string(),
         })?;
         let base = path
             .parent()

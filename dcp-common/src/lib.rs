@@ -18,6 +18,7 @@ mod pyjson;
 pub mod queue;
 pub mod store;
 pub mod task;
+pub mod text;
 
 pub use config::{Backend, Config, ConfigError};
 pub use job::{JobError, JobErrors, JobTemplate, PlannedTask, TaskSet, parse_job, parse_template};

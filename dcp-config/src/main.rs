@@ -48,8 +48,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Init) => write!(std::io::stdout().lock(), "{}", dcp_config::TEMPLATE)?,
         Some(Command::Import { file }) => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text =
+                dcp_common::text::decode(bytes).map_err(|e| config::ConfigError::Syntax {
+                    origin: format!("{}:{}", file.display(), e.line),
+                    message: e.to_string(),
+                })?;
             let toml =
                 dcp_config::pyconfig::import(&text, &file.display().to_string()).map_err(|e| {
                     let setting = e.name.map(|n| format!("{n}: ")).unwrap_or_default();

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
-use dcp_common::{Config, Queue, QueueSpec, SendError, TaskSet, config, exit};
+use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
@@ -36,8 +36,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the queue and its dead-letter queue (idempotent).
-    Create,
     /// Validate a whole job, then send one task per group.
     ///
     /// Input is a DCP job file (FILE or stdin); a CSV with one group per row whose
@@ -52,6 +50,15 @@ enum Command {
     /// directory if the current one is not writable); pushing that file finishes the job
     /// without duplicates.
     Push(PushArgs),
+    /// The commands that work on the queue as it is.
+    #[command(flatten)]
+    OnQueue(QueueCommand),
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Create the queue and its dead-letter queue (idempotent).
+    Create,
     /// Print the counts of visible, in-flight and dead tasks.
     ///
     /// A dead-letter queue shared with other queues (DCP's `user_DeadMessages`) holds
@@ -123,16 +130,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let queue = ConfiguredQueue::open(&config).await?;
-        execute(cli.command, &config, &queue).await
+        match cli.command {
+            Command::Push(args) => {
+                // The whole job is read and checked before the queue (on the embedded
+                // backend, its file) is opened: a refused job or a dry run changes nothing.
+                let planned = plan(&args)?;
+                let mut out = std::io::stdout().lock();
+                if args.dry_run {
+                    for body in planned.0.bodies() {
+                        writeln!(out, "{body}")?;
+                    }
+                    return Ok(());
+                }
+                let queue = ConfiguredQueue::open(&config).await?;
+                push(planned, &QueueSpec::from_config(&config), &queue, &mut out).await
+            }
+            Command::OnQueue(command) => {
+                let queue = ConfiguredQueue::open(&config).await?;
+                execute(command, &config, &queue).await
+            }
+        }
     })
 }
 
-async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyhow::Result<()> {
+async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> anyhow::Result<()> {
     let spec = QueueSpec::from_config(config);
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Create => {
+        QueueCommand::Create => {
             let created = queue.create().await?;
             print_json(
                 &mut out,
@@ -142,8 +167,7 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
                 },
             )?;
         }
-        Command::Push(args) => push(&args, &spec, queue, &mut out).await?,
-        Command::Status => {
+        QueueCommand::Status => {
             let counts = queue.counts().await?;
             print_json(
                 &mut out,
@@ -154,20 +178,20 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
                 },
             )?;
         }
-        Command::Dead => {
+        QueueCommand::Dead => {
             for dead in queue.dead_letters().await? {
                 serde_json::to_writer(&mut out, &DeadLine::from(dead))?;
                 writeln!(out)?;
             }
         }
-        Command::Redrive => {
+        QueueCommand::Redrive => {
             let redriven = queue.redrive().await?;
             print_json(
                 &mut out,
                 &serde_json::json!({ "queue": spec.name, "redriven": redriven }),
             )?;
         }
-        Command::Purge { dead_letters } => {
+        QueueCommand::Purge { dead_letters } => {
             let purged = queue.purge(dead_letters).await?;
             let name = if dead_letters {
                 &spec.dead_letter_queue
@@ -179,7 +203,7 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
                 &serde_json::json!({ "queue": name, "purged": purged }),
             )?;
         }
-        Command::Delete => {
+        QueueCommand::Delete => {
             print_json(&mut out, &queue.delete_queues().await?)?;
         }
     }
@@ -189,20 +213,14 @@ async fn execute(command: Command, config: &Config, queue: &impl Queue) -> anyho
 /// Validates the whole job, then sends it (or, with --dry-run, prints its message bodies)
 /// and prints the report. When SQS fails part-way, the report still goes to stdout, and the
 /// tasks not sent go to a file the error names.
+/// Sends a planned job and prints what was sent.
 async fn push(
-    args: &PushArgs,
+    (tasks, source): (TaskSet, String),
     spec: &QueueSpec,
     queue: &impl Queue,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let (tasks, source) = plan(args)?;
     let bodies = tasks.bodies();
-    if args.dry_run {
-        for body in bodies {
-            writeln!(out, "{body}")?;
-        }
-        return Ok(());
-    }
     let mut report = PushReport {
         queue: &spec.name,
         source: &source,
@@ -245,11 +263,11 @@ fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
     let text = match &args.file {
         Some(path) => read(path)?,
         None => {
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut text)
+                .read_to_end(&mut bytes)
                 .context("cannot read stdin")?;
-            text
+            text(bytes, &source)?
         }
     };
     let extension = args.file.as_deref().and_then(Path::extension);
@@ -312,7 +330,14 @@ fn usage_error(kind: ErrorKind, message: impl std::fmt::Display) -> ! {
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text(bytes, &path.display().to_string())
+}
+
+/// Input bytes as text; bytes that are not UTF-8 are bad input, located by line.
+fn text(bytes: Vec<u8>, origin: &str) -> anyhow::Result<String> {
+    dcp_common::text::decode(bytes)
+        .map_err(|e| JobErrors::one(origin, e.line, "file", e.to_string()).into())
 }
 
 fn print_json(out: &mut impl Write, value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -35,6 +35,18 @@ fn push_dry_run_prints_dcp_message_bodies() {
         &golden("examplefly-job.json"),
     ));
     assert_eq!(out, golden("examplefly-bodies.jsonl"));
+    let bad = golden("examplefly-job.json").replace("Metadata_Position=76", "Metadata_Position");
+    let refused = dcp_queue(dir.path(), &["push"], &bad);
+    assert_eq!(refused.status.code(), Some(2));
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        files,
+        ["dcp.toml"],
+        "a dry run, or a refused push, writes nothing: not even the queue file"
+    );
 }
 
 #[test]
@@ -169,4 +181,33 @@ fn message_bodies_push_as_json_lines() {
         stdout_ok(dcp_queue(d, &["status"], "")),
         golden("status.json")
     );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_bad_input_with_their_line() {
+    let dir = run_dir();
+    let mut csv = b"Metadata_Plate\nP1\n".to_vec();
+    csv.extend_from_slice(b"P\xff2\n");
+    std::fs::write(dir.path().join("plates.csv"), csv).unwrap();
+    std::fs::write(
+        dir.path().join("template.json"),
+        r#"{"pipeline": "p", "data_file": "d", "input": "i", "output": "o"}"#,
+    )
+    .unwrap();
+    let out = dcp_queue(
+        dir.path(),
+        &["push", "plates.csv", "--job", "template.json"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("plates.csv:3: file: not UTF-8 text"),
+        "{stderr}"
+    );
+    std::fs::write(dir.path().join("dcp.toml"), b"APP_NAME = \"G\xe9\"\n").unwrap();
+    let out = dcp_queue(dir.path(), &["status"], "");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dcp.toml:1: not UTF-8 text"), "{stderr}");
 }

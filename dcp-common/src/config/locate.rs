@@ -51,13 +51,17 @@ pub fn locate(explicit: Option<&Path>, stdin_allowed: bool) -> Result<Config, Co
 }
 
 fn from_stdin() -> Result<Option<Config>, ConfigError> {
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     std::io::stdin()
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|source| ConfigError::Read {
             path: "<stdin>".into(),
             source,
         })?;
+    let text = crate::text::decode(bytes).map_err(|e| ConfigError::Syntax {
+        origin: format!("<stdin>:{}", e.line),
+        message: e.to_string(),
+    })?;
     if text.trim().is_empty() {
         return Ok(None);
     }

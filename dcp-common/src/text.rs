@@ -1,0 +1,37 @@
+//! Input files (settings, jobs, plate lists, config.py) as UTF-8 text.
+
+/// Bytes that are not UTF-8 text, located by the line of the first invalid byte.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not UTF-8 text (byte {offset} is not): save the file as UTF-8")]
+pub struct NotUtf8 {
+    /// The 1-based line holding the first invalid byte.
+    pub line: usize,
+    /// That byte's 0-based offset in the input.
+    pub offset: usize,
+}
+
+/// The bytes as text, or where they stop being UTF-8.
+pub fn decode(bytes: Vec<u8>) -> Result<String, NotUtf8> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        NotUtf8 { line, offset }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_invalid_byte_is_located() {
+        assert_eq!(decode(b"a\nb\n".to_vec()).unwrap(), "a\nb\n");
+        assert_eq!(
+            decode(b"a,b\nP1,\xff\n".to_vec()).unwrap_err(),
+            NotUtf8 { line: 2, offset: 7 }
+        );
+    }
+}
