@@ -30,6 +30,11 @@ impl Value {
 /// Why an expression failed: the line and what is wrong.
 pub(super) type Fault = (usize, String);
 
+/// How deeply brackets and unary minus may nest; Python's own parser stops at 200 nested
+/// parentheses ("too many nested parentheses"). Bounding it keeps a hostile config.py from
+/// overflowing the stack.
+const MAX_DEPTH: usize = 100;
+
 /// The value of an expression and whether it was computed (used a name or an operator)
 /// rather than written out.
 pub(super) struct Evaluated {
@@ -52,6 +57,7 @@ pub(super) fn evaluate(
         last_line,
         pos: 0,
         derived: false,
+        depth: 0,
     };
     let value = p.expr()?;
     match p.tokens.get(p.pos) {
@@ -73,9 +79,25 @@ struct Parser<'a> {
     last_line: usize,
     pos: usize,
     derived: bool,
+    depth: usize,
 }
 
 impl Parser<'_> {
+    /// Runs `inner` one nesting level deeper, refusing more than [`MAX_DEPTH`] levels.
+    fn nested<T>(
+        &mut self,
+        line: usize,
+        inner: impl FnOnce(&mut Self) -> Result<T, Fault>,
+    ) -> Result<T, Fault> {
+        if self.depth >= MAX_DEPTH {
+            return Err((line, format!("nested more than {MAX_DEPTH} levels deep")));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
     /// `term (('+' | '-') term)*`
     fn expr(&mut self) -> Result<Value, Fault> {
         let mut left = self.term()?;
@@ -107,7 +129,7 @@ impl Parser<'_> {
         if self.punct() == Some('-') {
             let line = self.line();
             self.pos += 1;
-            return match self.unary()? {
+            return match self.nested(line, Self::unary)? {
                 Value::Int(i) => i
                     .checked_neg()
                     .map(Value::Int)
@@ -155,23 +177,23 @@ impl Parser<'_> {
                     .cloned()
                     .ok_or_else(|| (token.line, unknown()))
             }
-            Tok::Punct('(') => {
-                let value = self.expr()?;
-                self.expect(')')?;
+            Tok::Punct('(') => self.nested(token.line, |p| {
+                let value = p.expr()?;
+                p.expect(')')?;
                 Ok(value)
-            }
-            Tok::Punct('[') => {
+            }),
+            Tok::Punct('[') => self.nested(token.line, |p| {
                 let mut items = Vec::new();
-                while self.punct() != Some(']') {
-                    items.push(self.expr()?);
-                    if self.punct() != Some(',') {
+                while p.punct() != Some(']') {
+                    items.push(p.expr()?);
+                    if p.punct() != Some(',') {
                         break;
                     }
-                    self.pos += 1;
+                    p.pos += 1;
                 }
-                self.expect(']')?;
+                p.expect(']')?;
                 Ok(Value::List(items))
-            }
+            }),
             Tok::Punct(_) => Err((
                 token.line,
                 format!("unexpected '{}'", self.text(self.pos - 1, self.pos)),

@@ -330,3 +330,26 @@ fn refusal_fields() {
     let err = import("import os\n", "config.py").unwrap_err();
     assert_eq!((err.line, err.name), (1, None));
 }
+
+#[test]
+fn deep_nesting_is_refused_with_its_line_not_a_stack_overflow() {
+    for (open, close) in [("(", ")"), ("[", "]"), ("-", "")] {
+        let deep = format!(
+            "APP_NAME = 'a'\nCLUSTER_MACHINES = {}1{}\n",
+            open.repeat(10_000),
+            close.repeat(10_000)
+        );
+        let message = refusal(&deep);
+        assert!(
+            message.contains(":2") && message.contains("nested more than 100 levels"),
+            "{message}"
+        );
+    }
+    // Moderate nesting still works.
+    let (_, config) = convert(
+        "AWS_BUCKET = 'b'\nCLUSTER_MACHINES = ((((2))))*[[3]][0][0]\n"
+            .replace("*[[3]][0][0]", "*3")
+            .as_str(),
+    );
+    assert_eq!(config.cluster_machines, 6);
+}
