@@ -91,6 +91,11 @@ pub fn read_groups(
                 Column::Field(_) => {}
             }
         }
+        if tasks.bodies().len() + combinations.len() > MAX_TASKS {
+            let message = format!("the job would expand beyond {MAX_TASKS} tasks; split it");
+            errors.push(error(line, "row", message));
+            break;
+        }
         for extra in &combinations {
             let mut group = pairs.clone();
             group.extend(extra.iter().cloned());
@@ -116,6 +121,9 @@ pub fn read_groups(
         Ok(tasks)
     }
 }
+
+/// The most tasks one push may expand into; split larger jobs into batches.
+pub const MAX_TASKS: usize = 10_000_000;
 
 fn layout_key(layout: &Layout, key: &str) -> bool {
     (key == "Metadata_Well" && layout.wells.is_some())

@@ -1,6 +1,11 @@
 //! Plate layouts: the wells and sites each plate of a plate list expands into, as DCP's
 //! run_batch_general does (rows × columns × sites, wells as `A01`).
 
+/// The most sites `--sites` may list: far more than any microscope images per well.
+pub const MAX_SITES: usize = 10_000;
+/// The most wells `--wells` may list: a 1,536-well plate, the largest standard format.
+pub const MAX_WELLS: usize = 1_536;
+
 /// Why a layout option was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LayoutError {
@@ -14,6 +19,14 @@ pub enum LayoutError {
         option: &'static str,
         /// The refused item.
         item: String,
+    },
+    /// The list names more values than the option allows.
+    #[error("{option}: lists more than {max} values")]
+    TooMany {
+        /// The option.
+        option: &'static str,
+        /// Its limit.
+        max: usize,
     },
 }
 
@@ -34,11 +47,13 @@ impl Layout {
         sites: Option<&str>,
     ) -> Result<Self, LayoutError> {
         let wells = match (plate_format, wells) {
-            (_, Some(list)) => Some(items("--wells", list)?),
+            (_, Some(list)) => Some(items("--wells", list, MAX_WELLS)?),
             (Some(format), None) => Some(plate_wells(format)?),
             (None, None) => None,
         };
-        let sites = sites.map(|list| numbered("--sites", list)).transpose()?;
+        let sites = sites
+            .map(|list| numbered("--sites", list, MAX_SITES))
+            .transpose()?;
         Ok(Layout { wells, sites })
     }
 
@@ -85,7 +100,11 @@ fn plate_wells(format: u32) -> Result<Vec<String>, LayoutError> {
         .collect())
 }
 
-fn items(option: &'static str, list: &str) -> Result<Vec<String>, LayoutError> {
+/// The comma-separated items of `list`, at most `max` of them.
+fn items(option: &'static str, list: &str, max: usize) -> Result<Vec<String>, LayoutError> {
+    if list.split(',').nth(max).is_some() {
+        return Err(LayoutError::TooMany { option, max });
+    }
     list.split(',')
         .map(|item| {
             let item = item.trim();
@@ -101,17 +120,24 @@ fn items(option: &'static str, list: &str) -> Result<Vec<String>, LayoutError> {
         .collect()
 }
 
-/// A list of values and ranges: `1-9`, `1,3,5`, `1-4,7`.
-fn numbered(option: &'static str, list: &str) -> Result<Vec<String>, LayoutError> {
+/// A list of values and ranges: `1-9`, `1,3,5`, `1-4,7`; at most `max` values, counted
+/// before any range is expanded.
+fn numbered(option: &'static str, list: &str, max: usize) -> Result<Vec<String>, LayoutError> {
     let mut out = Vec::new();
-    for item in items(option, list)? {
+    for item in items(option, list, max)? {
         let range = item
             .split_once('-')
             .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
         match range {
-            Some((from, to)) if from <= to => out.extend((from..=to).map(|n| n.to_string())),
+            Some((from, to)) if from <= to => {
+                if out.len() + (to - from) as usize >= max {
+                    return Err(LayoutError::TooMany { option, max });
+                }
+                out.extend((from..=to).map(|n| n.to_string()));
+            }
             Some(_) => return Err(LayoutError::Item { option, item }),
-            None => out.push(item),
+            None if out.len() < max => out.push(item),
+            None => return Err(LayoutError::TooMany { option, max }),
         }
     }
     Ok(out)
@@ -150,6 +176,19 @@ mod tests {
             ]
         );
         assert!(Layout::new(None, None, Some("5-1")).is_err());
+        assert_eq!(
+            Layout::new(None, None, Some("1-100000000")),
+            Err(LayoutError::TooMany {
+                option: "--sites",
+                max: MAX_SITES
+            })
+        );
+        assert!(Layout::new(None, None, Some("1-10000")).is_ok());
+        let wells = vec!["A01"; MAX_WELLS + 1].join(",");
+        assert!(matches!(
+            Layout::new(None, Some(&wells), None),
+            Err(LayoutError::TooMany { .. })
+        ));
         assert!(Layout::new(None, Some("A01,,A02"), None).is_err());
         assert_eq!(
             Layout::default().combinations(),
