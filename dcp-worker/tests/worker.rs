@@ -436,16 +436,9 @@ fn a_purged_task_ends_its_attempt_and_the_worker_goes_on() {
     }
     dcp_tests::stdout_ok(run.queue(&["purge"], ""));
     run.push(&["P2"], "w/p.cppipe");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(worker.stdout.take().unwrap()));
-    let mut next =
-        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
-    let (first, second) = (next(), next());
-    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    assert!(
-        worker.wait().unwrap().success(),
-        "the worker outlived the lost receipt"
-    );
+    let (lines, exit) = dcp_tests::outcomes_then_sigterm(&mut worker, 2);
+    assert!(exit.success(), "the worker outlived the lost receipt");
+    let (first, second) = (&lines[0], &lines[1]);
     assert_eq!(
         (first["group"].as_str(), first["status"].as_str()),
         (Some("Metadata_Plate=P1"), Some("lost-receipt"))

@@ -61,6 +61,24 @@ pub fn golden(crate_dir: &str, name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Reads the first `n` outcome lines a running `dcp-worker` prints (its stdout piped),
+/// then ends it with SIGTERM; returns the lines and how the worker exited.
+pub fn outcomes_then_sigterm(
+    worker: &mut std::process::Child,
+    n: usize,
+) -> (Vec<serde_json::Value>, std::process::ExitStatus) {
+    use std::io::BufRead;
+    let stdout = worker.stdout.take().expect("the worker's stdout is piped");
+    let lines: Vec<serde_json::Value> = std::io::BufReader::new(stdout)
+        .lines()
+        .take(n)
+        .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
+        .collect();
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    (lines, worker.wait().unwrap())
+}
+
 /// Asserts a run's exit code, showing its stderr when it differs.
 pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(

@@ -514,16 +514,9 @@ async fn a_task_purged_from_sqs_while_it_runs_ends_as_lost_receipt_and_the_worke
     }
     stdout_ok(run.tool("dcp-queue").arg("purge").output().unwrap());
     run.push(&["P2"]);
-    let mut lines = BufReader::new(worker.stdout.take().unwrap()).lines();
-    let mut next =
-        || -> serde_json::Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
-    let (first, second) = (next(), next());
-    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    assert!(
-        worker.wait().unwrap().success(),
-        "the worker outlived the lost receipt"
-    );
+    let (lines, exit) = dcp_tests::outcomes_then_sigterm(&mut worker, 2);
+    assert!(exit.success(), "the worker outlived the lost receipt");
+    let (first, second) = (&lines[0], &lines[1]);
     assert_eq!(
         (first["group"].as_str(), first["status"].as_str()),
         (Some("Metadata_Plate=P1"), Some("lost-receipt"))
