@@ -168,9 +168,14 @@ pub trait Store: Send + Sync {
 }
 
 /// The files under a local folder, in name order, as (key relative to the folder, path,
-/// size); a missing folder holds none.
+/// size); a missing folder holds none. A file or folder gone by the time it is read (one
+/// renamed into place or removed by a task publishing beside this one) is not listed.
 fn local_files(root: &Path) -> Result<Vec<(String, PathBuf, u64)>, StoreError> {
     let mut files = Vec::new();
+    let gone = |e: &walkdir::Error| {
+        e.io_error()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    };
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         let io = |e: walkdir::Error, path: &Path| StoreError::Io {
             path: path.to_owned(),
@@ -178,16 +183,15 @@ fn local_files(root: &Path) -> Result<Vec<(String, PathBuf, u64)>, StoreError> {
         };
         let entry = match entry {
             Ok(entry) => entry,
-            Err(e)
-                if e.io_error()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
-            {
-                break;
-            }
+            Err(e) if gone(&e) => continue,
             Err(e) => return Err(io(e, root)),
         };
         if entry.file_type().is_file() {
-            let size = entry.metadata().map_err(|e| io(e, entry.path()))?.len();
+            let size = match entry.metadata() {
+                Ok(metadata) => metadata.len(),
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(io(e, entry.path())),
+            };
             let relative = entry
                 .path()
                 .strip_prefix(root)

@@ -15,8 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Watch a dcp run drain; then stop its fleet and write its report.
 ///
 /// Embedded: every tick prints one JSON line: {"visible", "in_flight", "dead", "done",
-/// "failed_attempts", "workers_alive", "elapsed_seconds"} ("done" counts each output prefix
-/// once; "elapsed_seconds" runs from the fleet's start). On a terminal, stderr also shows a
+/// "failed_attempts", "workers_alive", "elapsed_seconds"} ("done" counts each task once;
+/// "elapsed_seconds" runs from the fleet's start). On a terminal, stderr also shows a
 /// progress bar. When nothing is visible or in flight, dcp-watch stops the local fleet,
 /// writes the run report to AWS_BUCKET/runs/APP_NAME/report.json, prints
 /// {"drained": true, "report": …} and exits. Running it again after that, or without a

@@ -22,7 +22,8 @@ pub struct Tick {
     pub in_flight: u64,
     /// The run's tasks in the dead-letter queue.
     pub dead: u64,
-    /// Tasks with a done outcome (success or skipped-done), once per output prefix.
+    /// Tasks with a done outcome (success or skipped-done), each once (a task is its group
+    /// in its output prefix: tasks may share a prefix).
     pub done: u64,
     /// Attempts that failed.
     pub failed_attempts: u64,
@@ -66,7 +67,7 @@ pub struct Watch<Q> {
     queue: Q,
     fleet: Fleet,
     log: OutcomeLog,
-    done: HashSet<String>,
+    done: HashSet<(String, String)>,
     failed_attempts: u64,
     since: u64,
 }
@@ -93,7 +94,7 @@ impl<Q: Queue> Watch<Q> {
         let batch = self.log.read_new()?;
         for outcome in batch.outcomes {
             if outcome.status.is_done() {
-                self.done.insert(outcome.output);
+                self.done.insert((outcome.output, outcome.group));
             } else {
                 self.failed_attempts += 1;
             }

@@ -165,26 +165,37 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             Ok((task, pairs, prefix)) => {
                 let group = join_pairs(&pairs);
                 let work = self.attempt(copy, &task, &group, &pairs, &prefix);
-                let result = match self.hold(&message, work).await? {
-                    Held::Finished(result) => self.settle(&message, result).await?,
+                let (finished, result) = match self.hold(&message, work).await? {
+                    Held::Finished(result) => (true, result),
                     Held::ShutDown => {
                         self.file_log(copy, &prefix, &group, started_at).await;
                         return Ok(None);
                     }
-                    Held::Lost(e) => Err(Failure {
-                        status: Status::LostReceipt,
-                        detail: format!(
-                            "the task was taken from this worker while it ran, so the \
-                             attempt was stopped: {e} (purged, deleted, or received again \
-                             after its visibility timeout)"
-                        ),
-                        exit_code: None,
-                    }),
+                    Held::Lost(e) => (
+                        false,
+                        Err(Failure {
+                            status: Status::LostReceipt,
+                            detail: format!(
+                                "the task was taken from this worker while it ran, so the \
+                                 attempt was stopped: {e} (purged, deleted, or received again \
+                                 after its visibility timeout)"
+                            ),
+                            exit_code: None,
+                        }),
+                    ),
                 };
                 if let Err(failure) = &result {
                     self.note(copy, &format!("{:?}: {}", failure.status, failure.detail));
                 }
+                // The log is filed before the task is deleted, so that the outcome line
+                // follows the deletion at once: a worker killed between the two would
+                // leave a task done and gone from the queue with no outcome.
                 let log = self.file_log(copy, &prefix, &group, started_at).await;
+                let result = if finished {
+                    self.settle(&message, result).await?
+                } else {
+                    result
+                };
                 (group, prefix, result, log)
             }
         };

@@ -42,6 +42,38 @@ fn partial_name(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}{PARTIAL}{}-{nanos}", std::process::id()))
 }
 
+/// Removes the partial files in the folder of `target` that processes now gone left (a
+/// worker killed while it placed a file there): the next file placed in the folder, such as
+/// a retry of the killed task, clears them. Partial files of live processes are theirs.
+fn clear_stale_partials(target: &Path) {
+    let Some(Ok(entries)) = target.parent().map(std::fs::read_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let pid = file
+            .to_str()
+            .and_then(|f| f.split_once(PARTIAL))
+            .and_then(|(_, rest)| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pid != std::process::id() && !process_lives(pid)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` of this machine runs (a zombie does not). Without `/proc`, every
+/// process is taken to run, so no partial file is removed.
+fn process_lives(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        !state.is_some_and(|s| s.starts_with('Z') || s.starts_with('X'))
+    })
+}
+
 /// A file being placed, removed when dropped unless it was renamed into place.
 struct Partial(Option<PathBuf>);
 
@@ -69,6 +101,7 @@ impl Drop for Partial {
 fn stage(file: &Path, target: &Path) -> Result<Partial, StoreError> {
     let parent = target.parent().expect("a key has a parent folder");
     std::fs::create_dir_all(parent).map_err(io(parent))?;
+    clear_stale_partials(target);
     let partial = Partial(Some(partial_name(target)));
     // A rename is enough when the scratch folder is on the same file system.
     if std::fs::rename(file, partial.path()).is_err() {
@@ -123,6 +156,7 @@ impl Store for LocalStore {
         let target = path_of(bucket, key)?;
         let parent = target.parent().expect("a key has a parent folder");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
+        clear_stale_partials(&target);
         let partial = Partial(Some(partial_name(&target)));
         std::fs::write(partial.path(), bytes).map_err(io(partial.path()))?;
         std::fs::rename(partial.path(), &target).map_err(io(&target))?;

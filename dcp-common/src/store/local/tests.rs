@@ -47,6 +47,55 @@ async fn list_walks_every_file_with_sizes() {
     assert!(LocalStore.list(b, "out/none").await.unwrap().is_empty());
 }
 
+#[test]
+fn a_listing_skips_files_renamed_while_it_runs() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let bucket = tempfile::tempdir().unwrap();
+    let folder = bucket.path().join("out/P1");
+    for i in 0..100 {
+        write(&folder.join(format!("f{i:03}.csv")), "x");
+    }
+    let placing = AtomicBool::new(true);
+    std::thread::scope(|s| {
+        // Another task placing files into the folder, each under a partial name first.
+        s.spawn(|| {
+            for i in 0..3000 {
+                let partial = folder.join(format!(".g{i}.csv{PARTIAL}1-{i}"));
+                std::fs::write(&partial, "y").unwrap();
+                std::fs::rename(&partial, folder.join(format!("g{}.csv", i % 10))).unwrap();
+            }
+            placing.store(false, Ordering::Relaxed);
+        });
+        while placing.load(Ordering::Relaxed) {
+            let listed = crate::store::local_files(&folder);
+            let files = listed.expect("a file renamed meanwhile is skipped, not an error");
+            assert!(files.len() >= 100);
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_write_clears_the_partial_files_of_processes_gone() {
+    let bucket = tempfile::tempdir().unwrap();
+    let b = bucket.path().to_str().unwrap();
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let folder = bucket.path().join("out/P1/.dcp-done");
+    let killed = folder.join(format!(".g.json{PARTIAL}{}-1", gone.id()));
+    let running = folder.join(format!(".g.json{PARTIAL}1-2"));
+    let other = folder.join(format!(".h.json{PARTIAL}{}-3", gone.id()));
+    for partial in [&killed, &running, &other] {
+        write(partial, "part");
+    }
+    LocalStore
+        .write(b, "out/P1/.dcp-done/g.json", b"{}".to_vec())
+        .await
+        .unwrap();
+    assert!(!killed.exists(), "a killed writer's partial file goes");
+    assert!(running.exists(), "a running process's partial file stays");
+    assert!(!other.exists(), "so does one of another file in the folder");
+}
+
 fn keys(bucket: &str, prefix: &str) -> Vec<String> {
     let walked = crate::store::local_files(&Path::new(bucket).join(prefix)).unwrap();
     walked.into_iter().map(|(key, _, _)| key).collect()
