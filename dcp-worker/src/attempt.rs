@@ -100,9 +100,11 @@ impl<S: Store> Attempt<'_, S> {
             .try_into()
             .expect("one path per key");
         let data = self.prepare_data(&data_file, pairs).await?;
+        // The source is read-only to dcp: a local input folder is used only if it exists;
+        // otherwise CellProfiler gets an empty folder of the attempt's own.
         let input = match self.store.local_dir(&config.source_bucket, &task.input) {
-            Some(dir) => dir,
-            None => self.scratch.join("input"),
+            Some(dir) if dir.is_dir() => dir,
+            _ => self.scratch.join("input"),
         };
         let output = self.scratch.join("out");
         let done_file = self.scratch.join(DONE_FILE);

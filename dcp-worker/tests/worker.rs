@@ -487,3 +487,16 @@ fn a_worker_paused_past_its_visibility_reports_the_lost_task_and_exits_cleanly()
     );
     assert_eq!(run.counts(), (0, 0, 0));
 }
+
+#[test]
+fn a_missing_input_folder_is_never_created_in_the_source() {
+    let run = RunDir::new("");
+    let job = r#"{"pipeline": "w/p.cppipe", "data_file": "w/load_data.csv", "input": "not/there/", "output": "out", "groups": [{"Metadata": "Metadata_Plate=P1"}]}"#;
+    dcp_tests::stdout_ok(run.queue(&["push"], job));
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert_eq!(lines[0]["status"], "success");
+    assert!(
+        !run.path().join("bucket/not").exists(),
+        "the worker wrote into SOURCE_BUCKET"
+    );
+}
