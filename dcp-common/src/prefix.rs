@@ -27,6 +27,9 @@ pub enum PrefixError {
     /// A key (or the resulting prefix) is absolute, empty, or climbs out with `..`.
     #[error("`{0}` must be a relative key without empty, '.' or '..' parts")]
     Escapes(String),
+    /// A part of a key is longer than a file name may be.
+    #[error("`{0}` has a part longer than {SEGMENT_MAX} bytes, the most a file name may have")]
+    TooLong(String),
 }
 
 /// The part of the output prefix that is particular to a group: with an empty
@@ -46,7 +49,9 @@ pub fn group_path(
 ) -> Result<String, PrefixError> {
     if output_structure.is_empty() {
         let values: Vec<&str> = pairs.iter().map(|(_, v)| v.as_str()).collect();
-        return Ok(values.join("-"));
+        let joined = values.join("-");
+        check_relative(&joined)?;
+        return Ok(joined);
     }
     let whole = replace_where_they_stand(pairs, output_structure)?;
     let dcp = pairs
@@ -157,9 +162,13 @@ pub fn log_key(prefix: &str, group: &str, started: std::time::SystemTime) -> Str
     format!("logs/{prefix}/{}.{stamp}.log", group_file_name(group))
 }
 
+/// The longest part of a key, in bytes: the longest file name Linux file systems take
+/// (NAME_MAX), so every key is also a path in a local bucket.
+pub const SEGMENT_MAX: usize = 255;
+
 /// Checks that a bucket key stays inside its bucket: relative, with no empty, `.` or `..`
-/// parts (a single trailing `/` is allowed, as in DCP's `input` folders), and no `\` or
-/// control characters.
+/// parts (a single trailing `/` is allowed, as in DCP's `input` folders), no `\` or
+/// control characters, and no part longer than [`SEGMENT_MAX`] bytes.
 pub fn check_relative(key: &str) -> Result<(), PrefixError> {
     let trimmed = key.strip_suffix('/').unwrap_or(key);
     let bad = trimmed.is_empty()
@@ -170,6 +179,8 @@ pub fn check_relative(key: &str) -> Result<(), PrefixError> {
             .any(|part| part.is_empty() || part == "." || part == "..");
     if bad {
         Err(PrefixError::Escapes(key.to_owned()))
+    } else if trimmed.split('/').any(|part| part.len() > SEGMENT_MAX) {
+        Err(PrefixError::TooLong(key.to_owned()))
     } else {
         Ok(())
     }
@@ -283,6 +294,11 @@ mod tests {
         for bad in ["", "/", "/a", "a/../b", "..", "a//b", "./a", "a\\b", "a\nb"] {
             assert!(check_relative(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            check_relative(&format!("out/{}", "x".repeat(256))),
+            Err(PrefixError::TooLong(format!("out/{}", "x".repeat(256))))
+        );
+        assert!(check_relative(&format!("out/{}", "x".repeat(255))).is_ok());
         assert_eq!(output_prefix("out/", "P1"), "out/P1");
         assert_eq!(output_prefix("out", "P1/A01"), "out/P1/A01");
     }

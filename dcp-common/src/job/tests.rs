@@ -177,3 +177,19 @@ fn structures_with_underscores_between_keys_give_dcps_prefix() {
     let task = Task::from_body(&tasks.bodies()[0]).unwrap();
     assert_eq!(task.resolve().unwrap().1, "out/P1_A01_1");
 }
+
+#[test]
+fn a_value_too_long_for_a_file_name_is_refused_at_push() {
+    let long = "x".repeat(300);
+    let job = format!(
+        r#"{{"pipeline": "p", "data_file": "d", "input": "i", "output": "o",
+        "groups": [{{"Metadata": "Metadata_Plate={long}"}}]}}"#
+    );
+    let errors = refused(&job);
+    assert_eq!(errors.errors[0].line, 2);
+    assert!(
+        errors.errors[0].message.contains("longer than 255 bytes"),
+        "{}",
+        errors.errors[0]
+    );
+}
