@@ -24,7 +24,11 @@ fn dcp_queue(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
 /// enough that its message body exceeds 1 KiB.
 fn plate_list() -> String {
     let mut csv = String::from("Metadata_Plate,Metadata_Well,Metadata_Site,pipeline\n");
-    let long = format!("pipelines/{}.cppipe", "a".repeat(1100));
+    // Parts of at most 255 bytes, as keys must have; 1,100 bytes in all.
+    let long = format!(
+        "pipelines/{}p.cppipe",
+        format!("{}/", "a".repeat(200)).repeat(5)
+    );
     for i in 0..TASKS {
         let (row, column, site) = (i / (24 * 9), i / 9 % 24 + 1, i % 9 + 1);
         let well = format!("{}{column:02}", char::from(b'A' + row as u8));
