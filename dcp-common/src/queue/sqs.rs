@@ -1,27 +1,24 @@
 //! The queue on Amazon SQS (or any SQS-compatible endpoint, as `AWS_ENDPOINT_URL` names):
 //! a dead-letter queue and a task queue with DCP's attributes and redrive policy.
 
+mod letters;
+mod send;
+
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
     Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
 };
-use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::OnceCell;
 
 use super::{
     Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received, SOURCE_ATTRIBUTE,
-    SendError, is_source,
+    SendError,
 };
 
 /// How long SQS keeps a message: 14 days, as DCP sets it.
 const RETENTION_SECONDS: u32 = 14 * 24 * 3600;
-/// The most entries SQS takes in one SendMessageBatch call.
-const BATCH_ENTRIES: usize = 10;
-/// SendMessageBatch calls in flight at once during a push.
-const CONCURRENT_BATCHES: usize = 16;
 /// How long listing or redriving hides the dead letters it has seen.
 const SCAN_VISIBILITY: i32 = 60;
 /// The attributes that count a queue's messages: visible, and in flight.
@@ -73,19 +70,6 @@ pub struct DeadLetterQueueState {
     pub other_sources: Vec<String>,
 }
 
-/// A dead letter received while reading the dead-letter queue, with its source queue's
-/// name when recorded (`DeadLetterQueueSourceArn`, else [`SOURCE_ATTRIBUTE`]).
-struct Letter {
-    message: Received,
-    source: Option<String>,
-}
-
-/// The letters of a dead-letter queue read and hidden: this queue's, and the others'.
-struct Sorted {
-    own: Vec<Received>,
-    others: Vec<Received>,
-}
-
 fn received(m: Message) -> Received {
     Received {
         receive_count: m
@@ -98,24 +82,6 @@ fn received(m: Message) -> Received {
         receipt: m.receipt_handle.unwrap_or_default(),
         body: m.body.unwrap_or_default(),
     }
-}
-
-/// The name of a dead letter's source queue: the last field of the
-/// `DeadLetterQueueSourceArn` SQS sets when it moves a message (moto sets none), else the
-/// [`SOURCE_ATTRIBUTE`] dcp sent it with.
-fn source_of(m: &Message) -> Option<String> {
-    let arn = m
-        .attributes
-        .as_ref()
-        .and_then(|a| a.get(&MessageSystemAttributeName::DeadLetterQueueSourceArn))
-        .and_then(|arn| arn.rsplit(':').next());
-    let sent_to = || {
-        m.message_attributes
-            .as_ref()
-            .and_then(|a| a.get(SOURCE_ATTRIBUTE))
-            .and_then(|v| v.string_value())
-    };
-    arn.or_else(sent_to).map(str::to_owned)
 }
 
 /// A queue's name: the last path segment of its URL.
@@ -322,69 +288,6 @@ impl SqsQueue {
         Ok(received.messages.unwrap_or_default())
     }
 
-    /// Every message of the dead-letter queue at `dead`, each hidden for a while (SQS
-    /// cannot list a queue; receiving until nothing is left is how its messages are seen).
-    async fn take_dead_letters(&self, dead: &str) -> Result<Vec<Letter>, QueueError> {
-        let mut taken = Vec::new();
-        loop {
-            let batch = self
-                .receive_from(dead, 10, Duration::ZERO, Some(SCAN_VISIBILITY), true)
-                .await?;
-            if batch.is_empty() {
-                return Ok(taken);
-            }
-            taken.extend(batch.into_iter().map(|m| Letter {
-                source: source_of(&m),
-                message: received(m),
-            }));
-        }
-    }
-
-    /// Every letter of the dead-letter queue at `dead`, hidden, sorted into this queue's
-    /// and the others' by their source ([`is_source`]).
-    async fn sort_letters(&self, dead: &str) -> Result<Sorted, QueueError> {
-        let alone = self.other_sources(dead).await?.is_empty();
-        let (own, others): (Vec<Letter>, Vec<Letter>) = self
-            .take_dead_letters(dead)
-            .await?
-            .into_iter()
-            .partition(|l| is_source(&self.spec.name, l.source.as_deref(), alone));
-        let messages = |letters: Vec<Letter>| letters.into_iter().map(|l| l.message).collect();
-        Ok(Sorted {
-            own: messages(own),
-            others: messages(others),
-        })
-    }
-
-    /// Makes taken letters visible again where they are.
-    async fn release(&self, dead: &str, letters: &[Received]) -> Result<(), QueueError> {
-        for letter in letters {
-            self.client
-                .change_message_visibility()
-                .queue_url(dead)
-                .receipt_handle(&letter.receipt)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .map_err(service("ChangeMessageVisibility"))?;
-        }
-        Ok(())
-    }
-
-    /// Deletes taken letters.
-    async fn delete_taken(&self, dead: &str, letters: &[Received]) -> Result<(), QueueError> {
-        for letter in letters {
-            self.client
-                .delete_message()
-                .queue_url(dead)
-                .receipt_handle(&letter.receipt)
-                .send()
-                .await
-                .map_err(service("DeleteMessage"))?;
-        }
-        Ok(())
-    }
-
     async fn delete_queue(&self, url: &str) -> Result<(), QueueError> {
         self.client
             .delete_queue()
@@ -394,126 +297,6 @@ impl SqsQueue {
             .map_err(service("DeleteQueue"))?;
         Ok(())
     }
-
-    /// Sends in batches of ten, many batches at once; fails as [`Self::send_batches`].
-    async fn send_to(&self, url: &str, bodies: &[String]) -> Result<(), QueueError> {
-        self.send_batches(url, bodies, &|_| {})
-            .await
-            .map_err(|e| e.source)
-    }
-
-    /// Sends in batches of [`BATCH_ENTRIES`], [`CONCURRENT_BATCHES`] at once, calling
-    /// `progress` with the count acknowledged so far. After the first failure no batch is
-    /// started; those under way finish and count.
-    async fn send_batches(
-        &self,
-        url: &str,
-        bodies: &[String],
-        progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<(), SendError> {
-        let mut batches = bodies.chunks(BATCH_ENTRIES).enumerate();
-        let mut pending = FuturesUnordered::new();
-        let (mut sent, mut unsent, mut failure) = (0, Vec::new(), None);
-        loop {
-            while failure.is_none() && pending.len() < CONCURRENT_BATCHES {
-                let Some((i, chunk)) = batches.next() else {
-                    break;
-                };
-                pending.push(self.send_batch(url, i * BATCH_ENTRIES, chunk));
-            }
-            let Some(batch) = pending.next().await else {
-                break;
-            };
-            sent += batch.acknowledged;
-            progress(sent);
-            unsent.extend(batch.unsent);
-            if let Some(error) = batch.error {
-                failure.get_or_insert(error);
-            }
-        }
-        let Some(source) = failure else {
-            return Ok(());
-        };
-        unsent.extend(
-            batches.flat_map(|(i, chunk)| i * BATCH_ENTRIES..i * BATCH_ENTRIES + chunk.len()),
-        );
-        unsent.sort_unstable();
-        Err(SendError {
-            total: bodies.len(),
-            unsent,
-            source,
-        })
-    }
-
-    /// One SendMessageBatch call of the bodies at positions `first..` of a send. Only the
-    /// entries SQS lists as successful are acknowledged; a call that fails acknowledges none.
-    async fn send_batch(&self, url: &str, first: usize, chunk: &[String]) -> Batch {
-        let mut request = self.client.send_message_batch().queue_url(url);
-        for (i, body) in chunk.iter().enumerate() {
-            let entry = SendMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .message_body(body)
-                .message_attributes(SOURCE_ATTRIBUTE, self.source_attribute.clone())
-                .build()
-                .expect("id and body are set");
-            request = request.entries(entry);
-        }
-        let positions = first..first + chunk.len();
-        let sent = match request.send().await {
-            Ok(sent) => sent,
-            Err(e) => {
-                return Batch {
-                    acknowledged: 0,
-                    unsent: positions.collect(),
-                    error: Some(service("SendMessageBatch")(e)),
-                };
-            }
-        };
-        let mut acknowledged = vec![false; chunk.len()];
-        for entry in &sent.successful {
-            if let Some(slot) = entry
-                .id
-                .parse()
-                .ok()
-                .and_then(|i: usize| acknowledged.get_mut(i))
-            {
-                *slot = true;
-            }
-        }
-        let unsent: Vec<usize> = positions.filter(|p| !acknowledged[p - first]).collect();
-        let error = (!unsent.is_empty()).then(|| QueueError::Service {
-            operation: "SendMessageBatch",
-            message: match sent.failed.first() {
-                Some(failed) => format!(
-                    "{} of {} messages failed: {}: {}",
-                    sent.failed.len(),
-                    chunk.len(),
-                    failed.code,
-                    failed.message.as_deref().unwrap_or("no message")
-                ),
-                None => format!(
-                    "{} of {} messages were not acknowledged",
-                    unsent.len(),
-                    chunk.len()
-                ),
-            },
-        });
-        Batch {
-            acknowledged: chunk.len() - unsent.len(),
-            unsent,
-            error,
-        }
-    }
-}
-
-/// What SQS acknowledged of one SendMessageBatch call.
-struct Batch {
-    /// How many of its messages SQS acknowledged.
-    acknowledged: usize,
-    /// The positions, in the whole send, of the messages it did not.
-    unsent: Vec<usize>,
-    /// Why not, when some were not.
-    error: Option<QueueError>,
 }
 
 impl Queue for SqsQueue {
