@@ -107,26 +107,13 @@ impl S3Store {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
         })?;
-        let got = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| match aws_sdk_s3::Error::from(e) {
-                aws_sdk_s3::Error::NoSuchKey(_) => StoreError::Missing {
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                },
-                other => service(bucket, key, other),
+        let bytes = self
+            .read(bucket, key)
+            .await?
+            .ok_or_else(|| StoreError::Missing {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
             })?;
-        let bytes = got
-            .body
-            .collect()
-            .await
-            .map_err(|e| service(bucket, key, e))?
-            .into_bytes();
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
                 path: parent.to_owned(),
