@@ -64,6 +64,11 @@ pub fn group_path(
             keys: interfering_keys(pairs).join(", "),
         });
     }
+    // A folder of its own: no trailing `/` (which would leave an empty part in the keys
+    // under it, such as its logs').
+    if whole.ends_with('/') {
+        return Err(PrefixError::Escapes(whole));
+    }
     check_relative(&whole)?;
     Ok(whole)
 }
@@ -151,10 +156,11 @@ pub fn group_file_name(group: &str) -> String {
 }
 
 /// The key of one attempt's log in the destination bucket:
-/// `logs/<prefix>/<group file name>.<start, UTC, YYYYMMDDTHHMMSSZ>.log`, so tasks sharing
-/// an output prefix keep separate logs, and each attempt keeps its own.
+/// `logs/<prefix>/<group file name>.<start, UTC, YYYYMMDDTHHMMSS.mmmZ>.log`, so tasks
+/// sharing an output prefix keep separate logs, and each attempt keeps its own (attempts of
+/// one task start at least milliseconds apart).
 pub fn log_key(prefix: &str, group: &str, started: std::time::SystemTime) -> String {
-    let stamp: String = humantime::format_rfc3339_seconds(started)
+    let stamp: String = humantime::format_rfc3339_millis(started)
         .to_string()
         .chars()
         .filter(|c| !matches!(c, '-' | ':'))
@@ -284,6 +290,7 @@ mod tests {
         assert!(group_path(&p, "../Metadata_Plate").is_err());
         assert!(group_path(&p, "/Metadata_Plate").is_err());
         assert!(group_path(&p, "Metadata_Plate//x").is_err());
+        assert!(group_path(&p, "Metadata_Plate/").is_err());
     }
 
     #[test]
@@ -320,7 +327,7 @@ mod tests {
         let started = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_000_000);
         assert_eq!(
             log_key("out/P1", "Metadata_Plate=P1,Metadata_Site=2", started),
-            "logs/out/P1/Metadata_Plate=P1,Metadata_Site=2.20261130T005320Z.log"
+            "logs/out/P1/Metadata_Plate=P1,Metadata_Site=2.20261130T005320.000Z.log"
         );
     }
 }

@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Create, fill and inspect the task queue of a dcp run.
 ///
-/// Settings come from --config FILE, stdin (for commands that take no other input),
+/// Settings come from --config FILE, stdin (for every command but push, which reads a job),
 /// $DCP_CONFIG, or ./dcp.toml, so `dcp-config | dcp-queue create` works.
 ///
 /// Exit codes: 0 success, 1 failure (queue or I/O), 2 invalid settings, job or usage —
@@ -124,7 +124,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let stdin_free = !matches!(cli.command, Command::Push(ref p) if p.file.is_none());
+    // A push reads a job, not settings, even when given a file: a stdin that happens to be
+    // piped (a `while read` loop, cron, CI) must not be taken for settings.
+    let stdin_free = !matches!(cli.command, Command::Push(_));
     let config = config::locate(cli.config.as_deref(), stdin_free)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -211,3 +211,17 @@ fn bytes_that_are_not_utf8_are_bad_input_with_their_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("dcp.toml:1: not UTF-8 text"), "{stderr}");
 }
+
+#[test]
+fn a_push_never_takes_a_piped_stdin_for_its_settings() {
+    let dir = run_dir();
+    std::fs::write(dir.path().join("job.json"), golden("examplefly-job.json")).unwrap();
+    stdout_ok(dcp_queue(dir.path(), &["create"], ""));
+    // As in a `while read` loop or under cron: stdin is piped, but holds no settings.
+    let out = stdout_ok(dcp_queue(
+        dir.path(),
+        &["push", "job.json"],
+        "plate-list line\n",
+    ));
+    assert!(out.contains("\"sent\":3"), "{out}");
+}

@@ -500,3 +500,18 @@ fn a_missing_input_folder_is_never_created_in_the_source() {
         "the worker wrote into SOURCE_BUCKET"
     );
 }
+
+#[test]
+fn every_attempt_keeps_its_own_log_even_within_one_second() {
+    let run = RunDir::new("JOB_RETRIES = 3");
+    run.push(&["P1"], "w/p.cppipe");
+    let lines = outcomes(
+        &run.worker("fail", &["--retry-delay", "0"])
+            .output()
+            .unwrap(),
+    );
+    let logs: std::collections::BTreeSet<&str> =
+        lines.iter().map(|l| l["log"].as_str().unwrap()).collect();
+    assert_eq!(logs.len(), lines.len(), "{lines:?}");
+    assert_eq!(run.files("logs/out/P1").len(), lines.len());
+}
