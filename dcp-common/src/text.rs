@@ -1,4 +1,6 @@
-//! Input files (settings, jobs, plate lists, config.py) as UTF-8 text.
+//! Input files (settings, jobs, plate lists, config.py, fleet files) as UTF-8 text.
+
+use std::path::{Path, PathBuf};
 
 /// Bytes that are not UTF-8 text, located by the line of the first invalid byte.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +21,39 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, NotUtf8> {
             .filter(|&&b| b == b'\n')
             .count();
         NotUtf8 { line, offset }
+    })
+}
+
+/// An input file named by the user that cannot be read as text: bad input (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum InputFileError {
+    /// The file cannot be read (missing, a folder, no permission).
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{}:{}: {source}", path.display(), source.line)]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// Where it stops being UTF-8.
+        source: NotUtf8,
+    },
+}
+
+/// Reads an input file as UTF-8 text.
+pub fn read(path: &Path) -> Result<String, InputFileError> {
+    let bytes = std::fs::read(path).map_err(|source| InputFileError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    decode(bytes).map_err(|source| InputFileError::NotText {
+        path: path.to_owned(),
+        source,
     })
 }
 

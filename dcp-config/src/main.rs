@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dcp_common::{config, exit};
 
@@ -15,7 +14,7 @@ use dcp_common::{config, exit};
 /// absolute paths) as one JSON object, which every dcp tool accepts on stdin or as --config.
 /// Settings are found in --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml, in that order.
 ///
-/// Exit codes: 0 success, 1 failure (I/O), 2 invalid settings or usage.
+/// Exit codes: 0 success, 1 failure (I/O), 2 invalid settings, config.py or usage.
 #[derive(Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -40,7 +39,7 @@ enum Command {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => exit::report("dcp-config", err.as_ref()),
+        Err(err) => exit::report("dcp-config", err.as_ref(), &[]),
     }
 }
 
@@ -48,13 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Init) => write!(std::io::stdout().lock(), "{}", dcp_config::TEMPLATE)?,
         Some(Command::Import { file }) => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let text =
-                dcp_common::text::decode(bytes).map_err(|e| config::ConfigError::Syntax {
-                    origin: format!("{}:{}", file.display(), e.line),
-                    message: e.to_string(),
-                })?;
+            let text = dcp_common::text::read(&file)?;
             let toml =
                 dcp_config::pyconfig::import(&text, &file.display().to_string()).map_err(|e| {
                     let setting = e.name.map(|n| format!("{n}: ")).unwrap_or_default();

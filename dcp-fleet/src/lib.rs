@@ -24,6 +24,7 @@ pub mod report;
 #[cfg(feature = "aws")]
 pub mod spot;
 pub mod state;
+pub mod fleet_file;
 
 use std::path::PathBuf;
 
@@ -51,8 +52,26 @@ pub enum FleetError {
         tasks: u64,
     },
     /// The fleet file cannot be used.
-    #[error("fleet file: {0}")]
-    FleetFile(String),
+    #[error(
+        "{}{}: {}{message}",
+        if file.is_empty() { "fleet request" } else { file },
+        line.map(|l| format!(":{l}")).unwrap_or_default(),
+        if field.is_empty() { String::new() } else { format!("{field}: ") }
+    )]
+    FleetFile {
+        /// The fleet file (empty for a request built in memory).
+        file: String,
+        /// The line of the field, when known.
+        line: Option<usize>,
+        /// The field by its path, e.g. `LaunchSpecifications[0].Ebs.VolumeSize` (empty for
+        /// the file as a whole).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The fleet file cannot be read.
+    #[error(transparent)]
+    Input(#[from] dcp_common::text::InputFileError),
     /// An AWS call failed.
     #[error("AWS: {0}")]
     Aws(String),
@@ -97,6 +116,27 @@ pub enum FleetError {
         /// The error of the launch.
         source: std::io::Error,
     },
+}
+
+/// A fleet file, AWS settings on a local fleet and a build without the AWS backend are bad
+/// input; a fleet already running, a queue not drained and what fails while working are
+/// failures.
+impl dcp_common::exit::Classify for FleetError {
+    fn kind(&self) -> dcp_common::exit::Kind {
+        use dcp_common::exit::Kind;
+        match self {
+            FleetError::NoAwsBackend | FleetError::FleetFile { .. } | FleetError::Input(_) => {
+                Kind::BadInput
+            }
+            FleetError::NotDrained { .. }
+            | FleetError::Aws(_)
+            | FleetError::Io { .. }
+            | FleetError::State { .. }
+            | FleetError::AlreadyRunning { .. }
+            | FleetError::NoWorker { .. }
+            | FleetError::Spawn { .. } => Kind::Failure,
+        }
+    }
 }
 
 impl FleetError {

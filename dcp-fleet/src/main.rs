@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use dcp_common::{Backend, Config, config, exit};
-use dcp_fleet::{Fleet, parse_seconds};
+use dcp_fleet::{Fleet, FleetError, fleet_file, parse_seconds};
 
 /// Start, inspect, scale and stop the fleet of workers of a dcp run.
 ///
@@ -21,7 +21,8 @@ use dcp_fleet::{Fleet, parse_seconds};
 /// Settings come from --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml.
 ///
 /// Exit codes: 0 success; 1 failure (a fleet is already running on `start`, a worker could
-/// not be launched, I/O, BACKEND = "aws"); 2 invalid settings or usage.
+/// not be launched, I/O, AWS); 2 invalid settings, fleet file or usage (BACKEND = "aws" in a
+/// build without it included).
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
@@ -47,6 +48,7 @@ enum Command {
     Start {
         /// AWS: the DCP fleet file (an EC2 RequestSpotFleet config); DCP's overrides are
         /// applied (validity, capacity, price, instance types, disk, user data, public IP).
+        /// Checked before anything changes on either backend (exit 2 naming line and field).
         fleet_file: Option<PathBuf>,
         #[command(flatten)]
         dry_run: DryRun,
@@ -114,15 +116,31 @@ struct DryRun {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => exit::report("dcp-fleet", err.as_ref()),
+        Err(err) => exit::report("dcp-fleet", err.as_ref(), &[exit::kind_of::<FleetError>]),
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = config::locate(cli.config.as_deref(), true)?;
+    // A fleet file is read and checked whole before anything changes, on either backend.
+    let fleet_file = match &cli.command {
+        Command::Start {
+            fleet_file: Some(path),
+            ..
+        } => Some(fleet_file::read(path)?),
+        Command::Start { .. } if config.backend == Backend::Aws => {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    "start on AWS needs the fleet file: dcp-fleet start FLEET.json",
+                )
+                .exit();
+        }
+        _ => None,
+    };
     let report = match config.backend {
         Backend::Embedded => local(&config, cli.command)?,
-        Backend::Aws => aws(&config, cli.command)?,
+        Backend::Aws => aws(&config, cli.command, fleet_file)?,
     };
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &report)?;
@@ -150,15 +168,17 @@ fn local(config: &Config, command: Command) -> anyhow::Result<serde_json::Value>
 }
 
 #[cfg(not(feature = "aws"))]
-fn aws(_: &Config, _: Command) -> anyhow::Result<serde_json::Value> {
-    anyhow::bail!(
-        "BACKEND = \"aws\": this dcp-fleet was built without the AWS backend (cargo feature `aws`)"
-    )
+fn aws(_: &Config, _: Command, _: Option<serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+    Err(dcp_common::backend::BackendError::NotBuilt.into())
 }
 
 /// A command on the run's AWS resources.
 #[cfg(feature = "aws")]
-fn aws(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
+fn aws(
+    config: &Config,
+    command: Command,
+    fleet_file: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
     use dcp_fleet::cloud::{ApplyOptions, Cloud, plan};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -170,20 +190,9 @@ fn aws(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
         let cloud = Cloud::connect(config).await;
         Ok(match command {
             Command::Setup { dry_run } => cloud.setup(dry_run.dry_run).await?,
-            Command::Start {
-                fleet_file,
-                dry_run,
-                wait,
-            } => {
-                use anyhow::Context;
-                let file = fleet_file
-                    .as_deref()
-                    .ok_or_else(|| anyhow::anyhow!("start on AWS needs the fleet file"))?;
-                let text = std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                let fleet_file: serde_json::Value = serde_json::from_str(&text)
-                    .with_context(|| format!("{}: not a JSON fleet file", file.display()))?;
-                cloud.start(&fleet_file, dry_run.dry_run, wait).await?
+            Command::Start { dry_run, wait, .. } => {
+                let file = fleet_file.unwrap_or_default();
+                cloud.start(&file, dry_run.dry_run, wait).await?
             }
             Command::Status => serde_json::to_value(cloud.discover().await?)?,
             Command::Scale {

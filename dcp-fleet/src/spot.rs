@@ -12,8 +12,10 @@ use crate::FleetError;
 /// How long a fleet request stays valid, as DCP sets it: one year.
 const VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 
-fn invalid(message: impl Into<String>) -> FleetError {
-    FleetError::FleetFile(message.into())
+/// Checks a DCP fleet file's fields (keys, types, EC2's number ranges) before anything is
+/// asked of AWS; the error names the field by its path.
+pub fn check(file: &Value) -> Result<(), FleetError> {
+    sdk::config_data(file).map(drop)
 }
 
 /// The user data that makes an instance join the run's ECS cluster, base64-encoded. The
@@ -21,8 +23,12 @@ fn invalid(message: impl Into<String>) -> FleetError {
 /// naming rules when settings are read), since the script runs as root on every instance.
 pub fn user_data(cluster: &str) -> Result<String, FleetError> {
     let line = format!("ECS_CLUSTER={cluster}");
-    let quoted = shlex::try_quote(&line)
-        .map_err(|e| invalid(format!("ECS_CLUSTER cannot be quoted: {e}")))?;
+    let quoted = shlex::try_quote(&line).map_err(|e| FleetError::FleetFile {
+        file: String::new(),
+        line: None,
+        field: "ECS_CLUSTER".into(),
+        message: format!("cannot be quoted for the shell: {e}"),
+    })?;
     let script = format!("#!/bin/bash\nprintf '%s\\n' {quoted} >> /etc/ecs/ecs.config\n");
     Ok(base64::engine::general_purpose::STANDARD.encode(script))
 }
@@ -39,17 +45,18 @@ fn iso8601(time: SystemTime) -> String {
 /// per MACHINE_TYPE, the second block device's VolumeSize = EBS_VOL_SIZE, UserData joining
 /// ECS_CLUSTER, no public address when ASSIGN_IP is false, and a tag naming the app.
 pub fn fleet_request(file: &Value, config: &Config, now: SystemTime) -> Result<Value, FleetError> {
-    let mut request = file
-        .as_object()
-        .cloned()
-        .ok_or_else(|| invalid("the fleet file must be a JSON object"))?;
-    let template = request
-        .get("LaunchSpecifications")
-        .and_then(Value::as_array)
-        .and_then(|specs| specs.first())
-        .and_then(Value::as_object)
-        .cloned()
-        .ok_or_else(|| invalid("LaunchSpecifications: needs at least one launch specification"))?;
+    check(file)?;
+    let (Some(mut request), Some(template)) = (
+        file.as_object().cloned(),
+        file["LaunchSpecifications"][0].as_object().cloned(),
+    ) else {
+        return Err(FleetError::FleetFile {
+            file: String::new(),
+            line: None,
+            field: "LaunchSpecifications[0]".into(),
+            message: "must be a JSON object".into(),
+        });
+    };
     let mut specifications = Vec::new();
     for instance_type in &config.machine_type {
         let mut spec = template.clone();

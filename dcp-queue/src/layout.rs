@@ -30,6 +30,12 @@ pub enum LayoutError {
     },
 }
 
+impl dcp_common::exit::Classify for LayoutError {
+    fn kind(&self) -> dcp_common::exit::Kind {
+        dcp_common::exit::Kind::BadInput
+    }
+}
+
 /// What each CSV row (a plate, or a plate and a well) expands into.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Layout {

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
+use dcp_common::text::InputFileError;
 use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
@@ -119,7 +120,11 @@ const PROGRESS_FROM: usize = 50_000;
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => exit::report("dcp-queue", err.as_ref()),
+        Err(err) => exit::report(
+            "dcp-queue",
+            err.as_ref(),
+            &[exit::kind_of::<dcp_queue::layout::LayoutError>],
+        ),
     }
 }
 
@@ -332,7 +337,10 @@ fn usage_error(kind: ErrorKind, message: impl std::fmt::Display) -> ! {
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|source| InputFileError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
     text(bytes, &path.display().to_string())
 }
 

@@ -39,6 +39,17 @@ pub enum WatchError {
     },
 }
 
+/// The kind of the queue's or the fleet's error; the rest fail while working.
+impl dcp_common::exit::Classify for WatchError {
+    fn kind(&self) -> dcp_common::exit::Kind {
+        match self {
+            WatchError::Queue(e) => e.kind(),
+            WatchError::Fleet(e) => e.kind(),
+            WatchError::Aws(_) | WatchError::Io { .. } => dcp_common::exit::Kind::Failure,
+        }
+    }
+}
+
 impl WatchError {
     fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> WatchError {
         let path = path.into();

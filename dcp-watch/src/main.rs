@@ -59,7 +59,14 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(code),
-        Err(err) => exit::report("dcp-watch", err.as_ref()),
+        Err(err) => exit::report(
+            "dcp-watch",
+            err.as_ref(),
+            &[
+                exit::kind_of::<dcp_watch::WatchError>,
+                exit::kind_of::<dcp_fleet::FleetError>,
+            ],
+        ),
     }
 }
 
@@ -81,9 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 
 #[cfg(not(feature = "aws"))]
 async fn watch_aws(_: &Cli, _: &Config) -> anyhow::Result<u8> {
-    anyhow::bail!(
-        "BACKEND = \"aws\": this dcp-watch was built without the AWS backend (cargo feature `aws`)"
-    )
+    Err(dcp_common::backend::BackendError::NotBuilt.into())
 }
 
 /// Watches a run on AWS: one JSON line per look, until it has drained and been torn down.

@@ -45,7 +45,11 @@ struct Cli {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => exit::report("dcp-worker", err.as_ref()),
+        Err(err) => exit::report(
+            "dcp-worker",
+            err.as_ref(),
+            &[exit::kind_of::<dcp_worker::RunError>],
+        ),
     }
 }
 

@@ -24,6 +24,17 @@ pub enum RunError {
     Queue(#[from] QueueError),
 }
 
+/// The kind of the backend's or the queue's error; signals failing is a failure.
+impl dcp_common::exit::Classify for RunError {
+    fn kind(&self) -> dcp_common::exit::Kind {
+        match self {
+            RunError::Signals(_) => dcp_common::exit::Kind::Failure,
+            RunError::Backend(e) => e.kind(),
+            RunError::Queue(e) => e.kind(),
+        }
+    }
+}
+
 /// Runs the worker with `config` until the queue is done (or a signal, or a spot
 /// interruption notice, stops it); `emit` receives each attempt's outcome as one JSON line.
 pub async fn run(

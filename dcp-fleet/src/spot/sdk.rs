@@ -1,5 +1,7 @@
 //! The fleet request, as JSON in DCP's fleet file format, turned into the SDK's types.
-//! Keys the mapping does not know are refused by name rather than dropped.
+//! Keys the mapping does not know, values of the wrong type and numbers out of EC2's range
+//! are refused by their field (`LaunchSpecifications[0].BlockDeviceMappings[1].Ebs`) rather
+//! than dropped or wrapped.
 
 use aws_sdk_ec2::types::{
     AllocationStrategy, BlockDeviceMapping, EbsBlockDevice, ExcessCapacityTerminationPolicy,
@@ -12,52 +14,126 @@ use serde_json::{Map, Value};
 
 use crate::FleetError;
 
-fn invalid(message: impl Into<String>) -> FleetError {
-    FleetError::FleetFile(message.into())
+fn invalid(field: &str, message: impl Into<String>) -> FleetError {
+    FleetError::FleetFile {
+        file: String::new(),
+        line: None,
+        field: field.to_owned(),
+        message: message.into(),
+    }
 }
 
-/// The object at `key`, refusing keys outside `known`.
-fn object<'a>(
-    value: &'a Value,
-    what: &str,
-    known: &[&str],
-) -> Result<&'a Map<String, Value>, FleetError> {
+/// A JSON object of the request and its field path.
+struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+/// The object `value` at `path`, refusing keys outside `known`.
+fn object<'a>(value: &'a Value, path: String, known: &[&str]) -> Result<Obj<'a>, FleetError> {
     let map = value
         .as_object()
-        .ok_or_else(|| invalid(format!("{what} must be an object")))?;
+        .ok_or_else(|| invalid(&path, "must be a JSON object"))?;
     if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(invalid(format!("{what}: `{unknown}` is not supported")));
+        return Err(invalid(
+            &format!("{path}.{unknown}"),
+            "is not a field dcp knows here",
+        ));
     }
-    Ok(map)
+    Ok(Obj { map, path })
 }
 
-fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
-    map.get(key).and_then(|v| {
-        v.as_str()
-            .map(str::to_owned)
-            .or_else(|| v.as_number().map(|n| n.to_string()))
-    })
+impl<'a> Obj<'a> {
+    fn field(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// A string (a number is taken as its text).
+    fn text(&self, key: &str) -> Result<Option<String>, FleetError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(invalid(&self.field(key), "must be a string")),
+        }
+    }
+
+    /// A whole number within EC2's 32-bit range.
+    fn int(&self, key: &str) -> Result<Option<i32>, FleetError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    invalid(
+                        &self.field(key),
+                        format!("must be a whole number from {} to {}", i32::MIN, i32::MAX),
+                    )
+                }),
+        }
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, FleetError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| invalid(&self.field(key), "must be a number")),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, FleetError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| invalid(&self.field(key), "must be true or false")),
+        }
+    }
+
+    /// The items of a list, each with its path.
+    fn list(&self, key: &str) -> Result<Vec<(&'a Value, String)>, FleetError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (item, format!("{}[{i}]", self.field(key))))
+                .collect()),
+            Some(_) => Err(invalid(&self.field(key), "must be a list")),
+        }
+    }
+
+    /// The object at `key`, refusing keys outside `known`.
+    fn child(&self, key: &str, known: &[&str]) -> Result<Option<Obj<'a>>, FleetError> {
+        self.map
+            .get(key)
+            .map(|v| object(v, self.field(key), known))
+            .transpose()
+    }
+
+    fn time(&self, key: &str) -> Result<Option<aws_smithy_types::DateTime>, FleetError> {
+        self.text(key)?
+            .map(|t| {
+                aws_smithy_types::DateTime::from_str(
+                    &t,
+                    aws_smithy_types::date_time::Format::DateTime,
+                )
+                .map_err(|e| invalid(&self.field(key), e.to_string()))
+            })
+            .transpose()
+    }
 }
 
-fn list<'a>(map: &'a Map<String, Value>, key: &str) -> &'a [Value] {
-    map.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
-fn time(
-    map: &Map<String, Value>,
-    key: &str,
-) -> Result<Option<aws_smithy_types::DateTime>, FleetError> {
-    text(map, key)
-        .map(|t| {
-            aws_smithy_types::DateTime::from_str(&t, aws_smithy_types::date_time::Format::DateTime)
-                .map_err(|e| invalid(format!("{key}: {e}")))
-        })
-        .transpose()
-}
-
-/// The request's config data.
+/// The request's config data; refuses a request without launch specifications.
 pub fn config_data(request: &Value) -> Result<SpotFleetRequestConfigData, FleetError> {
     let known = [
         "IamFleetRole",
@@ -74,45 +150,46 @@ pub fn config_data(request: &Value) -> Result<SpotFleetRequestConfigData, FleetE
         "ReplaceUnhealthyInstances",
         "InstanceInterruptionBehavior",
     ];
-    let r = object(request, "the fleet request", &known)?;
+    let r = object(request, String::new(), &known)?;
     let mut data = SpotFleetRequestConfigData::builder()
-        .set_iam_fleet_role(text(r, "IamFleetRole"))
+        .set_iam_fleet_role(r.text("IamFleetRole")?)
         .set_allocation_strategy(
-            text(r, "AllocationStrategy").map(|s| AllocationStrategy::from(s.as_str())),
+            r.text("AllocationStrategy")?
+                .map(|s| AllocationStrategy::from(s.as_str())),
         )
-        .set_target_capacity(
-            r.get("TargetCapacity")
-                .and_then(Value::as_i64)
-                .map(|n| n as i32),
-        )
-        .set_spot_price(text(r, "SpotPrice"))
-        .set_valid_from(time(r, "ValidFrom")?)
-        .set_valid_until(time(r, "ValidUntil")?)
-        .set_terminate_instances_with_expiration(
-            r.get("TerminateInstancesWithExpiration")
-                .and_then(Value::as_bool),
-        )
-        .set_replace_unhealthy_instances(
-            r.get("ReplaceUnhealthyInstances").and_then(Value::as_bool),
-        )
-        .set_type(text(r, "Type").map(|s| FleetType::from(s.as_str())))
+        .set_target_capacity(r.int("TargetCapacity")?)
+        .set_spot_price(r.text("SpotPrice")?)
+        .set_valid_from(r.time("ValidFrom")?)
+        .set_valid_until(r.time("ValidUntil")?)
+        .set_terminate_instances_with_expiration(r.boolean("TerminateInstancesWithExpiration")?)
+        .set_replace_unhealthy_instances(r.boolean("ReplaceUnhealthyInstances")?)
+        .set_type(r.text("Type")?.map(|s| FleetType::from(s.as_str())))
         .set_excess_capacity_termination_policy(
-            text(r, "ExcessCapacityTerminationPolicy")
+            r.text("ExcessCapacityTerminationPolicy")?
                 .map(|s| ExcessCapacityTerminationPolicy::from(s.as_str())),
         );
-    for spec in list(r, "LaunchSpecifications") {
-        data = data.launch_specifications(launch_specification(spec)?);
+    let specs = r.list("LaunchSpecifications")?;
+    if specs.is_empty() {
+        return Err(invalid(
+            "LaunchSpecifications",
+            "needs at least one launch specification",
+        ));
     }
-    for tags in list(r, "TagSpecifications") {
-        let t = object(tags, "TagSpecifications", &["ResourceType", "Tags"])?;
-        let mut spec = TagSpecification::builder()
-            .set_resource_type(text(t, "ResourceType").map(|s| ResourceType::from(s.as_str())));
-        for tag in list(t, "Tags") {
-            let tag = object(tag, "Tags", &["Key", "Value"])?;
+    for (spec, path) in specs {
+        data = data.launch_specifications(launch_specification(spec, path)?);
+    }
+    for (tags, path) in r.list("TagSpecifications")? {
+        let t = object(tags, path, &["ResourceType", "Tags"])?;
+        let mut spec = TagSpecification::builder().set_resource_type(
+            t.text("ResourceType")?
+                .map(|s| ResourceType::from(s.as_str())),
+        );
+        for (tag, path) in t.list("Tags")? {
+            let tag = object(tag, path, &["Key", "Value"])?;
             spec = spec.tags(
                 Tag::builder()
-                    .set_key(text(tag, "Key"))
-                    .set_value(text(tag, "Value"))
+                    .set_key(tag.text("Key")?)
+                    .set_value(tag.text("Value")?)
                     .build(),
             );
         }
@@ -121,7 +198,10 @@ pub fn config_data(request: &Value) -> Result<SpotFleetRequestConfigData, FleetE
     Ok(data.build())
 }
 
-fn launch_specification(value: &Value) -> Result<SpotFleetLaunchSpecification, FleetError> {
+fn launch_specification(
+    value: &Value,
+    path: String,
+) -> Result<SpotFleetLaunchSpecification, FleetError> {
     let known = [
         "ImageId",
         "KeyName",
@@ -137,81 +217,78 @@ fn launch_specification(value: &Value) -> Result<SpotFleetLaunchSpecification, F
         "WeightedCapacity",
         "SpotPrice",
     ];
-    let s = object(value, "LaunchSpecifications", &known)?;
+    let s = object(value, path, &known)?;
     let mut spec = SpotFleetLaunchSpecification::builder()
-        .set_image_id(text(s, "ImageId"))
-        .set_key_name(text(s, "KeyName"))
-        .set_instance_type(text(s, "InstanceType").map(|t| InstanceType::from(t.as_str())))
-        .set_user_data(text(s, "UserData"))
-        .set_subnet_id(text(s, "SubnetId"))
-        .set_spot_price(text(s, "SpotPrice"))
-        .set_ebs_optimized(s.get("EbsOptimized").and_then(Value::as_bool))
-        .set_weighted_capacity(s.get("WeightedCapacity").and_then(Value::as_f64));
-    if let Some(profile) = s.get("IamInstanceProfile") {
-        let p = object(profile, "IamInstanceProfile", &["Arn", "Name"])?;
+        .set_image_id(s.text("ImageId")?)
+        .set_key_name(s.text("KeyName")?)
+        .set_instance_type(
+            s.text("InstanceType")?
+                .map(|t| InstanceType::from(t.as_str())),
+        )
+        .set_user_data(s.text("UserData")?)
+        .set_subnet_id(s.text("SubnetId")?)
+        .set_spot_price(s.text("SpotPrice")?)
+        .set_ebs_optimized(s.boolean("EbsOptimized")?)
+        .set_weighted_capacity(s.number("WeightedCapacity")?);
+    if let Some(p) = s.child("IamInstanceProfile", &["Arn", "Name"])? {
         spec = spec.iam_instance_profile(
             IamInstanceProfileSpecification::builder()
-                .set_arn(text(p, "Arn"))
-                .set_name(text(p, "Name"))
+                .set_arn(p.text("Arn")?)
+                .set_name(p.text("Name")?)
                 .build(),
         );
     }
-    if let Some(placement) = s.get("Placement") {
-        let p = object(placement, "Placement", &["AvailabilityZone"])?;
+    if let Some(p) = s.child("Placement", &["AvailabilityZone"])? {
         spec = spec.placement(
             SpotPlacement::builder()
-                .set_availability_zone(text(p, "AvailabilityZone"))
+                .set_availability_zone(p.text("AvailabilityZone")?)
                 .build(),
         );
     }
-    for group in list(s, "SecurityGroups") {
-        let g = object(group, "SecurityGroups", &["GroupId", "GroupName"])?;
+    for (group, path) in s.list("SecurityGroups")? {
+        let g = object(group, path, &["GroupId", "GroupName"])?;
         spec = spec.security_groups(
             GroupIdentifier::builder()
-                .set_group_id(text(g, "GroupId"))
-                .set_group_name(text(g, "GroupName"))
+                .set_group_id(g.text("GroupId")?)
+                .set_group_name(g.text("GroupName")?)
                 .build(),
         );
     }
-    for device in list(s, "BlockDeviceMappings") {
-        let d = object(
-            device,
-            "BlockDeviceMappings",
-            &["DeviceName", "Ebs", "NoDevice", "VirtualName"],
-        )?;
+    for (device, path) in s.list("BlockDeviceMappings")? {
+        let known = ["DeviceName", "Ebs", "NoDevice", "VirtualName"];
+        let d = object(device, path, &known)?;
         let mut mapping = BlockDeviceMapping::builder()
-            .set_device_name(text(d, "DeviceName"))
-            .set_no_device(text(d, "NoDevice"))
-            .set_virtual_name(text(d, "VirtualName"));
-        if let Some(ebs) = d.get("Ebs") {
-            let known = [
-                "DeleteOnTermination",
-                "VolumeType",
-                "VolumeSize",
-                "SnapshotId",
-                "Encrypted",
-                "Iops",
-                "Throughput",
-            ];
-            let e = object(ebs, "Ebs", &known)?;
-            let int = |k: &str| e.get(k).and_then(Value::as_i64).map(|n| n as i32);
+            .set_device_name(d.text("DeviceName")?)
+            .set_no_device(d.text("NoDevice")?)
+            .set_virtual_name(d.text("VirtualName")?);
+        let known = [
+            "DeleteOnTermination",
+            "VolumeType",
+            "VolumeSize",
+            "SnapshotId",
+            "Encrypted",
+            "Iops",
+            "Throughput",
+        ];
+        if let Some(e) = d.child("Ebs", &known)? {
             mapping = mapping.ebs(
                 EbsBlockDevice::builder()
-                    .set_delete_on_termination(
-                        e.get("DeleteOnTermination").and_then(Value::as_bool),
+                    .set_delete_on_termination(e.boolean("DeleteOnTermination")?)
+                    .set_volume_type(
+                        e.text("VolumeType")?
+                            .map(|t| VolumeType::from(t.as_str())),
                     )
-                    .set_volume_type(text(e, "VolumeType").map(|t| VolumeType::from(t.as_str())))
-                    .set_volume_size(int("VolumeSize"))
-                    .set_snapshot_id(text(e, "SnapshotId"))
-                    .set_encrypted(e.get("Encrypted").and_then(Value::as_bool))
-                    .set_iops(int("Iops"))
-                    .set_throughput(int("Throughput"))
+                    .set_volume_size(e.int("VolumeSize")?)
+                    .set_snapshot_id(e.text("SnapshotId")?)
+                    .set_encrypted(e.boolean("Encrypted")?)
+                    .set_iops(e.int("Iops")?)
+                    .set_throughput(e.int("Throughput")?)
                     .build(),
             );
         }
         spec = spec.block_device_mappings(mapping.build());
     }
-    for interface in list(s, "NetworkInterfaces") {
+    for (interface, path) in s.list("NetworkInterfaces")? {
         let known = [
             "DeviceIndex",
             "SubnetId",
@@ -219,23 +296,20 @@ fn launch_specification(value: &Value) -> Result<SpotFleetLaunchSpecification, F
             "AssociatePublicIpAddress",
             "Groups",
         ];
-        let n = object(interface, "NetworkInterfaces", &known)?;
-        let groups = list(n, "Groups")
-            .iter()
-            .filter_map(|g| g.as_str().map(str::to_owned))
-            .collect();
+        let n = object(interface, path, &known)?;
+        let mut groups = Vec::new();
+        for (group, path) in n.list("Groups")? {
+            let group = group
+                .as_str()
+                .ok_or_else(|| invalid(&path, "must be a security group id"))?;
+            groups.push(group.to_owned());
+        }
         spec = spec.network_interfaces(
             InstanceNetworkInterfaceSpecification::builder()
-                .set_device_index(
-                    n.get("DeviceIndex")
-                        .and_then(Value::as_i64)
-                        .map(|i| i as i32),
-                )
-                .set_subnet_id(text(n, "SubnetId"))
-                .set_delete_on_termination(n.get("DeleteOnTermination").and_then(Value::as_bool))
-                .set_associate_public_ip_address(
-                    n.get("AssociatePublicIpAddress").and_then(Value::as_bool),
-                )
+                .set_device_index(n.int("DeviceIndex")?)
+                .set_subnet_id(n.text("SubnetId")?)
+                .set_delete_on_termination(n.boolean("DeleteOnTermination")?)
+                .set_associate_public_ip_address(n.boolean("AssociatePublicIpAddress")?)
                 .set_groups(Some(groups))
                 .build(),
         );

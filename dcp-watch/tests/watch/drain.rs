@@ -157,10 +157,10 @@ fn failures_exit_1_and_bad_usage_exits_2() {
         )
         .unwrap();
         let out = run.watch(&["--once"]);
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(2), "bad input, whatever module found it");
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
-            "dcp-watch: error: BACKEND = \"aws\": this dcp-watch was built without the AWS backend (cargo feature `aws`)\n"
+            "dcp-watch: error: BACKEND = \"aws\": this build has no AWS backend (cargo feature `aws`)\n"
         );
     }
     std::fs::write(run.dir.path().join("dcp.toml"), "JOB_RETRIES = \"x\"\n").unwrap();
