@@ -7,6 +7,7 @@
 
 mod flag;
 mod locate;
+mod located;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -244,14 +245,10 @@ impl Config {
     /// names, makes embedded paths absolute against `base_dir`, and validates.
     /// `origin` names the text in errors.
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let syntax = |message: String| ConfigError::Syntax {
-            origin: origin.to_owned(),
-            message,
-        };
         let raw: Config = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).map_err(|e| syntax(e.to_string()))?
+            serde_json::from_str(text).map_err(|e| located::json_error(text, origin, &e))?
         } else {
-            toml::from_str(text).map_err(|e| syntax(e.to_string().trim_end().to_owned()))?
+            toml::from_str(text).map_err(|e| located::toml_error(text, origin, &e))?
         };
         raw.resolve(base_dir)
             .map_err(|(key, message)| ConfigError::Invalid {

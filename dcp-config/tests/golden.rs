@@ -84,5 +84,9 @@ fn import_converts_dcp_config_py() {
     assert_eq!(json["CPU_SHARES"], 4096);
     assert_eq!(json["BACKEND"], "aws");
     let out = dcp_config(dir.path(), &["import", "missing.py"], "");
-    assert_eq!(out.status.code(), Some(2), "a missing input file is bad input");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing input file is bad input"
+    );
 }

@@ -19,9 +19,7 @@ pub fn read(path: &Path) -> Result<Value, FleetError> {
         message: format!("not a JSON fleet file: {e}"),
     })?;
     check(&value).map_err(|e| match e {
-        FleetError::FleetFile {
-            field, message, ..
-        } => FleetError::FleetFile {
+        FleetError::FleetFile { field, message, .. } => FleetError::FleetFile {
             line: Some(line_of_field(&text, &field)),
             file,
             field,

@@ -19,12 +19,12 @@ pub mod cloud;
 #[cfg(feature = "aws")]
 pub mod ecs;
 mod fleet;
+pub mod fleet_file;
 pub mod local;
 pub mod report;
 #[cfg(feature = "aws")]
 pub mod spot;
 pub mod state;
-pub mod fleet_file;
 
 use std::path::PathBuf;
 

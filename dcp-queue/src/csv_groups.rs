@@ -38,9 +38,11 @@ pub fn read_groups(
         .clone();
     let mut errors = JobErrors::default();
     let mut columns = Vec::with_capacity(headers.len());
-    for name in &headers {
+    for (i, name) in headers.iter().enumerate() {
         let taken = |key: &str| layout.expands() && layout_key(layout, key);
-        if name.starts_with("Metadata_") && !taken(name) {
+        if headers.iter().take(i).any(|earlier| earlier == name) {
+            errors.push(error(1, name, "column appears twice".into()));
+        } else if name.starts_with("Metadata_") && !taken(name) {
             columns.push(Column::Metadata(name.to_owned()));
         } else if name.starts_with("Metadata_") {
             errors.push(error(
@@ -60,6 +62,14 @@ pub fn read_groups(
                 ),
             ));
         }
+    }
+    let metadata = columns.iter().any(|c| matches!(c, Column::Metadata(_)));
+    if errors.total == 0 && !metadata && !layout.expands() {
+        errors.push(error(
+            1,
+            "header",
+            "no Metadata_* column: each row needs its group's metadata".into(),
+        ));
     }
     if errors.total > 0 {
         return Err(errors);

@@ -13,7 +13,9 @@ enum BoolOrText {
 
 /// A boolean given as `true`/`false` or as DCP's case-insensitive strings 'True'/'False'.
 pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    match BoolOrText::deserialize(d)? {
+    let value = BoolOrText::deserialize(d)
+        .map_err(|_: D::Error| D::Error::custom("expected true or false, or 'True'/'False'"))?;
+    match value {
         BoolOrText::Bool(b) => Ok(b),
         BoolOrText::Text(t) if t.eq_ignore_ascii_case("true") => Ok(true),
         BoolOrText::Text(t) if t.eq_ignore_ascii_case("false") => Ok(false),
@@ -32,7 +34,9 @@ enum OneOrMany {
 
 /// A list of strings, or one string standing for a list of one.
 pub fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(match OneOrMany::deserialize(d)? {
+    let value = OneOrMany::deserialize(d)
+        .map_err(|_: D::Error| D::Error::custom("expected a string or a list of strings"))?;
+    Ok(match value {
         OneOrMany::One(s) => vec![s],
         OneOrMany::Many(v) => v,
     })

@@ -274,10 +274,7 @@ fn launch_specification(
             mapping = mapping.ebs(
                 EbsBlockDevice::builder()
                     .set_delete_on_termination(e.boolean("DeleteOnTermination")?)
-                    .set_volume_type(
-                        e.text("VolumeType")?
-                            .map(|t| VolumeType::from(t.as_str())),
-                    )
+                    .set_volume_type(e.text("VolumeType")?.map(|t| VolumeType::from(t.as_str())))
                     .set_volume_size(e.int("VolumeSize")?)
                     .set_snapshot_id(e.text("SnapshotId")?)
                     .set_encrypted(e.boolean("Encrypted")?)

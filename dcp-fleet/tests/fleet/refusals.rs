@@ -43,7 +43,11 @@ fn a_build_without_aws_refuses_the_aws_backend() {
     let aws = "APP_NAME = \"Fleet\"\nBACKEND = \"aws\"\nAWS_BUCKET = \"bucket\"\n";
     std::fs::write(run.dir.path().join("dcp.toml"), aws).unwrap();
     let out = run.fleet(&["status"]);
-    assert_eq!(out.status.code(), Some(2), "bad input, whatever module found it");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "bad input, whatever module found it"
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "dcp-fleet: error: BACKEND = \"aws\": this build has no AWS backend (cargo feature `aws`)\n"

@@ -157,7 +157,11 @@ fn failures_exit_1_and_bad_usage_exits_2() {
         )
         .unwrap();
         let out = run.watch(&["--once"]);
-        assert_eq!(out.status.code(), Some(2), "bad input, whatever module found it");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "bad input, whatever module found it"
+        );
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
             "dcp-watch: error: BACKEND = \"aws\": this build has no AWS backend (cargo feature `aws`)\n"

@@ -1,0 +1,3 @@
+APP_NAME = 'Corpus'
+AWS_BUCKET = 'bucket'
+SQS_QUEUE_NAME = f'{APP_NAME}Queue'

@@ -1,0 +1,3 @@
+APP_NAME = 'Corpus'
+AWS_BUCKET = 'bucket'
+import os
