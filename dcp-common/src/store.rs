@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use local::LocalStore;
+pub use local::{LocalStore, path_in_bucket};
 pub use publish::{RECORDS, is_dcp_key, publish, record, record_key};
 #[cfg(feature = "aws")]
 pub use s3::{MULTIPART_THRESHOLD, PART_SIZE, S3Store, upload_acl};
@@ -93,6 +93,21 @@ pub enum StoreError {
         key: String,
         /// The service's error, with its context.
         message: String,
+    },
+    /// A symbolic link in a local bucket resolves outside it (or nowhere).
+    #[error(
+        "{bucket}: `{key}` is refused: the symbolic link {} points outside the bucket, to {}",
+        link.display(), target.display()
+    )]
+    LinkOutside {
+        /// The bucket.
+        bucket: String,
+        /// The key whose path meets the link.
+        key: String,
+        /// The link, in the bucket.
+        link: PathBuf,
+        /// Where it resolves (or, when it resolves nowhere, what it names).
+        target: PathBuf,
     },
     /// The store's settings cannot be used.
     #[error("{0}")]
@@ -170,22 +185,42 @@ pub trait Store: Send + Sync {
 /// The files under a local folder, in name order, as (key relative to the folder, path,
 /// size); a missing folder holds none. A file or folder gone by the time it is read (one
 /// renamed into place or removed by a task publishing beside this one) is not listed.
+/// Symbolic links are not followed (nor listed).
 fn local_files(root: &Path) -> Result<Vec<(String, PathBuf, u64)>, StoreError> {
+    local_files_following(root, &|_| Ok(false))
+}
+
+/// [`local_files`], where `follow` decides for each symbolic link whether it is followed
+/// (as the file or folder it points to) or left out, or refuses it.
+fn local_files_following(
+    root: &Path,
+    follow: &dyn Fn(&Path) -> Result<bool, StoreError>,
+) -> Result<Vec<(String, PathBuf, u64)>, StoreError> {
     let mut files = Vec::new();
     let gone = |e: &walkdir::Error| {
         e.io_error()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
     };
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let io = |e: walkdir::Error, path: &Path| StoreError::Io {
-            path: path.to_owned(),
-            source: e.into(),
-        };
+    let io = |e: walkdir::Error, path: &Path| StoreError::Io {
+        path: path.to_owned(),
+        source: e.into(),
+    };
+    let mut walk = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .follow_links(true)
+        .into_iter();
+    while let Some(entry) = walk.next() {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) if gone(&e) => continue,
             Err(e) => return Err(io(e, root)),
         };
+        if entry.path_is_symlink() && entry.depth() > 0 && !follow(entry.path())? {
+            if entry.file_type().is_dir() {
+                walk.skip_current_dir();
+            }
+            continue;
+        }
         if entry.file_type().is_file() {
             let size = match entry.metadata() {
                 Ok(metadata) => metadata.len(),

@@ -22,10 +22,15 @@ impl Fleet {
     /// The local fleet of the run the settings describe (embedded backend only).
     pub fn new(config: &Config) -> Result<Fleet, FleetError> {
         match config.backend {
-            Backend::Embedded => Ok(Fleet {
-                run_dir: config.local_run_dir(),
-                program: None,
-            }),
+            Backend::Embedded => {
+                // The run folder and its workers/ resolve inside AWS_BUCKET (no link out).
+                let key = format!("runs/{}/workers", config.app_name);
+                dcp_common::store::path_in_bucket(&config.aws_bucket, &key)?;
+                Ok(Fleet {
+                    run_dir: config.local_run_dir(),
+                    program: None,
+                })
+            }
             Backend::Aws => Err(FleetError::NoAwsBackend),
         }
     }

@@ -72,6 +72,9 @@ pub enum FleetError {
     /// The fleet file cannot be read.
     #[error(transparent)]
     Input(#[from] dcp_common::text::InputFileError),
+    /// The run folder cannot be used (a symbolic link leads out of AWS_BUCKET).
+    #[error(transparent)]
+    Bucket(#[from] dcp_common::StoreError),
     /// An AWS call failed.
     #[error("AWS: {0}")]
     Aws(String),
@@ -128,6 +131,7 @@ impl dcp_common::exit::Classify for FleetError {
             FleetError::NoAwsBackend | FleetError::FleetFile { .. } | FleetError::Input(_) => {
                 Kind::BadInput
             }
+            FleetError::Bucket(e) => dcp_common::exit::Classify::kind(e),
             FleetError::NotDrained { .. }
             | FleetError::Aws(_)
             | FleetError::Io { .. }

@@ -96,7 +96,10 @@ impl<S: Store> Attempt<'_, S> {
             )
             .await;
         let [pipeline, data_file]: [PathBuf; 2] = fetched
-            .map_err(|e| fail(Status::DownloadProblem, e))?
+            .map_err(|e| match e {
+                StoreError::LinkOutside { .. } => fail(Status::InputProblem, e),
+                other => fail(Status::DownloadProblem, other),
+            })?
             .try_into()
             .expect("one path per key");
         let data = self.prepare_data(&data_file, pairs).await?;
@@ -270,7 +273,9 @@ impl<S: Store> Attempt<'_, S> {
             )
             .await;
         let paths = paths.map_err(|e| match e {
-            StoreError::Missing { .. } | StoreError::BadKey { .. } => fail(Status::InputProblem, e),
+            StoreError::Missing { .. }
+            | StoreError::BadKey { .. }
+            | StoreError::LinkOutside { .. } => fail(Status::InputProblem, e),
             other => fail(Status::DownloadProblem, other),
         })?;
         Ok(keys.iter().cloned().zip(paths).collect())

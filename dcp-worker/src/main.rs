@@ -63,10 +63,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli.retry_delay
                 .unwrap_or(config.sqs_message_visibility.min(10)),
         ),
-        scratch: cli.scratch.unwrap_or_else(|| match config.backend {
-            Backend::Embedded => config.local_run_dir().join("scratch"),
-            Backend::Aws => std::env::temp_dir().join("dcp-worker"),
-        }),
+        scratch: match (cli.scratch, config.backend) {
+            (Some(dir), _) => dir,
+            // The run folder's scratch/ resolves inside AWS_BUCKET (no link out).
+            (None, Backend::Embedded) => dcp_common::store::path_in_bucket(
+                &config.aws_bucket,
+                &format!("runs/{}/scratch", config.app_name),
+            )?,
+            (None, Backend::Aws) => std::env::temp_dir().join("dcp-worker"),
+        },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

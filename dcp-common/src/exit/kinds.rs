@@ -47,12 +47,15 @@ impl Classify for SendError {
     }
 }
 
-/// A key that would leave its bucket and store settings that cannot be used are bad input;
+/// A key that would leave its bucket (by its text or through a symbolic link) and store
+/// settings that cannot be used are bad input;
 /// the rest happens while working.
 impl Classify for StoreError {
     fn kind(&self) -> Kind {
         match self {
-            StoreError::BadKey { .. } | StoreError::Settings(_) => Kind::BadInput,
+            StoreError::BadKey { .. }
+            | StoreError::LinkOutside { .. }
+            | StoreError::Settings(_) => Kind::BadInput,
             StoreError::Missing { .. }
             | StoreError::Occupied { .. }
             | StoreError::Service { .. }

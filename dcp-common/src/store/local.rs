@@ -1,6 +1,9 @@
 //! Buckets as local directories: the bucket name is the directory's path. A file is
 //! written under a partial name beside its target, then renamed into place, so a reader
-//! never sees half of it; a failed write removes the partial file.
+//! never sees half of it; a failed write removes the partial file. Symbolic links are
+//! followed only while they stay inside their bucket ([`links`]).
+
+mod links;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,12 +23,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// The path of `key` in the directory `bucket`, refusing keys that would leave it.
-fn path_of(bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
+/// The path of `key` in the directory `bucket`, refusing keys that would leave it, by
+/// their text or through a symbolic link ([`StoreError::LinkOutside`]).
+pub fn path_in_bucket(bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
     check_relative(key).map_err(|_| StoreError::BadKey {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
     })?;
+    links::check_key(bucket, key)?;
     Ok(Path::new(bucket).join(key.trim_end_matches('/')))
 }
 
@@ -110,8 +115,19 @@ fn stage(file: &Path, target: &Path) -> Result<Partial, StoreError> {
     Ok(partial)
 }
 
-fn list_files(root: &Path) -> Result<Vec<Object>, StoreError> {
-    Ok(super::local_files(root)?
+/// The files under `root`, the folder of `prefix` in `bucket`, following the links that
+/// stay inside the bucket and refusing the others.
+fn list_files(bucket: &str, prefix: &str, root: &Path) -> Result<Vec<Object>, StoreError> {
+    let resolved = links::bucket_root(bucket);
+    let follow = |link: &Path| {
+        let Some(resolved) = &resolved else {
+            return Ok(false);
+        };
+        let below = link.strip_prefix(root).unwrap_or(link).to_string_lossy();
+        let key = format!("{}/{below}", prefix.trim_end_matches('/'));
+        links::check_link(bucket, &key, link, resolved).map(|()| true)
+    };
+    Ok(super::local_files_following(root, &follow)?
         .into_iter()
         .map(|(key, _, size)| Object { key, size })
         .collect())
@@ -126,7 +142,7 @@ impl Store for LocalStore {
     ) -> Result<Vec<PathBuf>, StoreError> {
         keys.iter()
             .map(|key| {
-                let path = path_of(bucket, key)?;
+                let path = path_in_bucket(bucket, key)?;
                 if path.is_file() {
                     Ok(path)
                 } else {
@@ -140,11 +156,11 @@ impl Store for LocalStore {
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Object>, StoreError> {
-        list_files(&path_of(bucket, prefix)?)
+        list_files(bucket, prefix, &path_in_bucket(bucket, prefix)?)
     }
 
     async fn read(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = path_of(bucket, key)?;
+        let path = path_in_bucket(bucket, key)?;
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -153,7 +169,7 @@ impl Store for LocalStore {
     }
 
     async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let target = path_of(bucket, key)?;
+        let target = path_in_bucket(bucket, key)?;
         let parent = target.parent().expect("a key has a parent folder");
         std::fs::create_dir_all(parent).map_err(io(parent))?;
         clear_stale_partials(&target);
@@ -173,7 +189,7 @@ impl Store for LocalStore {
         file: &Path,
         placement: Placement,
     ) -> Result<(), StoreError> {
-        let target = path_of(bucket, key)?;
+        let target = path_in_bucket(bucket, key)?;
         let partial = stage(file, &target)?;
         let occupied = |partial: Partial| {
             // Give the caller its file back, as it was.
@@ -201,8 +217,12 @@ impl Store for LocalStore {
         Ok(())
     }
 
+    /// `None` also when a symbolic link on the way, or in the folder, leads outside the
+    /// bucket: the folder is then not given to CellProfiler.
     fn local_dir(&self, bucket: &str, prefix: &str) -> Option<PathBuf> {
-        path_of(bucket, prefix).ok()
+        let dir = path_in_bucket(bucket, prefix).ok()?;
+        list_files(bucket, prefix, &dir).ok()?;
+        Some(dir)
     }
 }
 

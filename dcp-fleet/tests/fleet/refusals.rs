@@ -69,3 +69,29 @@ fn bad_settings_and_usage_exit_2() {
         Some(2)
     );
 }
+
+#[test]
+fn a_run_folder_linked_out_of_the_bucket_is_refused() {
+    let run = Run::new(1, WORKER);
+    let outside = run.dir.path().join("elsewhere");
+    std::fs::create_dir_all(run.dir.path().join("bucket")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, run.dir.path().join("bucket/runs")).unwrap();
+    let out = run.fleet(&["start"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`runs/Fleet/workers`") && stderr.contains("bucket/runs"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+    // A run folder linked to another folder of the bucket is the run folder.
+    std::fs::remove_file(run.dir.path().join("bucket/runs")).unwrap();
+    std::fs::create_dir_all(run.dir.path().join("bucket/kept-runs")).unwrap();
+    std::os::unix::fs::symlink("kept-runs", run.dir.path().join("bucket/runs")).unwrap();
+    assert_eq!(run.json(&["status"])["alive"], 0);
+}
