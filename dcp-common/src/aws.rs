@@ -54,3 +54,37 @@ pub async fn s3_client(config: &Config) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(s3)
 }
+
+pub use aws_sdk_s3::error::ProvideErrorMetadata;
+
+/// One line for an AWS SDK error: the service's error code and message when it answered
+/// (`NoSuchBucket: The specified bucket does not exist`), else the causes' messages joined
+/// (`dispatch failure: io error: … Connection refused`) — never the SDK's debug dump of
+/// the request and response, which goes to stderr instead when `RUST_LOG` is set. Callers
+/// put the operation and the resource in front.
+pub fn error_line<E>(error: &E) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    if std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty()) {
+        eprintln!("dcp: the AWS SDK's error in full: {error:?}");
+    }
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        (None, _) => error_chain(error),
+    }
+}
+
+/// The error's message and its causes', joined with `: ` (for errors that are not the
+/// service's answer, such as a broken download stream).
+pub fn error_chain(error: &(dyn std::error::Error + '_)) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        line.push_str(": ");
+        line.push_str(&e.to_string());
+        cause = e.source();
+    }
+    line
+}

@@ -160,10 +160,12 @@ pub enum QueueError {
     #[error("receipt handle `{0}` is stale: the message was deleted or received again")]
     StaleReceipt(String),
     /// The queue service (SQS) refused or failed a call.
-    #[error("{operation}: {message}")]
+    #[error("{operation} {queue}: {message}")]
     Service {
         /// The API call.
         operation: &'static str,
+        /// The queue's name.
+        queue: String,
         /// The service's error, with its context.
         message: String,
     },

@@ -85,8 +85,10 @@ pub enum StoreError {
         keys: Vec<String>,
     },
     /// The storage service (S3) refused or failed a call.
-    #[error("{bucket}/{key}: {message}")]
+    #[error("{operation} {bucket}/{key}: {message}")]
     Service {
+        /// The API call (`GetObject`, `PutObject`, …), or what dcp was doing.
+        operation: &'static str,
         /// The bucket.
         bucket: String,
         /// The key or prefix.

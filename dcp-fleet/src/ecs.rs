@@ -7,6 +7,7 @@ use aws_sdk_cloudwatchlogs::Client as Logs;
 use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver};
 use dcp_common::Config;
+use dcp_common::aws::{ProvideErrorMetadata, error_line};
 use dcp_common::config::SETTINGS_ENV;
 use serde::Serialize;
 
@@ -100,8 +101,8 @@ fn ecs_integer(key: &str, value: u32) -> Result<i32, FleetError> {
     })
 }
 
-fn aws(e: impl std::error::Error) -> FleetError {
-    FleetError::Aws(aws_sdk_ecs::error::DisplayErrorContext(e).to_string())
+fn aws(e: impl ProvideErrorMetadata + std::error::Error) -> FleetError {
+    FleetError::Aws(error_line(&e))
 }
 
 /// Carries out a plan.
@@ -137,7 +138,11 @@ pub async fn apply(plan: SetupPlan, ecs: &Ecs, logs: &Logs) -> Result<SetupRepor
         .cpu(c.cpu)
         .memory(c.memory)
         .essential(true)
-        .log_configuration(log_configuration.build().map_err(aws)?);
+        .log_configuration(
+            log_configuration
+                .build()
+                .map_err(|e| FleetError::Aws(dcp_common::aws::error_chain(&e)))?,
+        );
     for (name, value) in &c.environment {
         container = container.environment(KeyValuePair::builder().name(name).value(value).build());
     }

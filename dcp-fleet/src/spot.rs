@@ -1,6 +1,7 @@
 //! `dcp-fleet start FLEET.json` on AWS (reference §5): DCP's fleet file with DCP's
 //! overrides, as a Spot Fleet request.
 
+use dcp_common::aws::{ProvideErrorMetadata, error_line};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -113,8 +114,8 @@ pub async fn request(ec2: &aws_sdk_ec2::Client, request: &Value) -> Result<Strin
         .ok_or_else(|| FleetError::Aws("RequestSpotFleet returned no id".into()))
 }
 
-fn ec2_error(e: impl std::error::Error) -> FleetError {
-    FleetError::Aws(aws_sdk_ec2::error::DisplayErrorContext(e).to_string())
+fn ec2_error(e: impl ProvideErrorMetadata + std::error::Error) -> FleetError {
+    FleetError::Aws(error_line(&e))
 }
 
 /// Waits up to `limit` for the fleet to run `target` instances and returns how many run.

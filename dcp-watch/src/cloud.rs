@@ -12,6 +12,7 @@
 
 mod outcomes;
 
+use dcp_common::aws::{ProvideErrorMetadata, error_line};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dcp_common::{Config, Queue, QueueError};
@@ -104,11 +105,13 @@ fn scale_down(
     }
 }
 
-fn s3_error(call: &str, bucket: &str, key: &str, e: impl std::error::Error) -> WatchError {
-    WatchError::Aws(format!(
-        "{call} {bucket}/{key}: {}",
-        aws_sdk_s3::error::DisplayErrorContext(e)
-    ))
+fn s3_error(
+    call: &str,
+    bucket: &str,
+    key: &str,
+    e: impl ProvideErrorMetadata + std::error::Error,
+) -> WatchError {
+    WatchError::Aws(format!("{call} {bucket}/{key}: {}", error_line(&e)))
 }
 
 fn now_secs() -> u64 {

@@ -36,13 +36,16 @@ pub struct SqsQueue {
     source_attribute: MessageAttributeValue,
 }
 
+/// A failed call on the queue at `url` (or named `url`), as [`QueueError::Service`].
 fn service<E: std::error::Error + Send + Sync + 'static>(
     operation: &'static str,
+    url: &str,
 ) -> impl FnOnce(aws_sdk_sqs::error::SdkError<E>) -> QueueError
 where
     aws_sdk_sqs::Error: From<aws_sdk_sqs::error::SdkError<E>>,
 {
-    move |e| classify(operation, aws_sdk_sqs::Error::from(e))
+    let queue = name_of(url).to_owned();
+    move |e| classify(operation, &queue, aws_sdk_sqs::Error::from(e))
 }
 
 /// A queue as SQS has it now.
@@ -89,10 +92,11 @@ fn name_of(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
-fn classify(operation: &'static str, error: aws_sdk_sqs::Error) -> QueueError {
+fn classify(operation: &'static str, queue: &str, error: aws_sdk_sqs::Error) -> QueueError {
     QueueError::Service {
         operation,
-        message: aws_sdk_sqs::error::DisplayErrorContext(&error).to_string(),
+        queue: name_of(queue).to_owned(),
+        message: crate::aws::error_line(&error),
     }
 }
 
@@ -124,7 +128,7 @@ impl SqsQueue {
             Ok(found) => Ok(found.queue_url),
             Err(e) => match aws_sdk_sqs::Error::from(e) {
                 aws_sdk_sqs::Error::QueueDoesNotExist(_) => Ok(None),
-                other => Err(classify("GetQueueUrl", other)),
+                other => Err(classify("GetQueueUrl", name, other)),
             },
         }
     }
@@ -158,7 +162,7 @@ impl SqsQueue {
             Err(aws_sdk_sqs::Error::QueueDoesNotExist(_)) => {
                 return Err(QueueError::Missing(url.to_owned()));
             }
-            Err(e) => return Err(classify("GetQueueAttributes", e)),
+            Err(e) => return Err(classify("GetQueueAttributes", url, e)),
         };
         let attributes = found.attributes.unwrap_or_default();
         Ok(names
@@ -225,7 +229,7 @@ impl SqsQueue {
                 Err(aws_sdk_sqs::Error::QueueDoesNotExist(_)) => {
                     return Err(QueueError::Missing(dead.to_owned()));
                 }
-                Err(e) => return Err(classify("ListDeadLetterSourceQueues", e)),
+                Err(e) => return Err(classify("ListDeadLetterSourceQueues", dead, e)),
             };
             names.extend(
                 page.queue_urls()
@@ -284,7 +288,10 @@ impl SqsQueue {
                 )
                 .message_attribute_names(SOURCE_ATTRIBUTE);
         }
-        let received = request.send().await.map_err(service("ReceiveMessage"))?;
+        let received = request
+            .send()
+            .await
+            .map_err(service("ReceiveMessage", url))?;
         Ok(received.messages.unwrap_or_default())
     }
 
@@ -294,7 +301,7 @@ impl SqsQueue {
             .queue_url(url)
             .send()
             .await
-            .map_err(service("DeleteQueue"))?;
+            .map_err(service("DeleteQueue", url))?;
         Ok(())
     }
 }
@@ -317,7 +324,7 @@ impl Queue for SqsQueue {
                 )
                 .send()
                 .await
-                .map_err(service("CreateQueue"))?
+                .map_err(service("CreateQueue", &spec.dead_letter_queue))?
                 .queue_url
                 .unwrap_or_default(),
         };
@@ -328,7 +335,7 @@ impl Queue for SqsQueue {
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await
-            .map_err(service("GetQueueAttributes"))?
+            .map_err(service("GetQueueAttributes", &dead))?
             .attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
             .unwrap_or_default();
@@ -354,7 +361,7 @@ impl Queue for SqsQueue {
                 request
                     .send()
                     .await
-                    .map_err(service("SetQueueAttributes"))?;
+                    .map_err(service("SetQueueAttributes", &spec.name))?;
                 false
             }
             None => {
@@ -362,7 +369,10 @@ impl Queue for SqsQueue {
                 for (name, value) in attributes {
                     request = request.attributes(name, value);
                 }
-                request.send().await.map_err(service("CreateQueue"))?;
+                request
+                    .send()
+                    .await
+                    .map_err(service("CreateQueue", &spec.name))?;
                 true
             }
         };
@@ -403,7 +413,7 @@ impl Queue for SqsQueue {
         match changed.map_err(aws_sdk_sqs::Error::from) {
             Ok(_) => Ok(()),
             Err(e) if is_stale(&e) => Err(QueueError::StaleReceipt(receipt.to_owned())),
-            Err(e) => Err(classify("ChangeMessageVisibility", e)),
+            Err(e) => Err(classify("ChangeMessageVisibility", main, e)),
         }
     }
 
@@ -419,7 +429,7 @@ impl Queue for SqsQueue {
         match deleted.map_err(aws_sdk_sqs::Error::from) {
             Ok(_) => Ok(()),
             Err(e) if is_stale(&e) => Err(QueueError::StaleReceipt(receipt.to_owned())),
-            Err(e) => Err(classify("DeleteMessage", e)),
+            Err(e) => Err(classify("DeleteMessage", main, e)),
         }
     }
 
@@ -460,7 +470,7 @@ impl Queue for SqsQueue {
             .queue_url(main)
             .send()
             .await
-            .map_err(service("PurgeQueue"))?;
+            .map_err(service("PurgeQueue", main))?;
         Ok(held)
     }
 

@@ -46,6 +46,7 @@ pub async fn record<S: Store>(
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| StoreError::Service {
+            operation: "reading the completion record",
             bucket: bucket.to_owned(),
             key,
             message: format!("not a dcp completion record: {e}"),

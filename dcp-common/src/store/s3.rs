@@ -39,21 +39,43 @@ fn folder(prefix: &str) -> String {
 }
 
 fn service(
+    operation: &'static str,
     bucket: &str,
     key: &str,
-    error: impl std::error::Error + Send + Sync + 'static,
+    error: impl crate::aws::ProvideErrorMetadata + std::error::Error,
 ) -> StoreError {
     StoreError::Service {
+        operation,
         bucket: bucket.to_owned(),
         key: key.to_owned(),
-        message: aws_sdk_s3::error::DisplayErrorContext(error).to_string(),
+        message: crate::aws::error_line(&error),
+    }
+}
+
+/// A download stream that broke.
+fn transfer(
+    operation: &'static str,
+    bucket: &str,
+    key: &str,
+    error: &(dyn std::error::Error + 'static),
+) -> StoreError {
+    StoreError::Service {
+        operation,
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        message: crate::aws::error_chain(error),
     }
 }
 
 /// The error of a write: [`StoreError::Occupied`] when S3 refused a conditional write
 /// because the key exists (412 Precondition Failed, or 409 when another conditional write
 /// to the key was under way).
-fn refused<E, R>(bucket: &str, key: &str, error: aws_sdk_s3::error::SdkError<E, R>) -> StoreError
+fn refused<E, R>(
+    operation: &'static str,
+    bucket: &str,
+    key: &str,
+    error: aws_sdk_s3::error::SdkError<E, R>,
+) -> StoreError
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -65,7 +87,7 @@ where
             bucket: bucket.to_owned(),
             keys: vec![key.to_owned()],
         },
-        _ => service(bucket, key, aws_sdk_s3::Error::from(error)),
+        _ => service(operation, bucket, key, aws_sdk_s3::Error::from(error)),
     }
 }
 
@@ -148,7 +170,7 @@ impl S3Store {
         }
         let body = ByteStream::from_path(file)
             .await
-            .map_err(|e| service(bucket, key, e))?;
+            .map_err(|e| transfer("reading the file to upload", bucket, key, &e))?;
         let mut request = self.client.put_object().bucket(bucket).key(key).body(body);
         if let Some(acl) = &self.acl {
             request = request.acl(acl.clone());
@@ -156,7 +178,10 @@ impl S3Store {
         if placement == Placement::New {
             request = request.if_none_match("*");
         }
-        request.send().await.map_err(|e| refused(bucket, key, e))?;
+        request
+            .send()
+            .await
+            .map_err(|e| refused("PutObject", bucket, key, e))?;
         Ok(())
     }
 
@@ -179,12 +204,17 @@ impl S3Store {
         if let Some(acl) = &self.acl {
             request = request.acl(acl.clone());
         }
-        let created = request
-            .send()
-            .await
-            .map_err(|e| service(bucket, key, aws_sdk_s3::Error::from(e)))?;
+        let created = request.send().await.map_err(|e| {
+            service(
+                "CreateMultipartUpload",
+                bucket,
+                key,
+                aws_sdk_s3::Error::from(e),
+            )
+        })?;
         let Some(upload_id) = created.upload_id else {
             return Err(StoreError::Service {
+                operation: "CreateMultipartUpload",
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 message: "CreateMultipartUpload returned no upload id".to_owned(),
@@ -203,7 +233,7 @@ impl S3Store {
                 .send()
                 .await;
             if let Err(e) = aborted {
-                let e = aws_sdk_s3::error::DisplayErrorContext(aws_sdk_s3::Error::from(e));
+                let e = crate::aws::error_line(&e);
                 eprintln!("dcp: cannot abort the multipart upload of {bucket}/{key}: {e}");
             }
         }
@@ -230,8 +260,9 @@ impl S3Store {
                 .length(Length::Exact(length))
                 .build()
                 .await
-                .map_err(|e| service(bucket, key, e))?;
+                .map_err(|e| transfer("reading the file to upload", bucket, key, &e))?;
             let number = i32::try_from(index + 1).map_err(|_| StoreError::Service {
+                operation: "UploadPart",
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 message: format!("{parts} parts are too many"),
@@ -247,7 +278,7 @@ impl S3Store {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| service(bucket, key, aws_sdk_s3::Error::from(e)))?;
+                .map_err(|e| service("UploadPart", bucket, key, aws_sdk_s3::Error::from(e)))?;
             let mut part = CompletedPart::builder().part_number(number);
             if let Some(etag) = sent.e_tag {
                 part = part.e_tag(etag);
@@ -275,7 +306,10 @@ impl S3Store {
         if placement == Placement::New {
             complete = complete.if_none_match("*");
         }
-        complete.send().await.map_err(|e| refused(bucket, key, e))?;
+        complete
+            .send()
+            .await
+            .map_err(|e| refused("CompleteMultipartUpload", bucket, key, e))?;
         Ok(())
     }
 }
@@ -308,7 +342,9 @@ impl Store for S3Store {
             .send();
         let mut objects = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| service(bucket, &folder, aws_sdk_s3::Error::from(e)))?;
+            let page = page.map_err(|e| {
+                service("ListObjectsV2", bucket, &folder, aws_sdk_s3::Error::from(e))
+            })?;
             for object in page.contents.unwrap_or_default() {
                 let key = object.key.unwrap_or_default();
                 let relative = key.strip_prefix(&folder).unwrap_or(&key).to_owned();
@@ -334,7 +370,7 @@ impl Store for S3Store {
             Err(e) => {
                 return match aws_sdk_s3::Error::from(e) {
                     aws_sdk_s3::Error::NoSuchKey(_) => Ok(None),
-                    other => Err(service(bucket, key, other)),
+                    other => Err(service("GetObject", bucket, key, other)),
                 };
             }
         };
@@ -342,7 +378,7 @@ impl Store for S3Store {
             .body
             .collect()
             .await
-            .map_err(|e| service(bucket, key, e))?
+            .map_err(|e| transfer("GetObject", bucket, key, &e))?
             .into_bytes();
         Ok(Some(bytes.to_vec()))
     }
@@ -361,7 +397,7 @@ impl Store for S3Store {
         request
             .send()
             .await
-            .map_err(|e| service(bucket, key, aws_sdk_s3::Error::from(e)))?;
+            .map_err(|e| service("PutObject", bucket, key, aws_sdk_s3::Error::from(e)))?;
         Ok(())
     }
 

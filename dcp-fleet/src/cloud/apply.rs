@@ -50,6 +50,7 @@ const EXPORT_POLL: Duration = Duration::from_secs(2);
 /// A call's result: done, or gone when the error's code is one of `gone`.
 fn settle<T, E>(
     call: &'static str,
+    resource: impl std::fmt::Display,
     sent: Result<T, SdkError<E>>,
     gone: &[&str],
 ) -> Result<&'static str, FleetError>
@@ -59,7 +60,7 @@ where
     match sent {
         Ok(_) => Ok("done"),
         Err(e) if e.code().is_some_and(|c| gone.contains(&c)) => Ok("gone"),
-        Err(e) => Err(failed(call)(e)),
+        Err(e) => Err(failed(call, resource)(e)),
     }
 }
 
@@ -101,7 +102,12 @@ impl Cloud {
                             )),
                         ),
                         sent => (
-                            settle("DeleteCluster", sent, &["ClusterNotFoundException"])?,
+                            settle(
+                                "DeleteCluster",
+                                cluster,
+                                sent,
+                                &["ClusterNotFoundException"],
+                            )?,
                             None,
                         ),
                     }
@@ -138,7 +144,12 @@ impl Cloud {
                     .desired_count(*desired_count)
                     .send()
                     .await;
-                settle("UpdateService", sent, SERVICE_GONE)
+                settle(
+                    "UpdateService",
+                    format!("{cluster}/{service}"),
+                    sent,
+                    SERVICE_GONE,
+                )
             }
             Request::ModifySpotFleetRequest {
                 spot_fleet_request_id,
@@ -157,6 +168,7 @@ impl Cloud {
                     .await;
                 settle(
                     "ModifySpotFleetRequest",
+                    spot_fleet_request_id,
                     sent,
                     &["InvalidSpotFleetRequestId.NotFound"],
                 )
@@ -180,7 +192,10 @@ impl Cloud {
                     Err(e) => {
                         let open = self.fleets().await?;
                         if open.iter().any(|f| spot_fleet_request_ids.contains(&f.id)) {
-                            Err(failed("CancelSpotFleetRequests")(e))
+                            Err(failed(
+                                "CancelSpotFleetRequests",
+                                spot_fleet_request_ids.join(","),
+                            )(e))
                         } else {
                             Ok("gone")
                         }
@@ -194,7 +209,12 @@ impl Cloud {
                     .set_alarm_names(Some(alarm_names.clone()))
                     .send()
                     .await;
-                settle("DeleteAlarms", sent, &["ResourceNotFound"])
+                settle(
+                    "DeleteAlarms",
+                    alarm_names.join(","),
+                    sent,
+                    &["ResourceNotFound"],
+                )
             }
             Request::DeleteService {
                 cluster,
@@ -209,7 +229,12 @@ impl Cloud {
                     .force(*force)
                     .send()
                     .await;
-                settle("DeleteService", sent, SERVICE_GONE)
+                settle(
+                    "DeleteService",
+                    format!("{cluster}/{service}"),
+                    sent,
+                    SERVICE_GONE,
+                )
             }
             Request::DeregisterTaskDefinition { task_definition } => {
                 let sent = self
@@ -218,12 +243,18 @@ impl Cloud {
                     .task_definition(task_definition)
                     .send()
                     .await;
-                settle("DeregisterTaskDefinition", sent, &["ClientException"])
+                settle(
+                    "DeregisterTaskDefinition",
+                    task_definition,
+                    sent,
+                    &["ClientException"],
+                )
             }
             Request::DeleteQueue { queue_url } => {
                 let sent = self.sqs.delete_queue().queue_url(queue_url).send().await;
                 settle(
                     "DeleteQueue",
+                    queue_url,
                     sent,
                     &[
                         "AWS.SimpleQueueService.NonExistentQueue",
@@ -238,7 +269,12 @@ impl Cloud {
                     .set_dashboard_names(Some(dashboard_names.clone()))
                     .send()
                     .await;
-                settle("DeleteDashboards", sent, &["ResourceNotFound"])
+                settle(
+                    "DeleteDashboards",
+                    dashboard_names.join(","),
+                    sent,
+                    &["ResourceNotFound"],
+                )
             }
             Request::DeleteLogGroup { log_group_name } => {
                 let sent = self
@@ -247,7 +283,12 @@ impl Cloud {
                     .log_group_name(log_group_name)
                     .send()
                     .await;
-                settle("DeleteLogGroup", sent, &["ResourceNotFoundException"])
+                settle(
+                    "DeleteLogGroup",
+                    log_group_name,
+                    sent,
+                    &["ResourceNotFoundException"],
+                )
             }
             Request::CreateExportTask { .. } | Request::DeleteCluster { .. } => {
                 unreachable!("sent by apply with their follow-up")
@@ -290,7 +331,12 @@ impl Cloud {
                 {
                     tokio::time::sleep(EXPORT_POLL).await;
                 }
-                Err(e) => return Err(failed("CreateExportTask")(e)),
+                Err(e) => {
+                    return Err(failed(
+                        "CreateExportTask",
+                        format!("{log_group_name} to {destination}/{destination_prefix}"),
+                    )(e));
+                }
             }
         };
         loop {
@@ -300,7 +346,7 @@ impl Cloud {
                 .task_id(&task_id)
                 .send()
                 .await
-                .map_err(failed("DescribeExportTasks"))?;
+                .map_err(failed("DescribeExportTasks", &task_id))?;
             let status = described
                 .export_tasks()
                 .first()

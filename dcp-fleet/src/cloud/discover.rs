@@ -1,19 +1,19 @@
 //! Reading what a run has on AWS ([`Cloud::discover`]): read-only calls only.
 
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
+use dcp_common::aws::{ProvideErrorMetadata, error_line};
 
 use super::{Alarm, Cloud, Found, Service, SpotFleet};
 use crate::FleetError;
 
 /// The error of a failed call, with the SDK's context.
-pub(super) fn failed<E: std::error::Error>(call: &'static str) -> impl FnOnce(E) -> FleetError {
-    move |e| {
-        FleetError::Aws(format!(
-            "{call}: {}",
-            aws_sdk_ec2::error::DisplayErrorContext(e)
-        ))
-    }
+/// An AWS call that failed, as one line: the operation, the resource and the service's
+/// error code and message.
+pub(super) fn failed<E: ProvideErrorMetadata + std::error::Error>(
+    call: &'static str,
+    resource: impl std::fmt::Display,
+) -> impl FnOnce(E) -> FleetError {
+    move |e| FleetError::Aws(format!("{call} {resource}: {}", error_line(&e)))
 }
 
 impl Cloud {
@@ -49,7 +49,7 @@ impl Cloud {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(failed("DescribeSpotFleetRequests"))?;
+            let page = page.map_err(failed("DescribeSpotFleetRequests", "(all)"))?;
             for request in page.spot_fleet_request_configs() {
                 let ours = request
                     .tags()
@@ -91,7 +91,7 @@ impl Cloud {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(failed("DescribeSpotFleetInstances"))?;
+                .map_err(failed("DescribeSpotFleetInstances", fleet_id))?;
             instances.extend(
                 page.active_instances()
                     .iter()
@@ -115,7 +115,7 @@ impl Cloud {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(failed("DescribeAlarms"))?;
+            let page = page.map_err(failed("DescribeAlarms", &prefix))?;
             for alarm in page.metric_alarms() {
                 let name = alarm.alarm_name().unwrap_or_default().to_owned();
                 let instance = name[prefix.len() - 2..].to_owned();
@@ -142,7 +142,8 @@ impl Cloud {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(failed("DescribeInstances"))?;
+            let page =
+                page.map_err(failed("DescribeInstances", self.config.instance_name_tag()))?;
             for instance in page.reservations().iter().flat_map(|r| r.instances()) {
                 let state = instance.state().and_then(|s| s.name()).map(|n| n.as_str());
                 if !matches!(state, Some("terminated" | "shutting-down")) {
@@ -165,7 +166,7 @@ impl Cloud {
             .clusters(&self.config.ecs_cluster)
             .send()
             .await
-            .map_err(failed("DescribeClusters"))?;
+            .map_err(failed("DescribeClusters", &self.config.ecs_cluster))?;
         if !described
             .clusters()
             .iter()
@@ -182,7 +183,7 @@ impl Cloud {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(failed("ListServices"))?;
+            let page = page.map_err(failed("ListServices", &self.config.ecs_cluster))?;
             others += page
                 .service_arns()
                 .iter()
@@ -200,7 +201,13 @@ impl Cloud {
             .services(&self.config.ecs_service_name)
             .send()
             .await
-            .map_err(failed("DescribeServices"))?;
+            .map_err(failed(
+                "DescribeServices",
+                format!(
+                    "{}/{}",
+                    self.config.ecs_cluster, self.config.ecs_service_name
+                ),
+            ))?;
         Ok(described
             .services()
             .iter()
@@ -223,7 +230,7 @@ impl Cloud {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(failed("ListTaskDefinitions"))?;
+            let page = page.map_err(failed("ListTaskDefinitions", family))?;
             for arn in page.task_definition_arns() {
                 let name = arn.rsplit('/').next().unwrap_or(arn);
                 if name.rsplit_once(':').is_some_and(|(f, _)| f == family) {
@@ -244,7 +251,7 @@ impl Cloud {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(failed("ListDashboards"))?;
+            let page = page.map_err(failed("ListDashboards", name))?;
             if page
                 .dashboard_entries()
                 .iter()
@@ -269,7 +276,7 @@ impl Cloud {
             let page = match page {
                 Ok(page) => page,
                 Err(e) if e.code() == Some("ResourceNotFoundException") => continue,
-                Err(e) => return Err(failed("DescribeLogGroups")(e)),
+                Err(e) => return Err(failed("DescribeLogGroups", &group)(e)),
             };
             if page
                 .log_groups()

@@ -60,7 +60,7 @@ impl Cloud {
                 .dashboard_body(dashboard::body(config, &fleet_id).to_string())
                 .send()
                 .await
-                .map_err(failed("PutDashboard"))?;
+                .map_err(failed("PutDashboard", &config.app_name))?;
         }
         self.ecs
             .update_service()
@@ -69,7 +69,10 @@ impl Cloud {
             .desired_count(tasks as i32)
             .send()
             .await
-            .map_err(failed("UpdateService"))?;
+            .map_err(failed(
+                "UpdateService",
+                format!("{}/{}", config.ecs_cluster, config.ecs_service_name),
+            ))?;
         let target = config.cluster_machines as usize;
         let running = spot::wait_for_capacity(&self.ec2, &fleet_id, target, wait).await?;
         let started = SystemTime::now()

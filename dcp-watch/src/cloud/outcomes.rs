@@ -2,19 +2,19 @@
 //! log stream `outcomes/…` of LOG_GROUP_NAME ([`OUTCOME_STREAM_PREFIX`]).
 
 use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+use dcp_common::aws::{ProvideErrorMetadata, error_line};
 use dcp_common::outcome::{OUTCOME_STREAM_PREFIX, Outcome};
 
 use crate::WatchError;
 use crate::outcomes::Batch;
 
-fn failed<E: std::error::Error>(call: &'static str) -> impl FnOnce(E) -> WatchError {
-    move |e| {
-        WatchError::Aws(format!(
-            "{call}: {}",
-            aws_sdk_cloudwatchlogs::error::DisplayErrorContext(e)
-        ))
-    }
+/// An AWS call that failed, as one line: the operation, the resource and the service's
+/// error code and message.
+fn failed<E: ProvideErrorMetadata + std::error::Error>(
+    call: &'static str,
+    resource: impl std::fmt::Display,
+) -> impl FnOnce(E) -> WatchError {
+    move |e| WatchError::Aws(format!("{call} {resource}: {}", error_line(&e)))
 }
 
 /// Every outcome line in the outcome streams of `group`; `None` when the group is gone
@@ -32,7 +32,7 @@ pub async fn read_all(logs: &Client, group: &str) -> Result<Option<Batch>, Watch
         let page = match page {
             Ok(page) => page,
             Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
-            Err(e) => return Err(failed("DescribeLogStreams")(e)),
+            Err(e) => return Err(failed("DescribeLogStreams", group)(e)),
         };
         streams.extend(
             page.log_streams()
@@ -54,7 +54,7 @@ pub async fn read_all(logs: &Client, group: &str) -> Result<Option<Batch>, Watch
             let page = match page {
                 Ok(page) => page,
                 Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
-                Err(e) => return Err(failed("GetLogEvents")(e)),
+                Err(e) => return Err(failed("GetLogEvents", format!("{group}/{stream}"))(e)),
             };
             for event in page.events() {
                 match serde_json::from_str::<Outcome>(event.message().unwrap_or_default()) {

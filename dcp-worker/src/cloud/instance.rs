@@ -79,7 +79,7 @@ pub async fn tag(
         .map_err(|e| InstanceError::Tag {
             instance: instance.to_owned(),
             name,
-            message: aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
+            message: dcp_common::aws::error_line(&e),
         })?;
     Ok(())
 }
@@ -115,7 +115,7 @@ pub async fn put_idle_alarm(
         .await
         .map_err(|e| InstanceError::Alarm {
             alarm,
-            message: aws_sdk_cloudwatch::error::DisplayErrorContext(e).to_string(),
+            message: dcp_common::aws::error_line(&e),
         })?;
     Ok(())
 }

@@ -4,7 +4,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::error::DisplayErrorContext;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 
 /// Bytes CloudWatch adds to each event's message when it sizes a batch.
@@ -108,12 +107,17 @@ impl LogGroup {
         LogGroup { client, group }
     }
 
-    fn error(&self, call: &'static str, stream: &str, error: impl std::error::Error) -> LogsError {
+    fn error(
+        &self,
+        call: &'static str,
+        stream: &str,
+        error: impl dcp_common::aws::ProvideErrorMetadata + std::error::Error,
+    ) -> LogsError {
         LogsError {
             call,
             group: self.group.clone(),
             stream: stream.to_owned(),
-            message: DisplayErrorContext(error).to_string(),
+            message: dcp_common::aws::error_line(&error),
         }
     }
 

@@ -85,7 +85,7 @@ impl SqsQueue {
                 .visibility_timeout(0)
                 .send()
                 .await
-                .map_err(service("ChangeMessageVisibility"))?;
+                .map_err(service("ChangeMessageVisibility", dead))?;
         }
         Ok(())
     }
@@ -103,7 +103,7 @@ impl SqsQueue {
                 .receipt_handle(&letter.receipt)
                 .send()
                 .await
-                .map_err(service("DeleteMessage"))?;
+                .map_err(service("DeleteMessage", dead))?;
         }
         Ok(())
     }

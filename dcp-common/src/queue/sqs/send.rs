@@ -83,7 +83,7 @@ impl SqsQueue {
                 return Batch {
                     acknowledged: 0,
                     unsent: positions.collect(),
-                    error: Some(service("SendMessageBatch")(e)),
+                    error: Some(service("SendMessageBatch", url)(e)),
                 };
             }
         };
@@ -101,6 +101,7 @@ impl SqsQueue {
         let unsent: Vec<usize> = positions.filter(|p| !acknowledged[p - first]).collect();
         let error = (!unsent.is_empty()).then(|| QueueError::Service {
             operation: "SendMessageBatch",
+            queue: super::name_of(url).to_owned(),
             message: match sent.failed.first() {
                 Some(failed) => format!(
                     "{} of {} messages failed: {}: {}",
