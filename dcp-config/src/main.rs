@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use dcp_common::{config, exit};
 
 /// Print, start or import the settings of a dcp run.
@@ -37,6 +37,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = dcp_cli::generate_if_asked(Cli::command) {
+        return code;
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => exit::report("dcp-config", err.as_ref(), &[]),

@@ -114,6 +114,9 @@ struct DryRun {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = dcp_cli::generate_if_asked(Cli::command) {
+        return code;
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => exit::report("dcp-fleet", err.as_ref(), &[exit::kind_of::<FleetError>]),

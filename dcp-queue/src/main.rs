@@ -118,6 +118,9 @@ enum Format {
 const PROGRESS_FROM: usize = 50_000;
 
 fn main() -> ExitCode {
+    if let Some(code) = dcp_cli::generate_if_asked(Cli::command) {
+        return code;
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => exit::report(

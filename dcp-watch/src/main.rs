@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use dcp_common::backend::ConfiguredQueue;
 use dcp_common::{Backend, Config, Queue, config, exit};
 use dcp_fleet::parse_seconds;
@@ -57,6 +57,9 @@ struct Cli {
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
+    if let Some(code) = dcp_cli::generate_if_asked(Cli::command) {
+        return code;
+    }
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(code),
         Err(err) => exit::report(

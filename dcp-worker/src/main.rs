@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use dcp_common::{Backend, config, exit};
 use dcp_worker::WorkerOptions;
 
@@ -43,6 +43,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = dcp_cli::generate_if_asked(Cli::command) {
+        return code;
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => exit::report(
