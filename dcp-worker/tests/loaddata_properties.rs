@@ -15,10 +15,10 @@ proptest! {
         ),
         group in prop::collection::vec(("[A-Za-z_,\"]{0,6}", "[0-9A-Z,\"]{0,3}"), 0..3),
     ) {
-        if let Ok(data) = LoadData::parse(&text) {
-            if let Ok(rows) = data.select(&group) {
-                let _ = rows.image_keys("/home/ubuntu/bucket");
-            }
+        if let Ok(data) = LoadData::parse(&text)
+            && let Ok(rows) = data.select(&group)
+        {
+            let _ = rows.image_keys("/home/ubuntu/bucket");
         }
     }
 

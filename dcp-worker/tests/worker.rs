@@ -1,6 +1,7 @@
 //! dcp-worker's own handling of success, failure, retries, visibility and death, with a
 //! stand-in for CellProfiler (the real one runs in tests/tests/examplefly.rs).
 
+mod links;
 mod standin;
 
 use std::process::Stdio;

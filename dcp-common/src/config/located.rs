@@ -68,13 +68,12 @@ fn last_json_key(text: &str, offset: usize) -> Option<(usize, &str)> {
     };
     (1..pieces.len().saturating_sub(1))
         .step_by(2)
-        .filter(|&i| {
+        .rfind(|&i| {
             let opens = pieces[i - 1].1.trim_end().ends_with(['{', ',']);
             let after = pieces[i + 1].1.trim_start();
             let sets = after.starts_with(':') || (i + 2 == pieces.len() && after.is_empty());
             opens && sets && is_setting(pieces[i].1)
         })
-        .last()
         .map(|i| (1 + before[..pieces[i].0].matches('\n').count(), pieces[i].1))
 }
 

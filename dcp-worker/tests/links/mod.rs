@@ -2,11 +2,9 @@
 //! makes the task an input or output problem naming the key and the link, and nothing is
 //! read or written out there; a link that stays inside works like its target.
 
-mod standin;
-
 use std::os::unix::fs::symlink;
 
-use standin::{RunDir, outcomes};
+use crate::standin::{RunDir, outcomes};
 
 #[test]
 fn an_image_linked_out_of_the_source_is_an_input_problem() {
