@@ -48,8 +48,7 @@ async fn large_files_go_up_in_parts_and_read_back_whole() {
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
     // Above an 8 MiB threshold, in 5 MiB parts (S3's smallest, which moto enforces): 3 parts.
-    let store = S3Store::new(s3.clone(), "")
-        .unwrap()
+    let store = S3Store::new(s3.clone(), Default::default())
         .with_multipart(8 * MIB, 5 * MIB);
     let dir = tempfile::tempdir().unwrap();
     let big = pattern(11 * MIB + 12_345);
@@ -90,8 +89,7 @@ async fn a_failed_multipart_upload_is_aborted() {
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
     // 1 MiB parts are below S3's 5 MiB minimum: completing the upload fails.
-    let store = S3Store::new(s3.clone(), "")
-        .unwrap()
+    let store = S3Store::new(s3.clone(), Default::default())
         .with_multipart(2 * MIB, MIB);
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "big.bin", &pattern(3 * MIB));
@@ -134,7 +132,7 @@ async fn publish_merges_into_a_shared_folder_and_records_each_task() {
     let moto = Moto::start();
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
-    let store = S3Store::new(s3.clone(), "").unwrap();
+    let store = S3Store::new(s3.clone(), Default::default());
     // Six files of an earlier step are already in the plate's folder.
     for i in 0..6 {
         put(&s3, &format!("run/P1/illum{i}.npy"), b"earlier").await;
@@ -194,7 +192,7 @@ async fn publish_never_replaces_another_tasks_object() {
     let moto = Moto::start();
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
-    let store = S3Store::new(s3.clone(), "").unwrap();
+    let store = S3Store::new(s3.clone(), Default::default());
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");
     write(&a, "Image.csv", b"task A");
