@@ -144,7 +144,8 @@ pub struct Config {
     pub cellprofiler: String,
     /// dcp: arguments put before CellProfiler's own, e.g. `["-e", "imageio_reader"]`.
     pub cellprofiler_args: Vec<String>,
-    /// dcp: the CellProfiler-plugins checkout (DCP's /home/ubuntu/CellProfiler-plugins);
+    /// dcp: the CellProfiler-plugins checkout (DCP's /home/ubuntu/CellProfiler-plugins;
+    /// embedded: relative to the settings file's folder);
     /// CellProfiler loads plugins from its `active_plugins` folder when there is one, as in
     /// DCP, else from the folder itself.
     pub plugins_directory: String,
@@ -371,6 +372,9 @@ impl Config {
             self.source_bucket = dir(&self.source_bucket);
             self.workspace_bucket = dir(&self.workspace_bucket);
             self.destination_bucket = dir(&self.destination_bucket);
+            if !self.plugins_directory.is_empty() {
+                self.plugins_directory = dir(&self.plugins_directory);
+            }
         }
         Ok(self)
     }
