@@ -67,8 +67,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     origin: format!("{}:{}", file.display(), e.line),
                     message: e.to_string(),
                 })?;
-            let imported =
-                dcp_config::pyconfig::import(&text, &file.display().to_string()).map_err(|e| {
+            let imported = dcp_config::pyconfig::import(&text, &file.display().to_string())
+                .map_err(|e| {
                     let setting = e.name.map(|n| format!("{n}: ")).unwrap_or_default();
                     config::ConfigError::Syntax {
                         origin: format!("{}:{}", e.origin, e.line),

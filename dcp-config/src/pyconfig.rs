@@ -159,7 +159,8 @@ impl Importer<'_> {
             self.values.insert(name.to_owned(), evaluated.value);
             self.warn(line, name, format!("obsolete, kept as a comment: {why}"));
             notes.insert(0, format!("obsolete: {why}"));
-            self.out.push(format!("# {name} = {written}  # {}", notes.join("; ")));
+            self.out
+                .push(format!("# {name} = {written}  # {}", notes.join("; ")));
             return Ok(());
         }
         let (target, renamed_from) = match legacy::RENAMED.iter().find(|(old, _)| *old == name) {
@@ -183,30 +184,47 @@ impl Importer<'_> {
         let unset = |v: &toml::Value| matches!(v, toml::Value::String(s) if s.eq_ignore_ascii_case("false"));
         if legacy::FALSE_MEANS_UNSET.contains(&target) && unset(&value) {
             notes.insert(0, "'False': not set, as in DCP's run.py".into());
-            self.out.push(format!("# {name} = {written}  # {}", notes.join("; ")));
+            self.out
+                .push(format!("# {name} = {written}  # {}", notes.join("; ")));
             return Ok(());
         }
         if let Some(old) = renamed_from {
             let empty = matches!(&evaluated.value, Value::Str(s) if s.is_empty())
                 || evaluated.value == Value::Bool(false);
             if empty {
-                notes.insert(0, format!("DCP's earlier name of {target}; unset, so unused"));
-                self.out.push(format!("# {name} = {written}  # {}", notes.join("; ")));
+                notes.insert(
+                    0,
+                    format!("DCP's earlier name of {target}; unset, so unused"),
+                );
+                self.out
+                    .push(format!("# {name} = {written}  # {}", notes.join("; ")));
                 return Ok(());
             }
-            self.warn(line, old, format!("renamed {target}, as DCP's run.py reads it"));
+            self.warn(
+                line,
+                old,
+                format!("renamed {target}, as DCP's run.py reads it"),
+            );
             notes.insert(0, format!("was: {old}, DCP's earlier name of {target}"));
         } else if target == "REQUIREMENTS" && self.line_of.contains_key(target) {
             // A REQUIREMENTS_FILE above set it: run.py lets the old name win.
-            self.warn(line, name, "REQUIREMENTS_FILE above wins, as in DCP's run.py".into());
-            self.out.push(format!("# {name} = {written}  # REQUIREMENTS_FILE wins"));
+            self.warn(
+                line,
+                name,
+                "REQUIREMENTS_FILE above wins, as in DCP's run.py".into(),
+            );
+            self.out
+                .push(format!("# {name} = {written}  # REQUIREMENTS_FILE wins"));
             return Ok(());
         }
         if target == "SQS_DEAD_LETTER_QUEUE"
             && let toml::Value::String(text) = &value
             && let Some((queue, _)) = legacy::queue_name(text)
         {
-            notes.insert(0, format!("was: '{text}', reduced to its name as DCP's run.py does"));
+            notes.insert(
+                0,
+                format!("was: '{text}', reduced to its name as DCP's run.py does"),
+            );
             self.arn = Some((text.clone(), line));
             value = toml::Value::String(queue.to_owned());
         }

@@ -30,10 +30,7 @@ fn init_template_resolves_to_the_embedded_default() {
     // ./dcp.toml is found without arguments; the same text on stdin resolves the same.
     let out = dcp_config(&d, &[], "");
     assert!(out.stderr.is_empty(), "the template needs no warning");
-    assert_eq!(
-        resolved(&d, out),
-        golden("init-resolved.json")
-    );
+    assert_eq!(resolved(&d, out), golden("init-resolved.json"));
     assert_eq!(
         resolved(&d, dcp_config(&d, &["--config", "-"], &template)),
         golden("init-resolved.json")
@@ -116,7 +113,11 @@ fn dcps_config_files_of_every_release_import_and_resolve() {
             .map(|w| format!("{w}\n"))
             .collect();
         assert_eq!(String::from_utf8(out.stderr.clone()).unwrap(), notices);
-        assert_eq!(stdout_ok(out), golden(&format!("dcp/{name}.json")), "{name}");
+        assert_eq!(
+            stdout_ok(out),
+            golden(&format!("dcp/{name}.json")),
+            "{name}"
+        );
     }
 }
 
@@ -128,10 +129,22 @@ fn old_settings_become_what_dcps_run_py_made_of_them() {
     };
     let (v1, v2, main) = (resolved("dcp1x"), resolved("dcp20"), resolved("config"));
     // A missing JOB_RETRIES is run.py's 10, a written one is kept.
-    assert_eq!((v1["JOB_RETRIES"].as_u64(), main["JOB_RETRIES"].as_u64()), (Some(10), Some(3)));
+    assert_eq!(
+        (v1["JOB_RETRIES"].as_u64(), main["JOB_RETRIES"].as_u64()),
+        (Some(10), Some(3))
+    );
     // Dashboards, monitor and always-continue off, ASSIGN_IP on, when missing.
-    for key in ["AUTO_MONITOR", "CREATE_DASHBOARD", "CLEAN_DASHBOARD", "ALWAYS_CONTINUE"] {
-        assert_eq!((&v1[key], &v2[key]), (&false.into(), &false.into()), "{key}");
+    for key in [
+        "AUTO_MONITOR",
+        "CREATE_DASHBOARD",
+        "CLEAN_DASHBOARD",
+        "ALWAYS_CONTINUE",
+    ] {
+        assert_eq!(
+            (&v1[key], &v2[key]),
+            (&false.into(), &false.into()),
+            "{key}"
+        );
     }
     assert_eq!(v1["ASSIGN_IP"], true);
     // Buckets as DCP's worker defaults them; 'False' is "not set".
@@ -155,7 +168,8 @@ fn old_settings_become_what_dcps_run_py_made_of_them() {
 #[test]
 fn unsupported_upload_flags_are_refused_when_settings_are_read() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = "BACKEND = \"aws\"\nAWS_BUCKET = \"b\"\nUPLOAD_FLAGS = \"--acl private --recursive\"\n";
+    let toml =
+        "BACKEND = \"aws\"\nAWS_BUCKET = \"b\"\nUPLOAD_FLAGS = \"--acl private --recursive\"\n";
     let out = dcp_config(dir.path(), &["--config", "-"], toml);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
@@ -173,7 +187,9 @@ fn unsupported_upload_flags_are_refused_when_settings_are_read() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.starts_with("dcp-config: error: config.py:2: UPLOAD_FLAGS: UPLOAD_FLAGS: --sse 'aws:kms:x'"),
+        err.starts_with(
+            "dcp-config: error: config.py:2: UPLOAD_FLAGS: UPLOAD_FLAGS: --sse 'aws:kms:x'"
+        ),
         "{err}"
     );
 }

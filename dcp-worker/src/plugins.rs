@@ -56,9 +56,8 @@ pub fn prepare(config: &Config) -> Result<(), PluginError> {
             format!("'{}' is not a folder", dir.display()),
         ));
     }
-    let wanted = config.update_plugins
-        || !config.plugins_commit.is_empty()
-        || config.install_requirements;
+    let wanted =
+        config.update_plugins || !config.plugins_commit.is_empty() || config.install_requirements;
     if !wanted {
         return Ok(());
     }
@@ -76,13 +75,21 @@ pub fn prepare(config: &Config) -> Result<(), PluginError> {
                 .arg(dir)
                 .args(["rev-parse", "--show-toplevel"]),
         )
-        .map_err(|e| fail(git_setting, format!("'{}' is not a git checkout: {}", dir.display(), e.message)))?;
+        .map_err(|e| {
+            fail(
+                git_setting,
+                format!("'{}' is not a git checkout: {}", dir.display(), e.message),
+            )
+        })?;
         PathBuf::from(top.trim_end())
     } else {
         dir.to_owned()
     };
     let git = |setting: &'static str, args: &[&str]| {
-        run(setting, Command::new("git").arg("-C").arg(&checkout).args(args))
+        run(
+            setting,
+            Command::new("git").arg("-C").arg(&checkout).args(args),
+        )
     };
     if config.update_plugins {
         git("UPDATE_PLUGINS", &["fetch", "--all", "--tags", "--quiet"])?;
@@ -93,7 +100,10 @@ pub fn prepare(config: &Config) -> Result<(), PluginError> {
     if !config.plugins_commit.is_empty() {
         let commit = &config.plugins_commit;
         if commit.starts_with('-') {
-            return Err(fail("PLUGINS_COMMIT", format!("'{commit}' is not a commit, branch or tag")));
+            return Err(fail(
+                "PLUGINS_COMMIT",
+                format!("'{commit}' is not a commit, branch or tag"),
+            ));
         }
         git("PLUGINS_COMMIT", &["checkout", "--quiet", commit, "--"])?;
     }
@@ -173,7 +183,10 @@ pub fn cellprofiler_python(cellprofiler: &str) -> Result<PathBuf, PluginError> {
     let text = std::fs::read(&executable).unwrap_or_default();
     let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
     let first = String::from_utf8_lossy(first);
-    let mut words = first.strip_prefix("#!").unwrap_or_default().split_whitespace();
+    let mut words = first
+        .strip_prefix("#!")
+        .unwrap_or_default()
+        .split_whitespace();
     let interpreter = match words.next() {
         Some(env) if Path::new(env).file_name() == Some(OsStr::new("env")) => {
             words.find(|w| !w.starts_with('-')).and_then(find_program)
@@ -214,10 +227,18 @@ fn lock(dir: &Path) -> Result<File, PluginError> {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     let path = std::env::temp_dir().join(format!("dcp-plugins{name}.lock"));
-    let file = File::create(&path)
-        .map_err(|e| fail("USE_PLUGINS", format!("cannot create {}: {e}", path.display())))?;
-    file.lock()
-        .map_err(|e| fail("USE_PLUGINS", format!("cannot lock {}: {e}", path.display())))?;
+    let file = File::create(&path).map_err(|e| {
+        fail(
+            "USE_PLUGINS",
+            format!("cannot create {}: {e}", path.display()),
+        )
+    })?;
+    file.lock().map_err(|e| {
+        fail(
+            "USE_PLUGINS",
+            format!("cannot lock {}: {e}", path.display()),
+        )
+    })?;
     Ok(file)
 }
 

@@ -14,13 +14,22 @@ use standin::{RunDir, outcomes};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["-c", "user.name=dcp", "-c", "user.email=dcp@example.invalid"])
+        .args([
+            "-c",
+            "user.name=dcp",
+            "-c",
+            "user.email=dcp@example.invalid",
+        ])
         .args(["-c", "init.defaultBranch=main", "-C"])
         .arg(dir)
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -182,7 +191,10 @@ fn requirements_are_installed_into_cellprofilers_python() {
     // CellProfiler of this venv: the stand-in, placed in its bin.
     let cellprofiler = venv.join("bin/cellprofiler");
     std::fs::copy(dcp_tests::STANDIN, &cellprofiler).unwrap();
-    assert_eq!(cellprofiler_python(cellprofiler.to_str().unwrap()).unwrap(), python);
+    assert_eq!(
+        cellprofiler_python(cellprofiler.to_str().unwrap()).unwrap(),
+        python
+    );
     let wheels = root.join("wheels");
     std::fs::create_dir(&wheels).unwrap();
     wheel(&python, &wheels, "dcp-test-extra", "dcp_test_extra");
@@ -228,7 +240,11 @@ fn requirements_are_installed_into_cellprofilers_python() {
     // The layout before 1.0: REQUIREMENTS is a requirements file within the checkout.
     let legacy = root.join("legacy");
     std::fs::create_dir(&legacy).unwrap();
-    std::fs::write(legacy.join("requirements.txt"), format!("{}\n", old.display())).unwrap();
+    std::fs::write(
+        legacy.join("requirements.txt"),
+        format!("{}\n", old.display()),
+    )
+    .unwrap();
     let text = std::fs::read_to_string(root.join("dcp.toml"))
         .unwrap()
         .replace("\"plugins\"", "\"legacy\"")
@@ -253,7 +269,11 @@ fn requirements_are_installed_into_cellprofilers_python() {
 fn cellprofilers_python_is_found_through_its_first_line() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("cellprofiler");
-    std::fs::write(&script, "#!/opt/cp/venv/bin/python3.11 -u\nimport cellprofiler\n").unwrap();
+    std::fs::write(
+        &script,
+        "#!/opt/cp/venv/bin/python3.11 -u\nimport cellprofiler\n",
+    )
+    .unwrap();
     assert_eq!(
         cellprofiler_python(script.to_str().unwrap()).unwrap(),
         Path::new("/opt/cp/venv/bin/python3.11")

@@ -47,8 +47,7 @@ impl Config {
             if !self.ssh_key_name.is_empty() {
                 note(
                     "SSH_KEY_NAME",
-                    "is unused by the embedded backend: its fleet is local worker processes"
-                        .into(),
+                    "is unused by the embedded backend: its fleet is local worker processes".into(),
                 );
             }
             if !self.upload_flags.is_empty() {
@@ -70,7 +69,10 @@ impl Config {
         ];
         if !self.use_plugins {
             for (key, _) in preparations.iter().filter(|(_, given)| *given) {
-                note(key, "has no effect: USE_PLUGINS is false (as in DCP)".into());
+                note(
+                    key,
+                    "has no effect: USE_PLUGINS is false (as in DCP)".into(),
+                );
             }
             return;
         }

@@ -117,7 +117,10 @@ fn upload_flags_are_read_once_into_options_and_refused_by_flag() {
         c.upload_flags.acl.as_deref(),
         Some("bucket-owner-full-control")
     );
-    assert_eq!(c.upload_flags.metadata_directive.as_deref(), Some("REPLACE"));
+    assert_eq!(
+        c.upload_flags.metadata_directive.as_deref(),
+        Some("REPLACE")
+    );
     let json = serde_json::to_value(&c).unwrap();
     assert_eq!(
         json["UPLOAD_FLAGS"],
@@ -147,9 +150,17 @@ fn upload_flags_are_read_once_into_options_and_refused_by_flag() {
 #[test]
 fn settings_dcp_does_not_act_on_are_noticed() {
     let keys = |text: &str| -> Vec<&'static str> {
-        parse(text).unwrap().notices().iter().map(|n| n.key).collect()
+        parse(text)
+            .unwrap()
+            .notices()
+            .iter()
+            .map(|n| n.key)
+            .collect()
     };
-    assert!(keys("AWS_BUCKET = 'b'\n").is_empty(), "the defaults need no notice");
+    assert!(
+        keys("AWS_BUCKET = 'b'\n").is_empty(),
+        "the defaults need no notice"
+    );
     assert_eq!(
         keys(
             "AWS_BUCKET = 'b'\nDOWNLOAD_FILES = 'False'\nAUTO_MONITOR = 'True'\n\
@@ -176,7 +187,9 @@ fn settings_dcp_does_not_act_on_are_noticed() {
         ["USE_PLUGINS"]
     );
     assert_eq!(
-        keys("AWS_BUCKET = 'b'\nUSE_PLUGINS = true\nPLUGINS_DIRECTORY = '/p'\nREQUIREMENTS = 'cellpose'\n"),
+        keys(
+            "AWS_BUCKET = 'b'\nUSE_PLUGINS = true\nPLUGINS_DIRECTORY = '/p'\nREQUIREMENTS = 'cellpose'\n"
+        ),
         ["REQUIREMENTS"]
     );
     assert!(keys(

@@ -68,8 +68,7 @@ impl UploadFlags {
 
     /// Reads UPLOAD_FLAGS text (split as a shell splits words). An error names the flag.
     pub fn parse(text: &str) -> Result<UploadFlags, String> {
-        let words =
-            shlex::split(text).ok_or_else(|| format!("'{text}' has an unclosed quote"))?;
+        let words = shlex::split(text).ok_or_else(|| format!("'{text}' has an unclosed quote"))?;
         let mut flags = UploadFlags::default();
         let mut words = words.into_iter().peekable();
         while let Some(word) = words.next() {
@@ -83,9 +82,7 @@ impl UploadFlags {
                     return Ok(v);
                 }
                 match (words.peek(), optional_default) {
-                    (Some(next), _) if !next.starts_with("--") => {
-                        Ok(words.next().expect("peeked"))
-                    }
+                    (Some(next), _) if !next.starts_with("--") => Ok(words.next().expect("peeked")),
                     (_, Some(default)) => Ok(default.to_owned()),
                     _ => Err(format!("{flag} needs a value")),
                 }
@@ -119,7 +116,10 @@ impl UploadFlags {
             *slot = Some(value);
         }
         if flags.sse_kms_key_id.is_some()
-            && !flags.sse.as_deref().is_some_and(|s| s.starts_with("aws:kms"))
+            && !flags
+                .sse
+                .as_deref()
+                .is_some_and(|s| s.starts_with("aws:kms"))
         {
             return Err("--sse-kms-key-id needs --sse aws:kms (or aws:kms:dsse)".into());
         }
@@ -193,7 +193,10 @@ mod tests {
         assert_eq!(flags.storage_class.as_deref(), Some("INTELLIGENT_TIERING"));
         assert_eq!(UploadFlags::parse(&flags.to_string()).unwrap(), flags);
         assert_eq!(
-            UploadFlags::parse("--sse --acl private").unwrap().sse.as_deref(),
+            UploadFlags::parse("--sse --acl private")
+                .unwrap()
+                .sse
+                .as_deref(),
             Some("AES256")
         );
         assert!(UploadFlags::parse("  ").unwrap().is_empty());
@@ -202,7 +205,10 @@ mod tests {
     #[test]
     fn other_flags_and_values_are_refused_by_name() {
         for (text, named) in [
-            ("--acl bucket-owner-full-control --recursive", "'--recursive'"),
+            (
+                "--acl bucket-owner-full-control --recursive",
+                "'--recursive'",
+            ),
             ("--acl owner-full-control", "--acl 'owner-full-control'"),
             ("--storage-class standard", "--storage-class 'standard'"),
             ("--acl", "--acl needs a value"),

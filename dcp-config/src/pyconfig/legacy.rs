@@ -16,7 +16,8 @@ pub(super) const RENAMED: &[(&str, &str)] = &[("REQUIREMENTS_FILE", "REQUIREMENT
 
 /// Settings that `'False'` leaves unset in DCP's run.py (it passes them to the worker only
 /// when they are not 'False').
-pub(super) const FALSE_MEANS_UNSET: &[&str] = &["SOURCE_BUCKET", "WORKSPACE_BUCKET", "UPLOAD_FLAGS"];
+pub(super) const FALSE_MEANS_UNSET: &[&str] =
+    &["SOURCE_BUCKET", "WORKSPACE_BUCKET", "UPLOAD_FLAGS"];
 
 /// Where a missing setting's value comes from.
 pub(super) enum Missing {

@@ -42,7 +42,10 @@ fn dcp_config_py_converts() {
         ("lab-logs", "lab-images")
     );
     assert_eq!(c.destination_bucket, "lab-results");
-    assert_eq!(c.upload_flags.to_string(), "--acl bucket-owner-full-control");
+    assert_eq!(
+        c.upload_flags.to_string(),
+        "--acl bucket-owner-full-control"
+    );
     assert_eq!(c.sqs_queue_name, "DistributedCPQueue");
     assert_eq!(c.sqs_dead_letter_queue, "lab_DeadMessages");
     assert_eq!(c.cpu_shares, 4096);
@@ -150,8 +153,7 @@ fn lists_may_span_lines() {
 
 #[test]
 fn hash_in_a_string_is_text() {
-    let text =
-        "AWS_BUCKET = 'b'\nNECESSARY_STRING = '#1' # the # one\nSSH_KEY_NAME = \"k'#'\"\n";
+    let text = "AWS_BUCKET = 'b'\nNECESSARY_STRING = '#1' # the # one\nSSH_KEY_NAME = \"k'#'\"\n";
     let (toml, c) = convert(text);
     assert_eq!(c.necessary_string, "#1");
     assert_eq!(c.ssh_key_name, "k'#'");
