@@ -256,7 +256,8 @@ async fn upload_flags_set_each_published_objects_acl_encryption_and_class() {
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
     let flags = UploadFlags::parse(
-        "--acl public-read --sse AES256 --storage-class STANDARD_IA --metadata-directive REPLACE",
+        "--acl public-read --sse aws:kms --sse-kms-key-id dcp-test-key --storage-class STANDARD_IA \
+         --metadata-directive REPLACE",
     )
     .unwrap();
     let store = S3Store::new(s3.clone(), flags).with_multipart(8 * MIB, 5 * MIB);
@@ -276,9 +277,10 @@ async fn upload_flags_set_each_published_objects_acl_encryption_and_class() {
             .unwrap();
         assert_eq!(
             head.server_side_encryption().map(|s| s.as_str()),
-            Some("AES256"),
+            Some("aws:kms"),
             "{key}"
         );
+        assert_eq!(head.ssekms_key_id(), Some("dcp-test-key"), "{key}");
         assert_eq!(
             head.storage_class().map(|s| s.as_str()),
             Some("STANDARD_IA"),
