@@ -6,6 +6,7 @@ pub mod cellprofiler;
 #[cfg(feature = "aws")]
 pub mod cloud;
 pub mod loaddata;
+pub mod plugins;
 pub mod session;
 pub mod worker;
 
