@@ -300,6 +300,8 @@ impl<S: Store> Attempt<'_, S> {
                     bucket: bucket.to_owned(),
                     key,
                 };
+                // CellProfiler resolves a relative path against its own folders.
+                let path = std::path::absolute(&path).unwrap_or(path);
                 located.insert(object, path);
             }
         }
