@@ -147,10 +147,15 @@ fn header_to_column(header: &str) -> &str {
     header
 }
 
+/// A channel's name and whether it holds objects.
+type ChannelName<'a> = (bool, &'a str);
+
+/// A channel's URL, FileName and PathName columns, as far as the header has them.
+type ChannelColumns = [Option<usize>; 3];
+
 /// The image and object channels of a header, as LoadData finds them.
 fn channels(headers: &csv::StringRecord) -> Vec<Channel> {
-    // (is objects, channel name) → [URL, FileName, PathName] columns.
-    let mut found: Vec<((bool, &str), [Option<usize>; 3])> = Vec::new();
+    let mut found: Vec<(ChannelName<'_>, ChannelColumns)> = Vec::new();
     for (i, header) in headers.iter().enumerate() {
         let Some((category, name)) = header_to_column(header).split_once('_') else {
             continue;
