@@ -11,7 +11,10 @@ use dcp_common::store::{self, StoreError};
 use dcp_common::{Config, Store, Task};
 
 use crate::cellprofiler::{self, DataFile, Run};
-use crate::loaddata::{LoadDataCache, LoadDataError, map_file_list};
+use crate::loaddata::{
+    Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
+};
+use dcp_common::metadata::join_pairs;
 
 /// The name of CellProfiler's done file, kept out of the published results.
 const DONE_FILE: &str = "cp.is.done";
@@ -99,7 +102,9 @@ impl<S: Store> Attempt<'_, S> {
             .map_err(|e| fail(Status::DownloadProblem, e))?
             .try_into()
             .expect("one path per key");
-        let data = self.prepare_data(&data_file, pairs).await?;
+        let (data, group_argument) = self
+            .prepare_data(&task.data_file, &data_file, pairs)
+            .await?;
         // The source is read-only to dcp: a local input folder is used only if it exists;
         // otherwise CellProfiler gets an empty folder of the attempt's own.
         let input = match self.store.local_dir(&config.source_bucket, &task.input) {
@@ -121,7 +126,7 @@ impl<S: Store> Attempt<'_, S> {
             output: &output,
             done_file: &done_file,
             data_file: &data,
-            group,
+            group: &group_argument,
         };
         let argv = cellprofiler::argv(config, &run);
         self.note(format!("running {argv:?}"));
@@ -206,73 +211,114 @@ impl<S: Store> Attempt<'_, S> {
         Ok(counted >= c.expected_number_files as usize)
     }
 
-    /// Reduces the data file to the group and points it at the images.
+    /// Points the data file at the group's images, fetched, and returns it with the `-g`
+    /// argument CellProfiler needs for the group: a CSV is written whole (CellProfiler
+    /// numbers image sets by row), the group's rows at the fetched images, other rows at
+    /// a path that does not exist; the argument carries the values as CellProfiler
+    /// compares them (`Metadata_Position=2` for a group `=002` of an integer column).
     async fn prepare_data(
         &mut self,
+        data_key: &str,
         data_file: &Path,
         pairs: &[(String, String)],
-    ) -> Result<DataFile, Failure> {
+    ) -> Result<(DataFile, String), Failure> {
         let extension = data_file
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
-        let root = self.config.mount_root.clone();
-        let read = |p: &Path| {
-            std::fs::read(p)
-                .map_err(|e| fail(Status::DownloadProblem, format!("{}: {e}", p.display())))
+        let config = self.config;
+        let buckets = Buckets::of(config);
+        let input_problem = |e: LoadDataError| match e {
+            LoadDataError::Read(..) => fail(Status::DownloadProblem, e),
+            _ => fail(Status::InputProblem, format!("{data_key}: {e}")),
         };
         match extension.as_deref() {
             Some("csv") => {
-                let data = self.load_data.get(data_file).map_err(|e| match e {
-                    LoadDataError::Read(..) => fail(Status::DownloadProblem, e),
-                    _ => fail(Status::InputProblem, e),
-                })?;
-                let rows = data
-                    .select(pairs)
-                    .map_err(|e| fail(Status::InputProblem, e))?;
-                let located = self.fetch_images(&rows.image_keys(&root)).await?;
+                let data = self.load_data.get(data_file).map_err(input_problem)?;
+                let rows = data.select(pairs).map_err(input_problem)?;
+                let objects = rows.objects(&buckets).map_err(input_problem)?;
+                let located = self.fetch_images(&objects).await?;
                 let csv = self.scratch.join("load_data.csv");
-                rows.write(&csv, &root, |key| located.get(key).cloned())
-                    .map_err(|e| fail(Status::InputProblem, e))?;
-                Ok(DataFile::Csv(csv))
+                let absent = self.scratch.join("not-fetched");
+                let started = std::time::Instant::now();
+                rows.write(&csv, &buckets, &located, &absent)
+                    .map_err(input_problem)?;
+                self.note(format!(
+                    "wrote {} rows ({} of the group) in {} ms; -g {}",
+                    data.len(),
+                    rows.len(),
+                    started.elapsed().as_millis(),
+                    rows.argument()
+                ));
+                Ok((DataFile::Csv(csv), rows.argument().to_owned()))
             }
             Some("txt") => {
-                let text = String::from_utf8_lossy(&read(data_file)?).into_owned();
-                let (keys, _) = map_file_list(&text, &root, |_| None);
-                let located = self.fetch_images(&keys).await?;
-                let (_, mapped) = map_file_list(&text, &root, |key| located.get(key).cloned());
+                let text = std::fs::read(data_file).map_err(|e| {
+                    fail(
+                        Status::DownloadProblem,
+                        format!("{}: {e}", data_file.display()),
+                    )
+                })?;
+                let objects = file_list_objects(&String::from_utf8_lossy(&text), &buckets)
+                    .map_err(input_problem)?;
+                let located = self.fetch_images(&objects).await?;
                 let list = self.scratch.join("file_list.txt");
-                std::fs::write(&list, mapped).map_err(|e| fail(Status::InputProblem, e))?;
-                Ok(DataFile::FileList(list))
+                std::fs::write(&list, write_file_list(&objects, &located))
+                    .map_err(|e| fail(Status::InputProblem, e))?;
+                Ok((DataFile::FileList(list), join_pairs(pairs)))
             }
-            Some("h5") => Ok(DataFile::Batch),
+            Some("h5") => Ok((DataFile::Batch, join_pairs(pairs))),
             _ => Err(fail(
                 Status::InputProblem,
-                format!(
-                    "{}: a data file must be .csv, .txt or .h5",
-                    data_file.display()
-                ),
+                format!("{data_key}: a data file must be .csv, .txt or .h5"),
             )),
         }
     }
 
-    async fn fetch_images(&mut self, keys: &[String]) -> Result<HashMap<String, PathBuf>, Failure> {
-        self.note(format!(
-            "fetching {} images from {}",
-            keys.len(),
-            self.config.source_bucket
-        ));
-        let paths = self
-            .store
-            .fetch(
-                &self.config.source_bucket,
-                keys,
-                &self.scratch.join("images"),
-            )
-            .await;
-        let paths = paths.map_err(|e| match e {
+    /// Fetches `objects` from their buckets; returns each one's local path.
+    async fn fetch_images(
+        &mut self,
+        objects: &[Object],
+    ) -> Result<HashMap<Object, PathBuf>, Failure> {
+        let mut buckets: Vec<&str> = Vec::new();
+        for object in objects {
+            if !buckets.contains(&object.bucket.as_str()) {
+                buckets.push(&object.bucket);
+            }
+        }
+        let mut located = HashMap::with_capacity(objects.len());
+        for (n, bucket) in buckets.into_iter().enumerate() {
+            let keys: Vec<String> = objects
+                .iter()
+                .filter(|o| o.bucket == bucket)
+                .map(|o| o.key.clone())
+                .collect();
+            let paths = self
+                .fetch_from(bucket, &keys, &self.scratch.join(format!("images/{n}")))
+                .await?;
+            for (key, path) in keys.into_iter().zip(paths) {
+                let object = Object {
+                    bucket: bucket.to_owned(),
+                    key,
+                };
+                // CellProfiler resolves a relative path against its own folders.
+                let path = std::path::absolute(&path).unwrap_or(path);
+                located.insert(object, path);
+            }
+        }
+        Ok(located)
+    }
+
+    async fn fetch_from(
+        &mut self,
+        bucket: &str,
+        keys: &[String],
+        to: &Path,
+    ) -> Result<Vec<PathBuf>, Failure> {
+        self.note(format!("fetching {} images from {bucket}", keys.len()));
+        let paths = self.store.fetch(bucket, keys, to).await;
+        paths.map_err(|e| match e {
             StoreError::Missing { .. } | StoreError::BadKey { .. } => fail(Status::InputProblem, e),
             other => fail(Status::DownloadProblem, other),
-        })?;
-        Ok(keys.iter().cloned().zip(paths).collect())
+        })
     }
 }

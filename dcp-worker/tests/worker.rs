@@ -31,7 +31,7 @@ fn success_publishes_outputs_files_the_log_and_deletes_the_task() {
     );
     let log = std::fs::read_to_string(run.result(log_key)).unwrap();
     assert!(log.contains("stand-in running Metadata_Plate=P1"), "{log}");
-    // The CSV handed to CellProfiler held the group's row only, with the image's real folder.
+    // CellProfiler was given the group and a load-data file.
     let starts = std::fs::read_to_string(run.path().join("starts.txt")).unwrap();
     assert!(
         starts.contains("-g Metadata_Plate=P1") && starts.contains("--data-file="),
