@@ -12,19 +12,19 @@ pub const TOLERANCE: f64 = 1e-9;
 /// relative), except in the columns whose names start with one of `skip` (execution times,
 /// paths).
 pub fn assert_same(a: &Path, b: &Path, name: &str, skip: &[&str]) {
-    let (left, right) = (read(&a.join(name)), read(&b.join(name)));
-    assert_eq!(left[0], right[0], "{name}: the same columns");
+    let ((header, left), (other, right)) = (read(&a.join(name)), read(&b.join(name)));
+    assert_eq!(header, other, "{name}: the same columns");
     assert_eq!(left.len(), right.len(), "{name}: the same number of rows");
-    assert!(left.len() > 1, "{name} has rows");
-    let header = &left[0];
-    for (r, (x, y)) in left.iter().zip(&right).enumerate().skip(1) {
+    assert!(!left.is_empty(), "{name} has rows");
+    for (r, (x, y)) in left.iter().zip(&right).enumerate() {
         for (c, column) in header.iter().enumerate() {
             if skip.iter().any(|s| column.starts_with(s)) {
                 continue;
             }
             assert!(
                 same_cell(&x[c], &y[c]),
-                "{name} row {r} column {column}: {:?} vs {:?}",
+                "{} row {r} column {column}: {:?} vs {:?}",
+                a.join(name).display(),
                 x[c],
                 y[c]
             );
@@ -40,13 +40,19 @@ fn same_cell(x: &str, y: &str) -> bool {
     }
 }
 
-fn read(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_path(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    reader
+/// A CSV as its header and rows of text cells.
+pub fn read(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = reader
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
+        .collect();
+    (header, rows)
 }

@@ -60,8 +60,11 @@ fn lzw_compressed_tiffs_measure_as_the_originals() {
     std::fs::create_dir_all(lzw.join("workspace")).unwrap();
     let plain = example.join("demo_project_folder");
     for file in ["ExampleFly.cppipe", "load_data.csv"] {
-        std::fs::copy(plain.join("workspace").join(file), lzw.join("workspace").join(file))
-            .unwrap();
+        std::fs::copy(
+            plain.join("workspace").join(file),
+            lzw.join("workspace").join(file),
+        )
+        .unwrap();
     }
     let resave = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/resave-lzw.py");
     for image in IMAGES {
