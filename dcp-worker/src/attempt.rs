@@ -10,6 +10,7 @@ use dcp_common::outcome::Status;
 use dcp_common::store::{self, StoreError};
 use dcp_common::{Config, Store, Task};
 
+use crate::batch::{self, BatchError, GroupImages};
 use crate::cellprofiler::{self, DataFile, Run};
 use crate::loaddata::{LoadDataCache, LoadDataError, map_file_list};
 
@@ -81,6 +82,13 @@ impl<S: Store> Attempt<'_, S> {
                 outputs: Vec::new(),
                 exit_code: None,
             });
+        }
+        if batch::is_batch_file(&task.data_file) && task.pipeline != task.data_file {
+            let e = BatchError::OtherPipeline {
+                pipeline: task.pipeline.clone(),
+                data_file: task.data_file.clone(),
+            };
+            return Err(fail(e.status(), e));
         }
         let keys = [task.pipeline.clone(), task.data_file.clone()];
         self.note(format!(
@@ -244,7 +252,18 @@ impl<S: Store> Attempt<'_, S> {
                 std::fs::write(&list, mapped).map_err(|e| fail(Status::InputProblem, e))?;
                 Ok(DataFile::FileList(list))
             }
-            Some("h5") => Ok(DataFile::Batch),
+            Some("h5") => {
+                let failed = |e: BatchError| fail(e.status(), e);
+                let found = GroupImages::read(self.config, self.scratch, data_file, pairs)
+                    .await
+                    .map_err(failed)?;
+                self.note(format!("batch file: group {}", found.group()));
+                let located = self.fetch_images(&found.keys()).await?;
+                found
+                    .rewrite(&located, self.scratch)
+                    .await
+                    .map_err(failed)
+            }
             _ => Err(fail(
                 Status::InputProblem,
                 format!(

@@ -17,8 +17,16 @@ pub enum DataFile {
     Csv(PathBuf),
     /// `--file-list=TXT`.
     FileList(PathBuf),
-    /// Nothing: the pipeline is a `Batch_data.h5` batch file.
-    Batch,
+    /// A CreateBatchFiles batch file, run as `-p BATCH` (its own pipeline) for `-g GROUP`,
+    /// with `--data-file=CSV` when its LoadData needs a CSV (see [`crate::batch`]).
+    Batch {
+        /// The batch file CellProfiler runs, in place of the task's pipeline.
+        batch: PathBuf,
+        /// LoadData's CSV, when the batch file's pipeline loads images with LoadData.
+        data_file: Option<PathBuf>,
+        /// The group as the batch file records its values, in place of the task's.
+        group: String,
+    },
 }
 
 /// One CellProfiler run of a group.
@@ -49,7 +57,11 @@ pub fn argv(config: &Config, run: &Run<'_>) -> Vec<OsString> {
         arg.push(path);
         arg
     };
-    args.extend(["-c".into(), "-r".into(), "-p".into(), run.pipeline.into()]);
+    let (pipeline, group) = match run.data_file {
+        DataFile::Batch { batch, group, .. } => (batch.as_path(), group.as_str()),
+        _ => (run.pipeline, run.group),
+    };
+    args.extend(["-c".into(), "-r".into(), "-p".into(), pipeline.into()]);
     args.extend([
         "-i".into(),
         run.input.into(),
@@ -61,9 +73,11 @@ pub fn argv(config: &Config, run: &Run<'_>) -> Vec<OsString> {
     match run.data_file {
         DataFile::Csv(csv) => args.push(flag("--data-file=", csv)),
         DataFile::FileList(list) => args.push(flag("--file-list=", list)),
-        DataFile::Batch => {}
+        DataFile::Batch { data_file, .. } => {
+            args.extend(data_file.as_deref().map(|csv| flag("--data-file=", csv)));
+        }
     }
-    args.extend(["-g".into(), run.group.into()]);
+    args.extend(["-g".into(), group.into()]);
     if config.use_plugins && !config.plugins_directory.is_empty() {
         args.push(flag(
             "--plugins-directory=",
@@ -167,11 +181,23 @@ mod tests {
                 "--always-continue"
             ]
         );
-        let batch = args(&config, &DataFile::Batch);
-        assert!(
-            !batch
-                .iter()
-                .any(|a| a.starts_with("--data-file") || a.starts_with("--file-list"))
+        let batch = DataFile::Batch {
+            batch: "/s/Batch_data.h5".into(),
+            data_file: None,
+            group: "Metadata_Plate=P1,Metadata_Well=1".into(),
+        };
+        assert_eq!(
+            args(&config, &batch)[3..15].join(" "),
+            "-c -r -p /s/Batch_data.h5 -i /in -o /out -d /done \
+             -g Metadata_Plate=P1,Metadata_Well=1"
         );
+        let batch = DataFile::Batch {
+            batch: "/s/Batch_data.h5".into(),
+            data_file: Some("/s/rows.csv".into()),
+            group: "Metadata_Plate=P1".into(),
+        };
+        let batch = args(&config, &batch);
+        assert_eq!(batch[6], "/s/Batch_data.h5");
+        assert_eq!(batch[13..16], ["--data-file=/s/rows.csv", "-g", "Metadata_Plate=P1"]);
     }
 }

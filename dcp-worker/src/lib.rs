@@ -2,6 +2,7 @@
 //! and tell the queue — DCP's cp-worker.py (reference §6), with its known faults fixed.
 
 pub mod attempt;
+pub mod batch;
 pub mod cellprofiler;
 #[cfg(feature = "aws")]
 pub mod cloud;
