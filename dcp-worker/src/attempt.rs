@@ -259,10 +259,7 @@ impl<S: Store> Attempt<'_, S> {
                     .map_err(failed)?;
                 self.note(format!("batch file: group {}", found.group()));
                 let located = self.fetch_images(&found.keys()).await?;
-                found
-                    .rewrite(&located, self.scratch)
-                    .await
-                    .map_err(failed)
+                found.rewrite(&located, self.scratch).await.map_err(failed)
             }
             _ => Err(fail(
                 Status::InputProblem,

@@ -321,11 +321,17 @@ pub fn python_of(cellprofiler: &str) -> Option<Vec<OsString>> {
     if let Some(command) = shebang_python(&exe) {
         return Some(command);
     }
-    let dirs = [exe.parent(), std::fs::canonicalize(&exe).ok().as_deref().and_then(Path::parent)]
-        .into_iter()
-        .flatten()
-        .map(Path::to_owned)
-        .collect::<Vec<_>>();
+    let dirs = [
+        exe.parent(),
+        std::fs::canonicalize(&exe)
+            .ok()
+            .as_deref()
+            .and_then(Path::parent),
+    ]
+    .into_iter()
+    .flatten()
+    .map(Path::to_owned)
+    .collect::<Vec<_>>();
     dirs.iter()
         .flat_map(|dir| ["python3", "python"].map(|name| dir.join(name)))
         .find(|p| p.is_file())

@@ -198,6 +198,9 @@ mod tests {
         };
         let batch = args(&config, &batch);
         assert_eq!(batch[6], "/s/Batch_data.h5");
-        assert_eq!(batch[13..16], ["--data-file=/s/rows.csv", "-g", "Metadata_Plate=P1"]);
+        assert_eq!(
+            batch[13..16],
+            ["--data-file=/s/rows.csv", "-g", "Metadata_Plate=P1"]
+        );
     }
 }

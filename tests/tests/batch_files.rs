@@ -152,6 +152,23 @@ fn batch_files_that_cannot_serve_a_task_are_refused_before_cellprofiler_runs() {
     let d = run.path();
     std::fs::write(d.join("ws/batch/not_batch.h5"), "not HDF5").unwrap();
     push(d, "batch/not_batch.h5", &["Metadata_Position=2"]);
+    // A measurements file: the same HDF5 layout, its pipeline's CreateBatchFiles not in
+    // batch mode (as a run's own measurements record it), written with CellProfiler's API.
+    let measurements = d.join("ws/batch/measurements.h5");
+    std::fs::copy(&batch_file().1, &measurements).unwrap();
+    let python = dcp_tests::cellprofiler().with_file_name("python");
+    let script = "import sys\nfrom cellprofiler_core.measurement import Measurements\n\
+        m = Measurements(filename=sys.argv[1], mode='r+')\n\
+        text = m.get_experiment_measurement('Pipeline_Pipeline')\n\
+        m.add_experiment_measurement('Pipeline_Pipeline', \
+        text.replace('Hidden- in batch mode:Yes', 'Hidden- in batch mode:No'))\nm.close()\n";
+    let out = Command::new(python)
+        .args(["-c", script])
+        .arg(&measurements)
+        .output()
+        .unwrap();
+    dcp_tests::assert_exit(&out, 0);
+    push(d, "batch/measurements.h5", &["Metadata_Position=76"]);
     push(
         d,
         "batch/Batch_data.h5",
@@ -160,22 +177,32 @@ fn batch_files_that_cannot_serve_a_task_are_refused_before_cellprofiler_runs() {
     let mut lines = outcomes(d);
     // A batch file whose images lie outside MOUNT_ROOT.
     let elsewhere = run_dir("MOUNT_ROOT = \"/mnt/elsewhere/\"");
-    push(elsewhere.path(), "batch/Batch_data.h5", &["Metadata_Position=2"]);
+    push(
+        elsewhere.path(),
+        "batch/Batch_data.h5",
+        &["Metadata_Position=2"],
+    );
     lines.extend(outcomes(elsewhere.path()));
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
     let detail = |group: &str, data_file: &str| -> String {
         let line = lines
             .iter()
-            .find(|l| {
-                l["group"] == group && l["detail"].as_str().unwrap_or("").contains(data_file)
-            })
+            .find(|l| l["group"] == group && l["detail"].as_str().unwrap_or("").contains(data_file))
             .unwrap_or_else(|| panic!("{group} {data_file}: {lines:?}"));
         assert_eq!(line["status"], "input-problem", "{line}");
-        assert!(line["exit_code"].is_null(), "CellProfiler did not run: {line}");
+        assert!(
+            line["exit_code"].is_null(),
+            "CellProfiler did not run: {line}"
+        );
         line["detail"].as_str().unwrap().to_owned()
     };
     let not_batch = detail("Metadata_Position=2", "not_batch.h5");
     assert!(not_batch.contains("not an HDF5 file"), "{not_batch}");
+    let not_in_batch_mode = detail("Metadata_Position=76", "measurements.h5");
+    assert!(
+        not_in_batch_mode.contains("not a batch file"),
+        "{not_in_batch_mode}"
+    );
     let no_group = detail("Metadata_Position=3", "Batch_data.h5");
     assert!(
         no_group.contains("no image set has Metadata_Position='3'")

@@ -46,7 +46,11 @@ fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn cellprofilers_python_is_its_shebang_or_its_neighbour() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let venv = script(d, "cellprofiler", "#!/opt/venv/bin/python3.11\nimport sys\n");
+    let venv = script(
+        d,
+        "cellprofiler",
+        "#!/opt/venv/bin/python3.11\nimport sys\n",
+    );
     assert_eq!(
         python_of(venv.to_str().unwrap()),
         Some(vec!["/opt/venv/bin/python3.11".into()])
@@ -57,7 +61,11 @@ fn cellprofilers_python_is_its_shebang_or_its_neighbour() {
         Some(vec!["/usr/bin/env".into(), "python3".into()])
     );
     let shell = script(d, "cp-sh", "#!/bin/sh\nexec true\n");
-    assert_eq!(python_of(shell.to_str().unwrap()), None, "no python beside it");
+    assert_eq!(
+        python_of(shell.to_str().unwrap()),
+        None,
+        "no python beside it"
+    );
     let python = script(d, "python3", "");
     assert_eq!(
         python_of(shell.to_str().unwrap()),
@@ -78,7 +86,13 @@ fn refusals_name_the_file_and_the_reason() {
         bucket: "src".into(),
     };
     let text = e.to_string();
-    for part in ["w/Batch_data.h5", "image set 2", "URL_DNA", "/Users/me/a.tif", "MOUNT_ROOT"] {
+    for part in [
+        "w/Batch_data.h5",
+        "image set 2",
+        "URL_DNA",
+        "/Users/me/a.tif",
+        "MOUNT_ROOT",
+    ] {
         assert!(text.contains(part), "{text}");
     }
     assert_eq!(e.status(), Status::InputProblem);
