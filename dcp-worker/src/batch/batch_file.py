@@ -38,8 +38,12 @@ URL_FAMILIES = {
 }
 
 
+# The reply goes to the real stdout; whatever CellProfiler's packages print goes to stderr.
+REPLY, sys.stdout = sys.stdout, sys.stderr
+
+
 def refuse(reason):
-    json.dump({"refused": reason}, sys.stdout)
+    json.dump({"refused": reason}, REPLY)
     sys.exit(2)
 
 
@@ -183,7 +187,7 @@ def images(batch, group_json):
                 {"image_number": n, "feature": feature, "url": url, "path": mapped_path(m, url)}
             )
     m.close()
-    json.dump({"group": group, "images": found}, sys.stdout)
+    json.dump({"group": group, "images": found}, REPLY)
 
 
 def write_load_data(m, numbers, to):
@@ -237,7 +241,7 @@ def rewrite(batch, copy, places_file, csv_file):
         write_load_data(m, sorted({n for n, _, _ in places}), csv_file)
         data_file = csv_file
     m.close()
-    json.dump({"data_file": data_file}, sys.stdout)
+    json.dump({"data_file": data_file}, REPLY)
 
 
 if __name__ == "__main__":
