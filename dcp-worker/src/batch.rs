@@ -106,7 +106,8 @@ impl BatchError {
 pub struct Image {
     /// CellProfiler's image number (the image set).
     pub image_number: u64,
-    /// The URL measurement, `URL_X` or `ObjectsURL_X`.
+    /// Where it is recorded: the measurement `URL_X` or `ObjectsURL_X`, or
+    /// `ImageSet_ImageSet[X]` (NamesAndTypes' image set).
     pub feature: String,
     /// The URL the batch file records.
     pub url: String,
@@ -222,7 +223,7 @@ impl GroupImages {
             .iter()
             .filter_map(|(image, key)| {
                 let local = located.get(key)?;
-                Some((image.image_number, image.feature.as_str(), local.as_path()))
+                Some((image.image_number, image.url.as_str(), local.as_path()))
             })
             .collect();
         let places_file = scratch.join("batch_places.json");

@@ -1,7 +1,8 @@
 //! A CreateBatchFiles batch file on the AWS backend with REAL CellProfiler, against a local
-//! moto server: the batch file made from ExampleFly and the example's images uploaded to a
-//! moto bucket, one group pushed and run by `dcp-worker` on moto's SQS and S3. No image is
-//! on the worker's disk but the ones it fetched for the group.
+//! moto server: a batch file made from ExampleFly with CellProfiler's input modules (Images,
+//! Metadata, NamesAndTypes, Groups: DCP's documented way to make one), its local image copy
+//! gone, uploaded with the example's images to a moto bucket; one group pushed and run by
+//! `dcp-worker` on moto's SQS and S3, from the images it fetched for the group.
 #![cfg(feature = "aws")]
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -30,7 +31,12 @@ async fn a_batch_files_group_runs_against_moto_s3() {
     let d = dir.path();
     let made = d.join("made");
     std::fs::create_dir_all(&made).unwrap();
-    let batch = dcp_tests::batch_file::examplefly_batch_file(&example, &cellprofiler, &made);
+    let batch = dcp_tests::batch_file::examplefly_batch_file(
+        &example,
+        &cellprofiler,
+        dcp_tests::batch_file::Inputs::NamesAndTypes,
+        &made,
+    );
 
     let moto = Moto::start();
     let s3 = moto.s3_client().await;
@@ -58,7 +64,7 @@ async fn a_batch_files_group_runs_against_moto_s3() {
     stdout_ok(moto.tool("dcp-queue", d).arg("create").output().unwrap());
     let job = r#"{"pipeline": "batch/Batch_data.h5", "data_file": "batch/Batch_data.h5",
         "input": "demo_project_folder/workspace/", "output": "batch_out",
-        "output_structure": "Metadata_Position", "groups": [{"Metadata": "Metadata_Position=218"}]}"#;
+        "output_structure": "Metadata_Position", "groups": [{"Metadata": "Metadata_Position=76"}]}"#;
     std::fs::write(d.join("job.json"), job).unwrap();
     stdout_ok(
         moto.tool("dcp-queue", d)
@@ -74,16 +80,18 @@ async fn a_batch_files_group_runs_against_moto_s3() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["status"], "success", "{}", lines[0]);
 
-    let image = get(&s3, "batch_out/218/Image.csv").await;
-    assert_eq!(column(&image, "Metadata_Position"), ["218"]);
-    let nuclei = get(&s3, "batch_out/218/Nuclei.csv").await;
+    // NamesAndTypes records the text `076`, which `76` names (as a number, as LoadData reads it).
+    let image = get(&s3, "batch_out/76/Image.csv").await;
+    assert_eq!(column(&image, "Metadata_Position"), ["076"]);
+    let nuclei = get(&s3, "batch_out/76/Nuclei.csv").await;
     let count: f64 = column(&image, "Count_Nuclei")[0].parse().unwrap();
     assert!(count > 100.0, "{count}");
     let rows = nuclei.lines().count() - 1;
     assert_eq!(rows as f64, count, "one Nuclei.csv row per nucleus");
     // The log says what was fetched: exactly the group's three images.
-    let logs = dcp_tests::moto::keys(&s3, BUCKET, "logs/batch_out/218/").await;
+    let logs = dcp_tests::moto::keys(&s3, BUCKET, "logs/batch_out/76/").await;
     assert_eq!(logs.len(), 1, "{logs:?}");
     let log = get(&s3, &logs[0]).await;
     assert!(log.contains("fetching 3 images"), "{log}");
+    assert!(log.contains("-g\", \"Metadata_Position=076\""), "{log}");
 }

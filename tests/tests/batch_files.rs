@@ -1,5 +1,6 @@
 //! CreateBatchFiles batch files with REAL CellProfiler: a `Batch_data.h5` made from ExampleFly
-//! (DCP's documented way: pipeline and data_file both the batch file) runs a group through
+//! with LoadData (DCP's documented way: pipeline and data_file both the batch file; the
+//! NamesAndTypes kind runs in `aws_batch_file.rs`) runs a group through
 //! `dcp-worker` on the embedded backend as a direct CellProfiler run of that group does, and
 //! batch files that cannot serve a task are refused before CellProfiler starts.
 
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use dcp_tests::batch_file::Inputs;
 use dcp_tests::{stdout_ok, tool};
 
 /// The batch file, made once for the tests of this file (CellProfiler takes seconds).
@@ -17,6 +19,7 @@ fn batch_file() -> &'static (tempfile::TempDir, PathBuf) {
         let batch = dcp_tests::batch_file::examplefly_batch_file(
             &dcp_tests::examplefly(),
             &dcp_tests::cellprofiler(),
+            Inputs::LoadData,
             dir.path(),
         );
         (dir, batch)

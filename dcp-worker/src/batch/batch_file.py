@@ -5,32 +5,41 @@ for dcp-worker, with CellProfiler's own Measurements. Run with CellProfiler's Py
         GROUP: a JSON list of [key, value] pairs (the task's -g). Prints JSON
         {"group": [[key, value as the batch file records it], ...],
          "images": [{"image_number": N, "feature": "URL_X", "url": URL, "path": PATH}, ...]}
-        for every URL_/ObjectsURL_ measurement of the group's image sets. PATH is a file: URL's
-        path with the batch file's path mappings applied (as Measurements.
-        alter_url_post_create_batch does), or the URL itself for any other scheme.
+        for every URL the group's image sets record, once per image set: the URL_/ObjectsURL_
+        measurements (LoadData loads those) and the planes of NamesAndTypes' image set
+        (feature "ImageSet_ImageSet[X]"; NamesAndTypes loads those). PATH is a file: URL's
+        path with the batch file's path mappings applied (what Measurements.
+        alter_url_post_create_batch means to do), or the URL itself for any other scheme.
 
     batch_file.py rewrite BATCH COPY PLACES CSV
-        PLACES: a JSON file, a list of [image_number, feature, local path]. Writes COPY: BATCH
-        with those URL_ (and the matching PathName_/FileName_) measurements pointing at the
-        local files, and no path mappings left to apply to them. When the pipeline loads its
-        images with LoadData, which reads its CSV's header even in batch mode, also writes CSV:
-        the image sets of PLACES as LoadData rows. Prints {"data_file": CSV or null}.
+        PLACES: a JSON file, a list of [image_number, recorded URL, local path]. Writes COPY:
+        BATCH with those URLs of those image sets (and the matching PathName_/FileName_)
+        pointing at the local files, and no path mappings left to apply to them. When the
+        pipeline loads its images with LoadData, which reads its CSV's header even in batch
+        mode, also writes CSV: the image sets of PLACES as LoadData rows. Prints
+        {"data_file": CSV or null}.
 
 Exit 2, printing {"refused": REASON}, when the file is not a usable batch file for the group.
 """
 
+import ast
+import collections
 import csv
 import json
 import os
 import pathlib
+import pickle
 import shutil
 import sys
 import urllib.parse
 import urllib.request
+import zlib
 
 # CellProfiler's names (cellprofiler_core.constants.measurement and .pipeline).
 EXPERIMENT, IMAGE = "Experiment", "Image"
 M_PIPELINE, M_PATH_MAPPINGS = "Pipeline_Pipeline", "Path_Mappings"
+# NamesAndTypes' image sets: pickled, zlib-compressed with a dictionary (namesandtypes.py).
+M_IMAGE_SET, M_IMAGE_SET_ZIP_DICTIONARY = "ImageSet_ImageSet", "ImageSet_Zip_Dictionary"
 # URL feature prefix -> (PathName prefix, FileName prefix)
 URL_FAMILIES = {
     "URL_": ("PathName_", "FileName_"),
@@ -171,21 +180,51 @@ def url_features(m):
     ]
 
 
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def image_set(m, n):
+    """NamesAndTypes' image set n (name -> ImagePlane), as NamesAndTypes.get_imageset
+    decodes it; None when the batch file has none (LoadData)."""
+    if not m.has_feature(IMAGE, M_IMAGE_SET):
+        return None
+    # HDF5Dict returns stored bytes as their repr; NamesAndTypes reads them the same way.
+    zdict = ast.literal_eval(text(m[EXPERIMENT, M_IMAGE_SET_ZIP_DICTIONARY]))
+    blob = ast.literal_eval(text(m.get_measurement(IMAGE, M_IMAGE_SET, image_set_number=n)))
+    return pickle.loads(zlib.decompressobj(zdict=zdict).decompress(blob))
+
+
+def store_image_set(m, n, planes):
+    """Compresses image set n as NamesAndTypes.compress_imagesets does, with the recorded
+    dictionary."""
+    zdict = ast.literal_eval(text(m[EXPERIMENT, M_IMAGE_SET_ZIP_DICTIONARY]))
+    compressor = zlib.compressobj(zdict=zdict)
+    blob = compressor.compress(pickle.dumps(planes)) + compressor.flush()
+    m.add_measurement(IMAGE, M_IMAGE_SET, blob, image_set_number=n)
+
+
+def recorded_urls(m, n, features):
+    """(feature, URL) of every image image set n records, each URL once."""
+    seen = set()
+    found = [(f, text(m.get_measurement(IMAGE, f, image_set_number=n))) for f in features]
+    planes = image_set(m, n) or {}
+    found += [(f"{M_IMAGE_SET}[{name}]", plane.url) for name, plane in planes.items()]
+    for feature, url in found:
+        if url and url not in seen:
+            seen.add(url)
+            yield feature, url
+
+
 def images(batch, group_json):
     m = open_batch(batch, "r")
     group, numbers = group_image_numbers(m, json.loads(group_json))
-    found = []
     features = url_features(m)
-    for n in numbers:
-        for feature in features:
-            url = m.get_measurement(IMAGE, feature, image_set_number=n)
-            if isinstance(url, bytes):
-                url = url.decode()
-            if not url:
-                continue
-            found.append(
-                {"image_number": n, "feature": feature, "url": url, "path": mapped_path(m, url)}
-            )
+    found = [
+        {"image_number": n, "feature": feature, "url": url, "path": mapped_path(m, url)}
+        for n in numbers
+        for feature, url in recorded_urls(m, n, features)
+    ]
     m.close()
     json.dump({"group": group, "images": found}, REPLY)
 
@@ -222,23 +261,41 @@ def rewrite(batch, copy, places_file, csv_file):
         places = json.load(f)
     shutil.copyfile(batch, copy)
     m = open_batch(copy, "r+")
-    for n, feature, local in places:
-        prefix = next(p for p in URL_FAMILIES if feature.startswith(p))
-        name = feature[len(prefix):]
-        path_prefix, file_prefix = URL_FAMILIES[prefix]
-        folder, file_name = os.path.split(local)
-        for f, value in (
-            (feature, pathlib.Path(local).as_uri()),
-            (path_prefix + name, folder),
-            (file_prefix + name, file_name),
-        ):
-            if f == feature or m.has_feature(IMAGE, f):
-                m.add_measurement(IMAGE, f, value, image_set_number=n)
+    by_set = collections.defaultdict(dict)
+    for n, url, local in places:
+        by_set[n][url] = local
+    features = url_features(m)
+    for n, locals_ in by_set.items():
+        for feature in features:
+            local = locals_.get(text(m.get_measurement(IMAGE, feature, image_set_number=n)))
+            if local is None:
+                continue
+            prefix = next(p for p in URL_FAMILIES if feature.startswith(p))
+            name = feature[len(prefix):]
+            path_prefix, file_prefix = URL_FAMILIES[prefix]
+            folder, file_name = os.path.split(local)
+            for f, value in (
+                (feature, pathlib.Path(local).as_uri()),
+                (path_prefix + name, folder),
+                (file_prefix + name, file_name),
+            ):
+                if f == feature or m.has_feature(IMAGE, f):
+                    m.add_measurement(IMAGE, f, value, image_set_number=n)
+        planes = image_set(m, n)
+        if planes:
+            for plane in planes.values():
+                local = locals_.get(plane.url)
+                if local is not None:
+                    # An ImagePlane's pickled state is its metadata, URL included.
+                    state = plane.__getstate__()
+                    state["URL"] = pathlib.Path(local).as_uri()
+                    plane.__setstate__(state)
+            store_image_set(m, n, planes)
     # The URLs are final: the recorded mappings must not move them again at run time.
     m.write_path_mappings([])
     data_file = None
     if enabled_modules(m.get_experiment_measurement(M_PIPELINE), "LoadData"):
-        write_load_data(m, sorted({n for n, _, _ in places}), csv_file)
+        write_load_data(m, sorted(by_set), csv_file)
         data_file = csv_file
     m.close()
     json.dump({"data_file": data_file}, REPLY)
