@@ -10,6 +10,7 @@ use dcp_common::outcome::Status;
 use dcp_common::store::{self, StoreError};
 use dcp_common::{Config, Store, Task};
 
+use crate::batch::{self, BatchError, GroupImages};
 use crate::cellprofiler::{self, DataFile, Run};
 use crate::loaddata::{
     Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
@@ -84,6 +85,13 @@ impl<S: Store> Attempt<'_, S> {
                 outputs: Vec::new(),
                 exit_code: None,
             });
+        }
+        if batch::is_batch_file(&task.data_file) && task.pipeline != task.data_file {
+            let e = BatchError::OtherPipeline {
+                pipeline: task.pipeline.clone(),
+                data_file: task.data_file.clone(),
+            };
+            return Err(fail(e.status(), e));
         }
         let keys = [task.pipeline.clone(), task.data_file.clone()];
         self.note(format!(
@@ -266,7 +274,19 @@ impl<S: Store> Attempt<'_, S> {
                     .map_err(|e| fail(Status::InputProblem, e))?;
                 Ok((DataFile::FileList(list), join_pairs(pairs)))
             }
-            Some("h5") => Ok((DataFile::Batch, join_pairs(pairs))),
+            Some("h5") => {
+                let failed = |e: BatchError| fail(e.status(), e);
+                let found = GroupImages::read(self.config, self.scratch, data_file, pairs)
+                    .await
+                    .map_err(failed)?;
+                self.note(format!("batch file: group {}", found.group()));
+                let located = self.fetch_images(&found.objects()).await?;
+                let data = found
+                    .rewrite(&located, self.scratch)
+                    .await
+                    .map_err(failed)?;
+                Ok((data, found.group().to_owned()))
+            }
             _ => Err(fail(
                 Status::InputProblem,
                 format!("{data_key}: a data file must be .csv, .txt or .h5"),

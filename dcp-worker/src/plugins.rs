@@ -7,12 +7,13 @@
 //! the layout before CellProfiler-plugins 1.0 (REQUIREMENTS is a requirements file in it).
 //! A failure names the setting; the worker then stops before it receives any task.
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use dcp_common::Config;
+
+use crate::python::cellprofiler_python;
 
 /// Why the plugins could not be prepared: the setting and what went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -115,10 +116,20 @@ pub fn prepare(config: &Config) -> Result<(), PluginError> {
 
 /// INSTALL_REQUIREMENTS: the plugins (or their requirements file) into CellProfiler's Python.
 fn install(config: &Config, checkout: &Path) -> Result<(), PluginError> {
-    let python = cellprofiler_python(&config.cellprofiler)?;
+    let python = cellprofiler_python(&config.cellprofiler).ok_or_else(|| {
+        fail(
+            "INSTALL_REQUIREMENTS",
+            format!(
+                "cannot find CellProfiler's Python: CELLPROFILER '{}' is not found, or there is \
+                 no python next to it and its first line names none",
+                config.cellprofiler
+            ),
+        )
+    })?;
     let requirements = config.requirements.trim();
-    let mut pip = Command::new(&python);
-    pip.args(["-m", "pip", "install", "--quiet"]);
+    let mut pip = Command::new(&python[0]);
+    pip.args(&python[1..])
+        .args(["-m", "pip", "install", "--quiet"]);
     if checkout.join("active_plugins").is_dir() {
         let extras = requirements.trim_start_matches('[').trim_end_matches(']');
         let valid = extras
@@ -159,63 +170,6 @@ fn install(config: &Config, checkout: &Path) -> Result<(), PluginError> {
     }
     run("INSTALL_REQUIREMENTS", &mut pip)?;
     Ok(())
-}
-
-/// CellProfiler's own Python: the `python` (or `python3`) next to the CELLPROFILER
-/// executable (a venv's `bin`, symbolic links to the executable followed), else the
-/// interpreter its `#!` line names.
-pub fn cellprofiler_python(cellprofiler: &str) -> Result<PathBuf, PluginError> {
-    let not_found = |why: String| {
-        fail(
-            "INSTALL_REQUIREMENTS",
-            format!("cannot find CellProfiler's Python: {why}"),
-        )
-    };
-    let executable = find_program(cellprofiler)
-        .ok_or_else(|| not_found(format!("CELLPROFILER '{cellprofiler}' is not found")))?;
-    let executable = std::fs::canonicalize(&executable).unwrap_or(executable);
-    let bin = executable.parent().unwrap_or(Path::new("/"));
-    for name in ["python", "python3"] {
-        if bin.join(name).is_file() {
-            return Ok(bin.join(name));
-        }
-    }
-    let text = std::fs::read(&executable).unwrap_or_default();
-    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
-    let first = String::from_utf8_lossy(first);
-    let mut words = first
-        .strip_prefix("#!")
-        .unwrap_or_default()
-        .split_whitespace();
-    let interpreter = match words.next() {
-        Some(env) if Path::new(env).file_name() == Some(OsStr::new("env")) => {
-            words.find(|w| !w.starts_with('-')).and_then(find_program)
-        }
-        Some(path) => Some(PathBuf::from(path)),
-        None => None,
-    };
-    interpreter
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("python"))
-        })
-        .ok_or_else(|| {
-            not_found(format!(
-                "there is no python next to {} and its first line names none",
-                executable.display()
-            ))
-        })
-}
-
-/// `program` as a path when it has a `/`, else its first match in PATH.
-fn find_program(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        return Some(PathBuf::from(program)).filter(|p| p.is_file());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
 }
 
 /// Waits for this machine's other workers to finish preparing the same folder.

@@ -1,6 +1,7 @@
 //! Helpers for tests that run the built dcp binaries: find them, run them with stdin, and
 //! compare their output with golden files.
 
+pub mod batch_file;
 pub mod measurements;
 pub mod moto;
 

@@ -258,3 +258,31 @@ fn the_cache_parses_a_file_again_only_when_it_changes() {
     assert!(!Arc::ptr_eq(&first, &changed));
     assert!(changed.select(&group("Metadata_Position", "218")).is_ok());
 }
+
+#[test]
+fn locate_keeps_every_path_and_url_inside_the_runs_buckets() {
+    let b = buckets();
+    assert_eq!(
+        b.locate("/home/ubuntu/bucket/demo/images/a.tif"),
+        Ok(object("src", "demo/images/a.tif"))
+    );
+    assert_eq!(
+        b.locate("s3://src/demo/a.tif"),
+        Ok(object("src", "demo/a.tif"))
+    );
+    for outside in [
+        "/home/ubuntu/other/a.tif",
+        "/home/ubuntu/bucketeer/a.tif",
+        "/home/ubuntu/bucket/../secret",
+        "/home/ubuntu/bucket/demo/../../secret",
+        "/home/ubuntu/bucket/demo/./a.tif",
+        "/home/ubuntu/bucket/",
+        "file:///home/ubuntu/bucket/%2e%2e/secret",
+        "s3://other/demo/a.tif",
+        "s3://src/",
+        "https://example.org/a.tif",
+        "C:\\data\\a.tif",
+    ] {
+        assert!(b.locate(outside).is_err(), "{outside}");
+    }
+}
