@@ -7,7 +7,6 @@
 //! the layout before CellProfiler-plugins 1.0 (REQUIREMENTS is a requirements file in it).
 //! A failure names the setting; the worker then stops before it receives any task.
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
@@ -161,61 +160,15 @@ fn install(config: &Config, checkout: &Path) -> Result<(), PluginError> {
     Ok(())
 }
 
-/// CellProfiler's own Python: the `python` (or `python3`) next to the CELLPROFILER
-/// executable (a venv's `bin`, symbolic links to the executable followed), else the
-/// interpreter its `#!` line names.
+/// CellProfiler's own Python ([`dcp_common::cellprofiler::python`]); the error names
+/// INSTALL_REQUIREMENTS, the setting that needs it.
 pub fn cellprofiler_python(cellprofiler: &str) -> Result<PathBuf, PluginError> {
-    let not_found = |why: String| {
+    dcp_common::cellprofiler::python(cellprofiler).map_err(|why| {
         fail(
             "INSTALL_REQUIREMENTS",
             format!("cannot find CellProfiler's Python: {why}"),
         )
-    };
-    let executable = find_program(cellprofiler)
-        .ok_or_else(|| not_found(format!("CELLPROFILER '{cellprofiler}' is not found")))?;
-    let executable = std::fs::canonicalize(&executable).unwrap_or(executable);
-    let bin = executable.parent().unwrap_or(Path::new("/"));
-    for name in ["python", "python3"] {
-        if bin.join(name).is_file() {
-            return Ok(bin.join(name));
-        }
-    }
-    let text = std::fs::read(&executable).unwrap_or_default();
-    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
-    let first = String::from_utf8_lossy(first);
-    let mut words = first
-        .strip_prefix("#!")
-        .unwrap_or_default()
-        .split_whitespace();
-    let interpreter = match words.next() {
-        Some(env) if Path::new(env).file_name() == Some(OsStr::new("env")) => {
-            words.find(|w| !w.starts_with('-')).and_then(find_program)
-        }
-        Some(path) => Some(PathBuf::from(path)),
-        None => None,
-    };
-    interpreter
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("python"))
-        })
-        .ok_or_else(|| {
-            not_found(format!(
-                "there is no python next to {} and its first line names none",
-                executable.display()
-            ))
-        })
-}
-
-/// `program` as a path when it has a `/`, else its first match in PATH.
-fn find_program(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        return Some(PathBuf::from(program)).filter(|p| p.is_file());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
+    })
 }
 
 /// Waits for this machine's other workers to finish preparing the same folder.
