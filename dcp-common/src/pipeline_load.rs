@@ -161,9 +161,9 @@ impl PipelineLoad {
                 }
                 match (&m.error, first_failure) {
                     (Some(error), _) => why.push(error.clone()),
-                    (None, Some(first)) if first < m.number => {
-                        why.push(format!("not loaded: CellProfiler stopped loading at #{first}"))
-                    }
+                    (None, Some(first)) if first < m.number => why.push(format!(
+                        "not loaded: CellProfiler stopped loading at #{first}"
+                    )),
                     _ => {}
                 }
                 format!("{} ({})", m.label(), why.join("; "))
@@ -173,7 +173,11 @@ impl PipelineLoad {
             .modules
             .iter()
             .filter(|m| m.kept)
-            .flat_map(|m| m.warnings.iter().map(move |w| format!("{}: {w}", m.label())))
+            .flat_map(|m| {
+                m.warnings
+                    .iter()
+                    .map(move |w| format!("{}: {w}", m.label()))
+            })
             .collect();
         let mut parts = Vec::new();
         if !lost.is_empty() {
@@ -194,7 +198,11 @@ impl PipelineLoad {
 impl LoadedModule {
     /// `SaveImages #17`, as CellProfiler names a module in its log.
     pub fn label(&self) -> String {
-        format!("{} #{}", self.name.as_deref().unwrap_or("module"), self.number)
+        format!(
+            "{} #{}",
+            self.name.as_deref().unwrap_or("module"),
+            self.number
+        )
     }
 }
 

@@ -11,6 +11,7 @@ use dcp_common::store::{self, StoreError};
 use dcp_common::{Config, Store, Task};
 
 use crate::cellprofiler::{self, DataFile, Run};
+use crate::load_check::LoadChecks;
 use crate::loaddata::{
     Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
 };
@@ -28,6 +29,8 @@ pub struct Done {
     pub outputs: Vec<String>,
     /// CellProfiler's exit code, when it ran.
     pub exit_code: Option<i32>,
+    /// What CellProfiler dropped or changed when it loaded the pipeline, if anything.
+    pub detail: Option<String>,
 }
 
 /// A failed attempt: the task goes back to the queue.
@@ -61,6 +64,8 @@ pub struct Attempt<'a, S> {
     pub log: &'a mut File,
     /// The worker's parsed load-data CSVs.
     pub load_data: &'a LoadDataCache,
+    /// The worker's pipeline load checks.
+    pub load_checks: &'a LoadChecks,
 }
 
 impl<S: Store> Attempt<'_, S> {
@@ -83,6 +88,7 @@ impl<S: Store> Attempt<'_, S> {
                 status: Status::SkippedDone,
                 outputs: Vec::new(),
                 exit_code: None,
+                detail: None,
             });
         }
         let keys = [task.pipeline.clone(), task.data_file.clone()];
@@ -102,6 +108,7 @@ impl<S: Store> Attempt<'_, S> {
             .map_err(|e| fail(Status::DownloadProblem, e))?
             .try_into()
             .expect("one path per key");
+        let findings = self.load_checks.judge(config, &pipeline, self.log).await?;
         let (data, group_argument) = self
             .prepare_data(&task.data_file, &data_file, pairs)
             .await?;
@@ -175,6 +182,7 @@ impl<S: Store> Attempt<'_, S> {
             status: Status::Success,
             outputs: published.into_iter().map(|o| o.key).collect(),
             exit_code,
+            detail: findings,
         })
     }
 

@@ -5,6 +5,7 @@ pub mod attempt;
 pub mod cellprofiler;
 #[cfg(feature = "aws")]
 pub mod cloud;
+pub mod load_check;
 pub mod loaddata;
 pub mod plugins;
 pub mod session;
