@@ -19,21 +19,20 @@ use tokio::sync::Mutex;
 
 use crate::attempt::Failure;
 
+/// CellProfiler's answer for one pipeline, or why there is none.
+type Answer = Arc<Result<PipelineLoad, CheckError>>;
+
 /// The answers of the check, by the SHA-256 of the pipeline file. Copies of the worker
 /// loop take turns, so a pipeline is checked once however many copies need it.
 #[derive(Default)]
 pub struct LoadChecks {
-    answers: Mutex<HashMap<[u8; 32], Arc<Result<PipelineLoad, CheckError>>>>,
+    answers: Mutex<HashMap<[u8; 32], Answer>>,
 }
 
 impl LoadChecks {
     /// What CellProfiler makes of the pipeline file at `pipeline`, loading the configured
     /// plugins first as `cellprofiler` does.
-    async fn answer(
-        &self,
-        config: &Config,
-        pipeline: &Path,
-    ) -> std::io::Result<Arc<Result<PipelineLoad, CheckError>>> {
+    async fn answer(&self, config: &Config, pipeline: &Path) -> std::io::Result<Answer> {
         let key: [u8; 32] = Sha256::digest(std::fs::read(pipeline)?).into();
         let mut answers = self.answers.lock().await;
         if let Some(answer) = answers.get(&key) {

@@ -4,7 +4,9 @@
 //! SaveImages modules and would run the rest, write `Complete` and exit 0. The worker's
 //! load check fails that task as cellprofiler-failed, naming the modules and the reason,
 //! without starting CellProfiler; the run report carries the reason; the plate
-//! generator's corrected `.cp5.cppipe` copy runs and publishes the illumination functions.
+//! generator's corrected `.cp5.cppipe` copy runs and publishes the illumination functions,
+//! and so does that copy with a plugin module CellProfiler lacks at its end (a lost module
+//! that writes no files), its loss recorded in the outcome's detail.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -79,9 +81,25 @@ fn a_pipeline_that_lost_its_save_images_modules_fails_with_the_reason() {
         })
         .to_string()
     };
+    // The corrected copy with a plugin module this CellProfiler lacks at its end: lost,
+    // but it writes no files, so the task runs and the loss is recorded.
+    let pipelines = bucket.join(PIPELINES);
+    let corrected =
+        std::fs::read_to_string(pipelines.join("illum_without_batchfile.cp5.cppipe")).unwrap();
+    assert!(corrected.contains("ModuleCount:22\n"));
+    let plugin = format!(
+        "{}\n\nRunCellpose:[module_num:23|svn_version:\\'Unknown\\'|variable_revision_number:1|\
+         show_window:False|notes:\\x5B\\x5D|batch_state:array(\\x5B\\x5D, dtype=uint8)|\
+         enabled:True|wants_pause:False]\n    Select the input image:OrigDNA\n",
+        corrected
+            .trim_end()
+            .replace("ModuleCount:22\n", "ModuleCount:23\n")
+    );
+    std::fs::write(pipelines.join("illum_with_plugin.cppipe"), plugin).unwrap();
     for (pipeline, output) in [
         ("illum_without_batchfile.cppipe", "original"),
         ("illum_without_batchfile.cp5.cppipe", "illum"),
+        ("illum_with_plugin.cppipe", "plugin"),
     ] {
         stdout_ok(dcp_tests::run(
             tool("dcp-queue"),
@@ -155,6 +173,19 @@ fn a_pipeline_that_lost_its_save_images_modules_fails_with_the_reason() {
     outputs.sort();
     let channels = ["AGP", "DNA", "ER", "Mito", "RNA"];
     assert_eq!(outputs, channels.map(|c| format!("P1_Illum{c}.npy")));
+    let plugin = report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["output"] == "plugin/P1")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(plugin["status"], "success", "{plugin}");
+    assert_eq!(plugin["outputs"].as_array().unwrap().len(), 5, "{plugin}");
+    assert_eq!(
+        plugin["detail"],
+        "pipeline lost 1 of its 23 modules on load: RunCellpose #23 (Could not find the \
+         RunCellpose module)"
+    );
     for channel in channels {
         let npy = std::fs::read(d.join(format!("results/illum/P1/P1_Illum{channel}.npy"))).unwrap();
         assert!(npy.starts_with(b"\x93NUMPY"), "{channel}: a NumPy array");
