@@ -1,5 +1,6 @@
-//! One attempt at one task: check whether it is done already, fetch its pipeline, data
-//! file and images, run CellProfiler, check and publish the results.
+//! One attempt at one task: check whether it is done already, fetch its pipeline and data
+//! file, check what CellProfiler keeps of the pipeline, fetch the images, run CellProfiler,
+//! check and publish the results.
 
 use std::collections::HashMap;
 use std::fs::File;
