@@ -1,5 +1,6 @@
-//! One attempt at one task: check whether it is done already, fetch its pipeline, data
-//! file and images, run CellProfiler, check and publish the results.
+//! One attempt at one task: check whether it is done already, fetch its pipeline and data
+//! file, check what CellProfiler keeps of the pipeline, fetch the images, run CellProfiler,
+//! check and publish the results.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -12,6 +13,7 @@ use dcp_common::{Config, Store, Task};
 
 use crate::batch::{self, BatchError, GroupImages};
 use crate::cellprofiler::{self, DataFile, Run};
+use crate::load_check::LoadChecks;
 use crate::loaddata::{
     Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
 };
@@ -29,6 +31,8 @@ pub struct Done {
     pub outputs: Vec<String>,
     /// CellProfiler's exit code, when it ran.
     pub exit_code: Option<i32>,
+    /// What CellProfiler dropped or changed when it loaded the pipeline, if anything.
+    pub detail: Option<String>,
 }
 
 /// A failed attempt: the task goes back to the queue.
@@ -62,6 +66,8 @@ pub struct Attempt<'a, S> {
     pub log: &'a mut File,
     /// The worker's parsed load-data CSVs.
     pub load_data: &'a LoadDataCache,
+    /// The worker's pipeline load checks.
+    pub load_checks: &'a LoadChecks,
 }
 
 impl<S: Store> Attempt<'_, S> {
@@ -84,6 +90,7 @@ impl<S: Store> Attempt<'_, S> {
                 status: Status::SkippedDone,
                 outputs: Vec::new(),
                 exit_code: None,
+                detail: None,
             });
         }
         if batch::is_batch_file(&task.data_file) && task.pipeline != task.data_file {
@@ -110,6 +117,7 @@ impl<S: Store> Attempt<'_, S> {
             .map_err(|e| fail(Status::DownloadProblem, e))?
             .try_into()
             .expect("one path per key");
+        let findings = self.load_checks.judge(config, &pipeline, self.log).await?;
         let (data, group_argument) = self
             .prepare_data(&task.data_file, &data_file, pairs)
             .await?;
@@ -183,6 +191,7 @@ impl<S: Store> Attempt<'_, S> {
             status: Status::Success,
             outputs: published.into_iter().map(|o| o.key).collect(),
             exit_code,
+            detail: findings,
         })
     }
 

@@ -16,7 +16,6 @@ use serde::Deserialize;
 
 use crate::cellprofiler::DataFile;
 use crate::loaddata::{Buckets, Object};
-use crate::python::cellprofiler_python;
 
 /// The helper run with CellProfiler's Python; its header documents its commands.
 const HELPER: &str = include_str!("batch/batch_file.py");
@@ -151,8 +150,9 @@ impl GroupImages {
         batch: &Path,
         pairs: &[(String, String)],
     ) -> Result<Self, BatchError> {
-        let python = cellprofiler_python(&config.cellprofiler)
-            .ok_or_else(|| BatchError::NoPython(config.cellprofiler.clone()))?;
+        let python = dcp_common::cellprofiler::python(&config.cellprofiler)
+            .map(|p| vec![p.into_os_string()])
+            .map_err(|_| BatchError::NoPython(config.cellprofiler.clone()))?;
         let helper = scratch.join("batch_file.py");
         std::fs::write(&helper, HELPER).map_err(|e| BatchError::Helper {
             python: show(&python),

@@ -6,9 +6,9 @@ pub mod batch;
 pub mod cellprofiler;
 #[cfg(feature = "aws")]
 pub mod cloud;
+pub mod load_check;
 pub mod loaddata;
 pub mod plugins;
-pub mod python;
 pub mod session;
 pub mod worker;
 

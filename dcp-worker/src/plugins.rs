@@ -13,8 +13,6 @@ use std::process::Command;
 
 use dcp_common::Config;
 
-use crate::python::cellprofiler_python;
-
 /// Why the plugins could not be prepared: the setting and what went wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{setting}: {message}")]
@@ -116,20 +114,10 @@ pub fn prepare(config: &Config) -> Result<(), PluginError> {
 
 /// INSTALL_REQUIREMENTS: the plugins (or their requirements file) into CellProfiler's Python.
 fn install(config: &Config, checkout: &Path) -> Result<(), PluginError> {
-    let python = cellprofiler_python(&config.cellprofiler).ok_or_else(|| {
-        fail(
-            "INSTALL_REQUIREMENTS",
-            format!(
-                "cannot find CellProfiler's Python: CELLPROFILER '{}' is not found, or there is \
-                 no python next to it and its first line names none",
-                config.cellprofiler
-            ),
-        )
-    })?;
+    let python = cellprofiler_python(&config.cellprofiler)?;
     let requirements = config.requirements.trim();
-    let mut pip = Command::new(&python[0]);
-    pip.args(&python[1..])
-        .args(["-m", "pip", "install", "--quiet"]);
+    let mut pip = Command::new(&python);
+    pip.args(["-m", "pip", "install", "--quiet"]);
     if checkout.join("active_plugins").is_dir() {
         let extras = requirements.trim_start_matches('[').trim_end_matches(']');
         let valid = extras
@@ -170,6 +158,17 @@ fn install(config: &Config, checkout: &Path) -> Result<(), PluginError> {
     }
     run("INSTALL_REQUIREMENTS", &mut pip)?;
     Ok(())
+}
+
+/// CellProfiler's own Python ([`dcp_common::cellprofiler::python`]); the error names
+/// INSTALL_REQUIREMENTS, the setting that needs it.
+pub fn cellprofiler_python(cellprofiler: &str) -> Result<PathBuf, PluginError> {
+    dcp_common::cellprofiler::python(cellprofiler).map_err(|why| {
+        fail(
+            "INSTALL_REQUIREMENTS",
+            format!("cannot find CellProfiler's Python: {why}"),
+        )
+    })
 }
 
 /// Waits for this machine's other workers to finish preparing the same folder.

@@ -9,7 +9,7 @@ mod standin;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use dcp_worker::python::cellprofiler_python;
+use dcp_worker::plugins::cellprofiler_python;
 use standin::{RunDir, outcomes};
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -192,8 +192,8 @@ fn requirements_are_installed_into_cellprofilers_python() {
     let cellprofiler = venv.join("bin/cellprofiler");
     std::fs::copy(dcp_tests::STANDIN, &cellprofiler).unwrap();
     assert_eq!(
-        cellprofiler_python(cellprofiler.to_str().unwrap()),
-        Some(vec![venv.join("bin/python3").into_os_string()])
+        cellprofiler_python(cellprofiler.to_str().unwrap()).unwrap(),
+        python
     );
     let wheels = root.join("wheels");
     std::fs::create_dir(&wheels).unwrap();
@@ -263,4 +263,23 @@ fn requirements_are_installed_into_cellprofilers_python() {
     run.push(&["P3"], "w/p.cppipe");
     std::fs::remove_file(root.join("starts.txt")).unwrap();
     failed_before_any_task(&run, &worker(&run), "INSTALL_REQUIREMENTS");
+}
+
+#[test]
+fn cellprofilers_python_is_found_through_its_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("cellprofiler");
+    std::fs::write(
+        &script,
+        "#!/opt/cp/venv/bin/python3.11 -u\nimport cellprofiler\n",
+    )
+    .unwrap();
+    assert_eq!(
+        cellprofiler_python(script.to_str().unwrap()).unwrap(),
+        Path::new("/opt/cp/venv/bin/python3.11")
+    );
+    std::fs::write(&script, "#!/bin/sh\nexec true\n").unwrap();
+    let err = cellprofiler_python(script.to_str().unwrap()).unwrap_err();
+    assert_eq!(err.setting, "INSTALL_REQUIREMENTS");
+    assert!(err.message.contains("no python next to"), "{err}");
 }

@@ -31,6 +31,12 @@ fn success_publishes_outputs_files_the_log_and_deletes_the_task() {
     );
     let log = std::fs::read_to_string(run.result(log_key)).unwrap();
     assert!(log.contains("stand-in running Metadata_Plate=P1"), "{log}");
+    // The stand-in has no Python of CellProfiler's: the pipeline load check is skipped.
+    assert!(
+        log.contains("pipeline load check skipped: cannot find CellProfiler's Python"),
+        "{log}"
+    );
+    assert_eq!(lines[0].get("detail"), None);
     // CellProfiler was given the group and a load-data file.
     let starts = std::fs::read_to_string(run.path().join("starts.txt")).unwrap();
     assert!(
