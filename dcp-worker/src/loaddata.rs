@@ -21,6 +21,19 @@ pub enum LoadDataError {
     /// The CSV is malformed.
     #[error("load-data CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// A row has fewer cells than the header.
+    #[error(
+        "line {line}: has {cells} cells, but the header has {expected} (CellProfiler's \
+         LoadData refuses such a row)"
+    )]
+    ShortRow {
+        /// The 1-based line of the CSV.
+        line: u64,
+        /// The row's cells.
+        cells: usize,
+        /// The header's cells.
+        expected: usize,
+    },
     /// A metadata key of the group is not a column.
     #[error("load-data CSV has no column `{0}` to select the group by")]
     NoColumn(String),
@@ -101,11 +114,27 @@ pub struct LoadData {
 }
 
 impl LoadData {
-    /// Parses a LoadData CSV.
+    /// Parses a LoadData CSV. As LoadData does (`prepare_run`), the cells of a row past
+    /// the header's are dropped (an Excel export's trailing comma), and a row with fewer is
+    /// refused.
     pub fn parse(csv_text: &[u8]) -> Result<Self, LoadDataError> {
-        let mut reader = csv::Reader::from_reader(csv_text);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(csv_text);
         let headers = reader.headers()?.clone();
-        let rows = reader.records().collect::<Result<_, _>>()?;
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let mut record = record?;
+            if record.len() < headers.len() {
+                return Err(LoadDataError::ShortRow {
+                    line: record.position().map_or(0, |p| p.line()),
+                    cells: record.len(),
+                    expected: headers.len(),
+                });
+            }
+            record.truncate(headers.len());
+            rows.push(record);
+        }
         let channels = channels(&headers);
         Ok(LoadData {
             indexes: Mutex::default(),

@@ -258,3 +258,23 @@ fn the_cache_parses_a_file_again_only_when_it_changes() {
     assert!(!Arc::ptr_eq(&first, &changed));
     assert!(changed.select(&group("Metadata_Position", "218")).is_ok());
 }
+
+#[test]
+fn rows_longer_than_the_header_are_cut_and_shorter_ones_refused_as_cellprofiler_does() {
+    // LoadData (`prepare_run`) drops the cells past the header's (an Excel export's
+    // trailing comma) and refuses a row with fewer, naming its line.
+    let csv = "Metadata_Plate,FileName_A,PathName_A\r\n\
+               P1,a.tif,/home/ubuntu/bucket/i,\r\n\
+               P2,b.tif,/home/ubuntu/bucket/i,,\r\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    let rows = data.select(&group("Metadata_Plate", "P1")).unwrap();
+    let lines = write_whole(&data, &rows);
+    assert_eq!(lines[1], "P1,a.tif,/local/src/i");
+    assert_eq!(lines[2], "P2,b.tif,/scratch/not-fetched");
+    let csv = "Metadata_Plate,FileName_A,PathName_A\nP1,a.tif,/home/ubuntu/bucket/i\nP2,b.tif\n";
+    let err = LoadData::parse(csv.as_bytes()).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "line 3: has 2 cells, but the header has 3 (CellProfiler's LoadData refuses such a row)"
+    );
+}
