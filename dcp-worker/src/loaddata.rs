@@ -109,6 +109,8 @@ pub struct LoadData {
     headers: csv::StringRecord,
     rows: Vec<csv::StringRecord>,
     channels: Vec<Channel>,
+    /// The well row and well column CellProfiler joins into a synthetic `Metadata_Well`.
+    synthetic_well: Option<(usize, usize)>,
     /// Indexes of the metadata columns groups were selected by, built on first use.
     indexes: Mutex<HashMap<usize, Arc<group::ColumnIndex>>>,
 }
@@ -138,6 +140,7 @@ impl LoadData {
         let channels = channels(&headers);
         Ok(LoadData {
             indexes: Mutex::default(),
+            synthetic_well: synthetic_well(&headers),
             headers,
             rows,
             channels,
@@ -174,6 +177,26 @@ fn header_to_column(header: &str) -> &str {
         }
     }
     header
+}
+
+/// The well row and well column of a header without a well column: LoadData
+/// (`prepare_run`) then adds `Metadata_Well`, each row's well row text followed by its well
+/// column text (`A` and `01` make `A01`).
+fn synthetic_well(headers: &csv::StringRecord) -> Option<(usize, usize)> {
+    let (mut well, mut row, mut column) = (false, None, None);
+    for (i, header) in headers.iter().enumerate() {
+        let Some(feature) = header_to_column(header).strip_prefix("Metadata_") else {
+            continue;
+        };
+        if feature.eq_ignore_ascii_case("Well") {
+            well = true;
+        } else if python::is_well_row_token(feature) {
+            row = Some(i);
+        } else if python::is_well_column_token(feature) {
+            column = Some(i);
+        }
+    }
+    (!well).then_some((row?, column?))
 }
 
 /// A channel's name and whether it holds objects.

@@ -278,3 +278,39 @@ fn rows_longer_than_the_header_are_cut_and_shorter_ones_refused_as_cellprofiler_
         "line 3: has 2 cells, but the header has 3 (CellProfiler's LoadData refuses such a row)"
     );
 }
+
+#[test]
+fn a_well_made_from_row_and_column_selects_as_cellprofilers_synthetic_well() {
+    // LoadData (`prepare_run`) adds Metadata_Well = row + column when a CSV has a well row
+    // and a well column but no well; a group by Metadata_Well selects by it.
+    let csv = "Metadata_Plate,Metadata_Row,Metadata_Col,FileName_A,PathName_A\n\
+               P1,A,01,a.tif,/home/ubuntu/bucket/i\n\
+               P1,B,2,b.tif,/home/ubuntu/bucket/i\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    let pairs = vec![
+        ("Metadata_Plate".to_owned(), "P1".to_owned()),
+        ("Metadata_Well".to_owned(), "A01".to_owned()),
+    ];
+    let rows = data.select(&pairs).unwrap();
+    assert_eq!(rows.argument(), "Metadata_Plate=P1,Metadata_Well=A01");
+    assert_eq!(
+        rows.objects(&buckets()).unwrap(),
+        [object("src", "i/a.tif")]
+    );
+    let rows = data.select(&group("Metadata_Well", "B2")).unwrap();
+    assert_eq!(rows.len(), 1);
+    // CellProfiler makes the well itself: the CSV is written with its own columns only.
+    let lines = write_whole(&data, &rows);
+    assert_eq!(lines[2], "P1,B,2,b.tif,/local/src/i");
+    let csv = "Metadata_Well_Row,Metadata_WellColumn,FileName_A\nC,03,c.tif\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    let rows = data.select(&group("Metadata_Well", "C03")).unwrap();
+    assert_eq!(rows.argument(), "Metadata_Well=C03");
+    // A CSV with its own well column (any case) gets no synthetic one.
+    let csv = "Metadata_well,Metadata_Row,Metadata_Col,FileName_A\nX,A,01,a.tif\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    assert!(matches!(
+        data.select(&group("Metadata_Well", "A01")),
+        Err(LoadDataError::NoColumn(_))
+    ));
+}
