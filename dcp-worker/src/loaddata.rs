@@ -283,8 +283,10 @@ impl LoadDataCache {
 
 /// The object of each non-empty line of a `.txt` file list (CellProfiler's
 /// `read_file_list`: one path or URL per line, stripped), by the rules of
-/// [`Buckets::locate`]; a line naming a file outside the run's buckets is refused.
+/// [`Buckets::locate`]; a line naming a file outside the run's buckets is refused. A
+/// leading byte-order mark is dropped, as the CSV reader drops it.
 pub fn file_list_objects(text: &str, buckets: &Buckets<'_>) -> Result<Vec<Object>, LoadDataError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut objects = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();

@@ -314,3 +314,22 @@ fn a_well_made_from_row_and_column_selects_as_cellprofilers_synthetic_well() {
         Err(LoadDataError::NoColumn(_))
     ));
 }
+
+#[test]
+fn a_file_list_saved_with_a_byte_order_mark_is_read_as_the_csv_reader_reads_one() {
+    // Windows editors start a UTF-8 file with U+FEFF; the CSV reader drops it, and so
+    // does the file-list reader, rather than refusing an invisible first character.
+    let text = "\u{feff}/home/ubuntu/bucket/i/a.tif\r\n/home/ubuntu/bucket/i/b.tif\r\n";
+    let objects = file_list_objects(text, &buckets()).unwrap();
+    assert_eq!(
+        objects,
+        [object("src", "i/a.tif"), object("src", "i/b.tif")]
+    );
+    let csv = "\u{feff}Metadata_Plate,FileName_A,PathName_A\r\nP1,a.tif,/home/ubuntu/bucket/i\r\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    let rows = data.select(&group("Metadata_Plate", "P1")).unwrap();
+    assert_eq!(
+        write_whole(&data, &rows)[0],
+        "Metadata_Plate,FileName_A,PathName_A"
+    );
+}
