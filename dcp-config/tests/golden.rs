@@ -86,6 +86,17 @@ fn import_converts_dcp_config_py() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// A config.py saved on Windows, with a byte-order mark and CRLF line ends, as Python
+/// reads it: the same settings as the file without them.
+#[test]
+fn a_config_py_saved_with_a_byte_order_mark_and_crlf_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let windows = format!("\u{feff}{}", golden("config.py").replace('\n', "\r\n"));
+    std::fs::write(dir.path().join("config.py"), windows).unwrap();
+    let toml = stdout_ok(dcp_config(dir.path(), &["import", "config.py"], ""));
+    assert_eq!(toml, golden("config.toml"));
+}
+
 /// DCP's own config.py files (its config.py, example_project and example_project_CPG) and
 /// config.py files as DCP 1.x and 2.0 wrote them: each imports to the golden dcp.toml with
 /// the golden warnings, and resolves to the golden settings, every value of them.

@@ -3,6 +3,7 @@
 //! those images at their fetched paths; the same mapping for `.txt` file lists.
 
 mod group;
+mod header;
 mod location;
 mod python;
 
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub use group::GroupRows;
+use header::{Channel, channels, synthetic_well};
 pub use location::{Buckets, Object};
 
 /// Why a load-data file cannot be used for a group. Values are quoted with backticks so
@@ -21,6 +23,19 @@ pub enum LoadDataError {
     /// The CSV is malformed.
     #[error("load-data CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// A row has fewer cells than the header.
+    #[error(
+        "line {line}: has {cells} cells, but the header has {expected} (CellProfiler's \
+         LoadData refuses such a row)"
+    )]
+    ShortRow {
+        /// The 1-based line of the CSV.
+        line: u64,
+        /// The row's cells.
+        cells: usize,
+        /// The header's cells.
+        expected: usize,
+    },
     /// A metadata key of the group is not a column.
     #[error("load-data CSV has no column `{0}` to select the group by")]
     NoColumn(String),
@@ -74,41 +89,43 @@ fn quoted(values: &[String]) -> String {
     list.join(", ")
 }
 
-/// Where CellProfiler's LoadData reads one image (or object) channel's file from, by
-/// column index (`cellprofiler_core/modules/loaddata.py`, `prepare_run`: a `URL_X`
-/// column wins; otherwise `PathName_X` joined with `FileName_X`).
-#[derive(Clone, Copy, Debug)]
-enum Channel {
-    /// `URL_X` or `ObjectsURL_X`.
-    Url(usize),
-    /// `PathName_X`/`FileName_X` or `ObjectsPathName_X`/`ObjectsFileName_X`; without a
-    /// PathName column, LoadData joins the file name to its own image folder.
-    Path {
-        /// The PathName column, if any.
-        path: Option<usize>,
-        /// The FileName column.
-        file: usize,
-    },
-}
-
 /// A parsed LoadData CSV.
 pub struct LoadData {
     headers: csv::StringRecord,
     rows: Vec<csv::StringRecord>,
     channels: Vec<Channel>,
+    /// The well row and well column CellProfiler joins into a synthetic `Metadata_Well`.
+    synthetic_well: Option<(usize, usize)>,
     /// Indexes of the metadata columns groups were selected by, built on first use.
     indexes: Mutex<HashMap<usize, Arc<group::ColumnIndex>>>,
 }
 
 impl LoadData {
-    /// Parses a LoadData CSV.
+    /// Parses a LoadData CSV. As LoadData does (`prepare_run`), the cells of a row past
+    /// the header's are dropped (an Excel export's trailing comma), and a row with fewer is
+    /// refused.
     pub fn parse(csv_text: &[u8]) -> Result<Self, LoadDataError> {
-        let mut reader = csv::Reader::from_reader(csv_text);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(csv_text);
         let headers = reader.headers()?.clone();
-        let rows = reader.records().collect::<Result<_, _>>()?;
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let mut record = record?;
+            if record.len() < headers.len() {
+                return Err(LoadDataError::ShortRow {
+                    line: record.position().map_or(0, |p| p.line()),
+                    cells: record.len(),
+                    expected: headers.len(),
+                });
+            }
+            record.truncate(headers.len());
+            rows.push(record);
+        }
         let channels = channels(&headers);
         Ok(LoadData {
             indexes: Mutex::default(),
+            synthetic_well: synthetic_well(&headers),
             headers,
             rows,
             channels,
@@ -124,68 +141,6 @@ impl LoadData {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
-}
-
-/// A header as LoadData names its column: `Image_PathName_X` is `PathName_X`
-/// (`header_to_column`).
-fn header_to_column(header: &str) -> &str {
-    for name in [
-        "PathName",
-        "FileName",
-        "URL",
-        "ObjectsFileName",
-        "ObjectsPathName",
-        "ObjectsURL",
-    ] {
-        if let Some(rest) = header.strip_prefix("Image_")
-            && rest.starts_with(name)
-            && rest[name.len()..].starts_with('_')
-        {
-            return rest;
-        }
-    }
-    header
-}
-
-/// A channel's name and whether it holds objects.
-type ChannelName<'a> = (bool, &'a str);
-
-/// A channel's URL, FileName and PathName columns, as far as the header has them.
-type ChannelColumns = [Option<usize>; 3];
-
-/// The image and object channels of a header, as LoadData finds them.
-fn channels(headers: &csv::StringRecord) -> Vec<Channel> {
-    let mut found: Vec<(ChannelName<'_>, ChannelColumns)> = Vec::new();
-    for (i, header) in headers.iter().enumerate() {
-        let Some((category, name)) = header_to_column(header).split_once('_') else {
-            continue;
-        };
-        let (objects, slot) = match category {
-            "URL" => (false, 0),
-            "FileName" => (false, 1),
-            "PathName" => (false, 2),
-            "ObjectsURL" => (true, 0),
-            "ObjectsFileName" => (true, 1),
-            "ObjectsPathName" => (true, 2),
-            _ => continue,
-        };
-        let at = match found.iter().position(|(k, _)| *k == (objects, name)) {
-            Some(at) => at,
-            None => {
-                found.push(((objects, name), [None; 3]));
-                found.len() - 1
-            }
-        };
-        found[at].1[slot] = Some(i);
-    }
-    found
-        .into_iter()
-        .filter_map(|(_, [url, file, path])| match (url, file) {
-            (Some(url), _) => Some(Channel::Url(url)),
-            (None, Some(file)) => Some(Channel::Path { path, file }),
-            (None, None) => None,
-        })
-        .collect()
 }
 
 /// The last LoadData CSV a worker parsed, kept while its file is unchanged: the tasks of a
@@ -231,8 +186,10 @@ impl LoadDataCache {
 
 /// The object of each non-empty line of a `.txt` file list (CellProfiler's
 /// `read_file_list`: one path or URL per line, stripped), by the rules of
-/// [`Buckets::locate`]; a line naming a file outside the run's buckets is refused.
+/// [`Buckets::locate`]; a line naming a file outside the run's buckets is refused. A
+/// leading byte-order mark is dropped, as the CSV reader drops it.
 pub fn file_list_objects(text: &str, buckets: &Buckets<'_>) -> Result<Vec<Object>, LoadDataError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut objects = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();

@@ -169,3 +169,49 @@ fn url_objects_and_illum_columns_map_to_the_runs_buckets_and_others_are_refused(
         );
     }
 }
+
+#[test]
+fn hand_made_csvs_and_file_lists_run_as_cellprofiler_reads_them() {
+    // Saved by Excel on Windows: a byte-order mark, CRLF, a trailing comma on every row; a
+    // well row and column but no well (LoadData makes Metadata_Well of them); a `..` that
+    // stays in the mounted bucket.
+    let run = RunDir::new("JOB_RETRIES = 1");
+    let csv = "\u{feff}Metadata_Row,Metadata_Col,FileName_DNA,PathName_DNA\r\n\
+               A,01,P1.tif,/home/ubuntu/bucket/img/../img,\r\n\
+               B,02,P2.tif,/home/ubuntu/bucket/./img/,\r\n";
+    std::fs::write(run.path().join("bucket/w/excel.csv"), csv).unwrap();
+    std::fs::write(
+        run.path().join("bucket/w/excel.txt"),
+        "\u{feff}/home/ubuntu/bucket/img/P3.tif\r\n",
+    )
+    .unwrap();
+    push(
+        &run,
+        "excel.csv",
+        &["Metadata_Well=A01", "Metadata_Well=B02"],
+    );
+    push(&run, "excel.txt", &["Metadata_Well=C03"]);
+    let (lines, starts, data) = run_worker(&run);
+    assert!(lines.iter().all(|l| l["status"] == "success"), "{lines:?}");
+    let arguments: Vec<&str> = starts
+        .iter()
+        .map(|s| s.split(" -g ").nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        arguments,
+        [
+            "Metadata_Well=A01",
+            "Metadata_Well=B02",
+            "Metadata_Well=C03"
+        ]
+    );
+    let img = std::fs::canonicalize(run.path().join("bucket/img")).unwrap();
+    assert!(
+        data.contains(&format!("A,01,P1.tif,{}\n", img.display())),
+        "{data}"
+    );
+    assert!(
+        data.ends_with(&format!("{}/P3.tif\n", img.display())),
+        "{data}"
+    );
+}

@@ -37,11 +37,18 @@ pub(super) struct ColumnIndex {
 
 impl ColumnIndex {
     fn build(data: &LoadData, column: usize) -> Self {
-        let cells = || data.rows.iter().map(|r| r.get(column).unwrap_or(""));
-        let column_type = column_type(&data.headers[column], cells());
+        let cells = || (0..data.rows.len()).map(|r| data.cell(r, column));
+        let column_type = match data.headers.get(column) {
+            Some(header) => column_type(
+                header,
+                data.rows.iter().map(|r| r.get(column).unwrap_or("")),
+            ),
+            // The synthetic well is text (`get_measurement_columns`).
+            None => ColumnType::Text,
+        };
         let mut rows: HashMap<String, Vec<usize>> = HashMap::new();
         for (r, cell) in cells().enumerate() {
-            rows.entry(compared_text(column_type, cell))
+            rows.entry(compared_text(column_type, &cell))
                 .or_default()
                 .push(r);
         }
@@ -85,6 +92,29 @@ pub struct GroupRows<'a> {
 }
 
 impl LoadData {
+    /// The cell of `row` in `column`; the column past the header's last is the synthetic
+    /// `Metadata_Well`.
+    fn cell(&self, row: usize, column: usize) -> std::borrow::Cow<'_, str> {
+        let record = &self.rows[row];
+        match self.synthetic_well {
+            Some((well_row, well_column)) if column == self.headers.len() => format!(
+                "{}{}",
+                record.get(well_row).unwrap_or(""),
+                record.get(well_column).unwrap_or("")
+            )
+            .into(),
+            _ => record.get(column).unwrap_or("").into(),
+        }
+    }
+
+    /// The column of a group key: a header, or the synthetic `Metadata_Well` LoadData
+    /// makes from a well row and a well column (the column past the header's last).
+    fn column(&self, key: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h == key).or_else(|| {
+            (key == "Metadata_Well" && self.synthetic_well.is_some()).then_some(self.headers.len())
+        })
+    }
+
     /// The index of a column, built on first use.
     fn index(&self, column: usize) -> Arc<ColumnIndex> {
         let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
@@ -103,9 +133,7 @@ impl LoadData {
         let mut argument = Vec::with_capacity(group.len());
         for (key, value) in group {
             let column = self
-                .headers
-                .iter()
-                .position(|h| h == key)
+                .column(key)
                 .ok_or_else(|| LoadDataError::NoColumn(key.clone()))?;
             let index = self.index(column);
             let Some(text) = index.compared(key, value)? else {

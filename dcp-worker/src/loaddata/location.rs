@@ -104,8 +104,7 @@ impl<'a> Buckets<'a> {
     }
 
     fn locate_path(&self, path: &str) -> Result<Object, String> {
-        let normal = collapse_slashes(path);
-        if !normal.starts_with('/') {
+        if !path.starts_with('/') {
             return Err(format!(
                 "is not an absolute path; dcp maps only paths under MOUNT_ROOT `{}` to \
                  SOURCE_BUCKET `{}`",
@@ -113,7 +112,8 @@ impl<'a> Buckets<'a> {
                 self.source()
             ));
         }
-        let root = collapse_slashes(self.mount_root);
+        let normal = resolve_dots(path);
+        let root = resolve_dots(self.mount_root);
         let key = normal
             .strip_prefix(root.trim_end_matches('/'))
             .and_then(|rest| rest.strip_prefix('/'))
@@ -150,6 +150,27 @@ impl Object {
             key,
         })
     }
+}
+
+/// An absolute path with `.` and `..` resolved and repeated `/` collapsed, as the kernel
+/// resolves it in DCP's mounted bucket (which holds no symbolic links); `..` at the root
+/// stays at the root. A trailing `/` is kept.
+fn resolve_dots(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    let mut out = format!("/{}", parts.join("/"));
+    if path.ends_with('/') && !out.ends_with('/') {
+        out.push('/');
+    }
+    out
 }
 
 fn collapse_slashes(path: &str) -> String {
@@ -241,6 +262,16 @@ mod tests {
                 "FILE:/home/ubuntu/bucket/p/a.tif",
                 object("imaging-src", "p/a.tif"),
             ),
+            // `.` and `..` resolve as in the mounted bucket, where DCP's CellProfiler
+            // reads the path.
+            (
+                "/home/ubuntu/bucket/p/../q/./a.tif",
+                object("imaging-src", "q/a.tif"),
+            ),
+            (
+                "file:///home/ubuntu/bucket/./p/x/../a.tif",
+                object("imaging-src", "p/a.tif"),
+            ),
             (
                 "s3://imaging-src/p/a+b.tif",
                 object("imaging-src", "p/a b.tif"),
@@ -260,7 +291,19 @@ mod tests {
         for (cell, reason) in [
             ("/etc/passwd", "not under MOUNT_ROOT `/home/ubuntu/bucket/`"),
             ("/home/ubuntu/bucketx/a.tif", "not under MOUNT_ROOT"),
-            ("/home/ubuntu/bucket/../../etc/passwd", "leaves its bucket"),
+            (
+                "/home/ubuntu/bucket/../../etc/passwd",
+                "not under MOUNT_ROOT",
+            ),
+            (
+                "/home/ubuntu/bucket/img/../../x/a.tif",
+                "not under MOUNT_ROOT",
+            ),
+            (
+                "file:///home/ubuntu/bucket/../bucket2/a.tif",
+                "not under MOUNT_ROOT",
+            ),
+            ("s3://imaging-src/p/../a.tif", "leaves its bucket"),
             ("images/a.tif", "not an absolute path"),
             (
                 "file:///etc/passwd",

@@ -31,12 +31,23 @@ const WELL_COLUMN_TOKENS: [&str; 6] = [
     "col",
 ];
 
+/// Whether `feature` (a `Metadata_` header's rest) names a well column to CellProfiler
+/// (`is_well_column_token`).
+pub fn is_well_column_token(feature: &str) -> bool {
+    WELL_COLUMN_TOKENS.contains(&feature.to_ascii_lowercase().as_str())
+}
+
+/// Whether `feature` names a well row to CellProfiler (`is_well_row_token`).
+pub fn is_well_row_token(feature: &str) -> bool {
+    ["wellrow", "well_row", "row"].contains(&feature.to_ascii_lowercase().as_str())
+}
+
 /// The type of the column `header` holding `cells`, as CellProfiler infers it.
 pub fn column_type<'a>(header: &str, cells: impl Iterator<Item = &'a str>) -> ColumnType {
     let always_text = header
         .strip_prefix("Metadata_")
         .map(|rest| rest.split('_').next().unwrap_or(""))
-        .is_some_and(|token| WELL_COLUMN_TOKENS.contains(&token.to_ascii_lowercase().as_str()));
+        .is_some_and(is_well_column_token);
     if always_text {
         return ColumnType::Text;
     }

@@ -270,12 +270,16 @@ fn locate_keeps_every_path_and_url_inside_the_runs_buckets() {
         b.locate("s3://src/demo/a.tif"),
         Ok(object("src", "demo/a.tif"))
     );
+    assert_eq!(
+        b.locate("/home/ubuntu/bucket/demo/./img/../a.tif"),
+        Ok(object("src", "demo/a.tif")),
+        "resolved as the mounted bucket resolves it"
+    );
     for outside in [
         "/home/ubuntu/other/a.tif",
         "/home/ubuntu/bucketeer/a.tif",
         "/home/ubuntu/bucket/../secret",
         "/home/ubuntu/bucket/demo/../../secret",
-        "/home/ubuntu/bucket/demo/./a.tif",
         "/home/ubuntu/bucket/",
         "file:///home/ubuntu/bucket/%2e%2e/secret",
         "s3://other/demo/a.tif",
@@ -285,4 +289,79 @@ fn locate_keeps_every_path_and_url_inside_the_runs_buckets() {
     ] {
         assert!(b.locate(outside).is_err(), "{outside}");
     }
+}
+
+#[test]
+fn rows_longer_than_the_header_are_cut_and_shorter_ones_refused_as_cellprofiler_does() {
+    // LoadData (`prepare_run`) drops the cells past the header's (an Excel export's
+    // trailing comma) and refuses a row with fewer, naming its line.
+    let csv = "Metadata_Plate,FileName_A,PathName_A\r\n\
+               P1,a.tif,/home/ubuntu/bucket/i,\r\n\
+               P2,b.tif,/home/ubuntu/bucket/i,,\r\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    let rows = data.select(&group("Metadata_Plate", "P1")).unwrap();
+    let lines = write_whole(&data, &rows);
+    assert_eq!(lines[1], "P1,a.tif,/local/src/i");
+    assert_eq!(lines[2], "P2,b.tif,/scratch/not-fetched");
+    let csv = "Metadata_Plate,FileName_A,PathName_A\nP1,a.tif,/home/ubuntu/bucket/i\nP2,b.tif\n";
+    let err = LoadData::parse(csv.as_bytes()).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "line 3: has 2 cells, but the header has 3 (CellProfiler's LoadData refuses such a row)"
+    );
+}
+
+#[test]
+fn a_well_made_from_row_and_column_selects_as_cellprofilers_synthetic_well() {
+    // LoadData (`prepare_run`) adds Metadata_Well = row + column when a CSV has a well row
+    // and a well column but no well; a group by Metadata_Well selects by it.
+    let csv = "Metadata_Plate,Metadata_Row,Metadata_Col,FileName_A,PathName_A\n\
+               P1,A,01,a.tif,/home/ubuntu/bucket/i\n\
+               P1,B,2,b.tif,/home/ubuntu/bucket/i\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    let pairs = vec![
+        ("Metadata_Plate".to_owned(), "P1".to_owned()),
+        ("Metadata_Well".to_owned(), "A01".to_owned()),
+    ];
+    let rows = data.select(&pairs).unwrap();
+    assert_eq!(rows.argument(), "Metadata_Plate=P1,Metadata_Well=A01");
+    assert_eq!(
+        rows.objects(&buckets()).unwrap(),
+        [object("src", "i/a.tif")]
+    );
+    let rows = data.select(&group("Metadata_Well", "B2")).unwrap();
+    assert_eq!(rows.len(), 1);
+    // CellProfiler makes the well itself: the CSV is written with its own columns only.
+    let lines = write_whole(&data, &rows);
+    assert_eq!(lines[2], "P1,B,2,b.tif,/local/src/i");
+    let csv = "Metadata_Well_Row,Metadata_WellColumn,FileName_A\nC,03,c.tif\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    let rows = data.select(&group("Metadata_Well", "C03")).unwrap();
+    assert_eq!(rows.argument(), "Metadata_Well=C03");
+    // A CSV with its own well column (any case) gets no synthetic one.
+    let csv = "Metadata_well,Metadata_Row,Metadata_Col,FileName_A\nX,A,01,a.tif\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    assert!(matches!(
+        data.select(&group("Metadata_Well", "A01")),
+        Err(LoadDataError::NoColumn(_))
+    ));
+}
+
+#[test]
+fn a_file_list_saved_with_a_byte_order_mark_is_read_as_the_csv_reader_reads_one() {
+    // Windows editors start a UTF-8 file with U+FEFF; the CSV reader drops it, and so
+    // does the file-list reader, rather than refusing an invisible first character.
+    let text = "\u{feff}/home/ubuntu/bucket/i/a.tif\r\n/home/ubuntu/bucket/i/b.tif\r\n";
+    let objects = file_list_objects(text, &buckets()).unwrap();
+    assert_eq!(
+        objects,
+        [object("src", "i/a.tif"), object("src", "i/b.tif")]
+    );
+    let csv = "\u{feff}Metadata_Plate,FileName_A,PathName_A\r\nP1,a.tif,/home/ubuntu/bucket/i\r\n";
+    let data = LoadData::parse(csv.as_bytes()).unwrap();
+    let rows = data.select(&group("Metadata_Plate", "P1")).unwrap();
+    assert_eq!(
+        write_whole(&data, &rows)[0],
+        "Metadata_Plate,FileName_A,PathName_A"
+    );
 }
