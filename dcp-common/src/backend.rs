@@ -72,8 +72,8 @@ impl ConfiguredStore {
                 let client = crate::aws::s3_client(config).await;
                 Ok(ConfiguredStore::S3(crate::store::S3Store::new(
                     client,
-                    &config.upload_flags,
-                )?))
+                    config.upload_flags.clone(),
+                )))
             }
             #[cfg(not(feature = "aws"))]
             Backend::Aws => Err(BackendError::NotBuilt),

@@ -8,6 +8,8 @@
 mod flag;
 mod locate;
 mod located;
+mod notice;
+mod upload;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use locate::{SETTINGS_ENV, locate};
+pub use notice::Notice;
+pub use upload::UploadFlags;
 
 /// Which services carry the queue, the buckets and the fleet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +48,8 @@ pub struct Config {
     pub aws_region: String,
     /// AWS profile of the standard credential chain.
     pub aws_profile: String,
-    /// EC2 key pair for the fleet's instances.
+    /// EC2 key pair of the fleet's instances, as DCP names it (the key file, `NAME.pem`):
+    /// fills a launch specification's KeyName (`NAME`) when the fleet file has none.
     pub ssh_key_name: String,
     /// Bucket (embedded: directory) for logs, run files and ECS config.
     pub aws_bucket: String,
@@ -54,8 +59,9 @@ pub struct Config {
     pub workspace_bucket: String,
     /// Results go here (default AWS_BUCKET).
     pub destination_bucket: String,
-    /// Extra upload options, e.g. `--acl bucket-owner-full-control`.
-    pub upload_flags: String,
+    /// Options of every object the worker writes, as `aws s3 cp` flags, e.g.
+    /// `--acl bucket-owner-full-control` ([`UploadFlags`]); checked when read.
+    pub upload_flags: UploadFlags,
     /// ECS cluster name.
     pub ecs_cluster: String,
     /// Instances in the fleet.
@@ -69,7 +75,8 @@ pub struct Config {
     pub machine_price: f64,
     /// GB of disk per instance (at least 22).
     pub ebs_vol_size: u32,
-    /// Download images instead of mounting the source bucket.
+    /// DCP: download images instead of mounting the source bucket. dcp always downloads
+    /// exactly a group's files; `false` is accepted with a notice.
     #[serde(deserialize_with = "flag::boolean")]
     pub download_files: bool,
     /// Public IPv4 addresses on instances; `false` overrides the fleet file.
@@ -93,7 +100,8 @@ pub struct Config {
     pub job_retries: u32,
     /// CloudWatch log group (default APP_NAME); `_perInstance` is appended for containers.
     pub log_group_name: String,
-    /// Let the monitor run on queue alarms.
+    /// DCP: start its monitor automatically. dcp has none (run `dcp-watch`); `true` is
+    /// accepted with a notice.
     #[serde(deserialize_with = "flag::boolean")]
     pub auto_monitor: bool,
     /// Create a CloudWatch dashboard for the run.
@@ -117,15 +125,17 @@ pub struct Config {
     /// Use CellProfiler plugins.
     #[serde(deserialize_with = "flag::boolean")]
     pub use_plugins: bool,
-    /// Update the plugins before running.
+    /// Update the plugins checkout (git fetch, then pull) before the first task.
     #[serde(deserialize_with = "flag::boolean")]
     pub update_plugins: bool,
     /// Commit or tag of the plugins to check out (empty: as installed).
     pub plugins_commit: String,
-    /// Install REQUIREMENTS for the plugins.
+    /// Install the plugins (with REQUIREMENTS) into CellProfiler's Python before the first
+    /// task.
     #[serde(deserialize_with = "flag::boolean")]
     pub install_requirements: bool,
-    /// Plugin requirements (pip flag or file).
+    /// What INSTALL_REQUIREMENTS installs: the extras of the plugins package (`cellpose`)
+    /// or, in a checkout without `active_plugins`, a requirements file within it.
     pub requirements: String,
     /// ECS service (default APP_NAME + "Service").
     pub ecs_service_name: String,
@@ -135,7 +145,10 @@ pub struct Config {
     pub cellprofiler: String,
     /// dcp: arguments put before CellProfiler's own, e.g. `["-e", "imageio_reader"]`.
     pub cellprofiler_args: Vec<String>,
-    /// dcp: the folder CellProfiler plugins are loaded from when USE_PLUGINS is set.
+    /// dcp: the CellProfiler-plugins checkout (DCP's /home/ubuntu/CellProfiler-plugins;
+    /// embedded: relative to the settings file's folder);
+    /// CellProfiler loads plugins from its `active_plugins` folder when there is one, as in
+    /// DCP, else from the folder itself.
     pub plugins_directory: String,
     /// dcp: where load-data PathNames put the source bucket (DCP's s3fs mount root); paths
     /// under it are mapped to the source bucket's objects.
@@ -147,7 +160,9 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// DCP's defaults (its config.py), with names left empty where they derive from others.
+    /// DCP's defaults (its config.py), with names left empty where they derive from others,
+    /// except where dcp does otherwise: DOWNLOAD_FILES true (dcp always downloads) and
+    /// AUTO_MONITOR false (dcp has no automatic monitor; DCP's run.py default).
     fn default() -> Self {
         Config {
             backend: Backend::Embedded,
@@ -161,14 +176,14 @@ impl Default for Config {
             source_bucket: String::new(),
             workspace_bucket: String::new(),
             destination_bucket: String::new(),
-            upload_flags: String::new(),
+            upload_flags: UploadFlags::default(),
             ecs_cluster: "default".into(),
             cluster_machines: 3,
             tasks_per_machine: 1,
             machine_type: vec!["m5.xlarge".into()],
             machine_price: 0.20,
             ebs_vol_size: 30,
-            download_files: false,
+            download_files: true,
             assign_ip: true,
             docker_cores: 4,
             cpu_shares: 0,
@@ -179,7 +194,7 @@ impl Default for Config {
             sqs_dead_letter_queue: String::new(),
             job_retries: 3,
             log_group_name: String::new(),
-            auto_monitor: true,
+            auto_monitor: false,
             create_dashboard: true,
             clean_dashboard: true,
             check_if_done_bool: false,
@@ -354,6 +369,9 @@ impl Config {
             self.source_bucket = dir(&self.source_bucket);
             self.workspace_bucket = dir(&self.workspace_bucket);
             self.destination_bucket = dir(&self.destination_bucket);
+            if !self.plugins_directory.is_empty() {
+                self.plugins_directory = dir(&self.plugins_directory);
+            }
         }
         Ok(self)
     }

@@ -8,11 +8,13 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod backend;
+pub mod cellprofiler;
 pub mod config;
 pub mod exit;
 pub mod job;
 pub mod metadata;
 pub mod outcome;
+pub mod pipeline_load;
 pub mod prefix;
 mod pyjson;
 pub mod queue;

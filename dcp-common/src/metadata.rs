@@ -120,6 +120,11 @@ fn check_value(key: &str, value: &str) -> Result<(), MetadataError> {
         Some("holds ',' or '=', which would break the group argument")
     } else if value.chars().any(char::is_control) {
         Some("holds a control character")
+    } else if value.trim() != value {
+        Some(
+            "begins or ends with whitespace, which CellProfiler's -g would compare as part of \
+             the value; remove it",
+        )
     } else {
         None
     };
@@ -161,7 +166,7 @@ mod tests {
 
     #[test]
     fn refuses_values_that_escape_the_prefix() {
-        for bad in ["..", ".", "a/b", "a\\b", "", "x\ty"] {
+        for bad in ["..", ".", "a/b", "a\\b", "", "x\ty", "A03 ", " A03"] {
             let err = pairs(json!({ "Metadata_Plate": bad })).unwrap_err();
             assert!(
                 matches!(err, MetadataError::BadValue { .. }),
@@ -172,6 +177,16 @@ mod tests {
             pairs(json!("Metadata_Plate=..")),
             Err(MetadataError::BadValue { .. })
         ));
+    }
+
+    #[test]
+    fn quotes_refused_values_so_whitespace_shows() {
+        let err = pairs(json!("Metadata_Well=A03 ")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the value `A03 ` of `Metadata_Well` begins or ends with whitespace"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub enum Status {
     InputProblem,
     /// The pipeline or the data file is missing from the workspace bucket.
     DownloadProblem,
-    /// CellProfiler failed: non-zero exit, no `Complete`, or no outputs.
+    /// CellProfiler failed: non-zero exit, no `Complete`, or no outputs; or, before it
+    /// started, its load of the pipeline lost a module that writes files
+    /// ([`crate::pipeline_load`]).
     CellprofilerFailed,
     /// The outputs could not be published.
     OutputProblem,
@@ -61,7 +63,8 @@ pub struct Outcome {
     pub message_id: String,
     /// Which receive of the message this attempt was.
     pub receive_count: u32,
-    /// What went wrong, when something did.
+    /// What went wrong, when something did; for a task done, what CellProfiler dropped
+    /// or changed when it loaded the pipeline, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// The attempt's log in the destination bucket, when it was filed there.

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use local::{LocalStore, path_in_bucket};
 pub use publish::{RECORDS, is_dcp_key, publish, record, record_key};
 #[cfg(feature = "aws")]
-pub use s3::{MULTIPART_THRESHOLD, PART_SIZE, S3Store, upload_acl};
+pub use s3::{MULTIPART_THRESHOLD, PART_SIZE, S3Store};
 
 /// An object and its size.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,9 +111,6 @@ pub enum StoreError {
         /// Where it resolves (or, when it resolves nowhere, what it names).
         target: PathBuf,
     },
-    /// The store's settings cannot be used.
-    #[error("{0}")]
-    Settings(String),
     /// A local file operation failed.
     #[error("{path}: {source}")]
     Io {

@@ -12,15 +12,25 @@ pub struct NotUtf8 {
     pub offset: usize,
 }
 
-/// The bytes as text, or where they stop being UTF-8.
-pub fn decode(bytes: Vec<u8>) -> Result<String, NotUtf8> {
+/// The bytes as text, or where they stop being UTF-8. A leading byte-order mark (U+FEFF,
+/// which Windows editors write) is dropped, as Python drops it from a source file.
+pub fn decode(mut bytes: Vec<u8>) -> Result<String, NotUtf8> {
+    let mark = if bytes.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    bytes.drain(..mark);
     String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..offset]
+        let valid = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..valid]
             .iter()
             .filter(|&&b| b == b'\n')
             .count();
-        NotUtf8 { line, offset }
+        NotUtf8 {
+            line,
+            offset: mark + valid,
+        }
     })
 }
 
@@ -60,6 +70,21 @@ pub fn read(path: &Path) -> Result<String, InputFileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_leading_byte_order_mark_is_dropped() {
+        // Windows editors save UTF-8 with U+FEFF first; Python reads config.py past it.
+        assert_eq!(decode(b"\xef\xbb\xbfA = 1\n".to_vec()).unwrap(), "A = 1\n");
+        assert_eq!(
+            decode(b"\xef\xbb\xbf{\"a\": 1}".to_vec()).unwrap(),
+            "{\"a\": 1}"
+        );
+        assert_eq!(decode("a\u{feff}".into()).unwrap(), "a\u{feff}");
+        assert_eq!(
+            decode(b"\xef\xbb\xbfa\n\xff".to_vec()).unwrap_err(),
+            NotUtf8 { line: 2, offset: 5 }
+        );
+    }
 
     #[test]
     fn the_first_invalid_byte_is_located() {

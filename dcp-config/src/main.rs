@@ -14,6 +14,11 @@ use dcp_common::{config, exit};
 /// absolute paths) as one JSON object, which every dcp tool accepts on stdin or as --config.
 /// Settings are found in --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml, in that order.
 ///
+/// Settings dcp accepts but does not act on as DCP did (DOWNLOAD_FILES = false,
+/// AUTO_MONITOR, plugin settings without USE_PLUGINS, …) are reported on stderr as
+/// warnings, with what dcp does instead; `import` also warns of obsolete and renamed
+/// settings.
+///
 /// Exit codes: 0 success, 1 failure (I/O), 2 invalid settings, config.py or usage.
 #[derive(Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
@@ -46,23 +51,33 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints each warning on stderr as `dcp-config: warning: …`.
+fn warn(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("dcp-config: warning: {warning}");
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Init) => write!(std::io::stdout().lock(), "{}", dcp_config::TEMPLATE)?,
         Some(Command::Import { file }) => {
             let text = dcp_common::text::read(&file)?;
-            let toml =
-                dcp_config::pyconfig::import(&text, &file.display().to_string()).map_err(|e| {
+            let imported = dcp_config::pyconfig::import(&text, &file.display().to_string())
+                .map_err(|e| {
                     let setting = e.name.map(|n| format!("{n}: ")).unwrap_or_default();
                     config::ConfigError::Syntax {
                         origin: format!("{}:{}", e.origin, e.line),
                         message: setting + &e.message,
                     }
                 })?;
-            write!(std::io::stdout().lock(), "{toml}")?;
+            warn(&imported.warnings);
+            write!(std::io::stdout().lock(), "{}", imported.toml)?;
         }
         None => {
             let config = config::locate(cli.config.as_deref(), true)?;
+            let notices: Vec<String> = config.notices().iter().map(ToString::to_string).collect();
+            warn(&notices);
             writeln!(
                 std::io::stdout().lock(),
                 "{}",

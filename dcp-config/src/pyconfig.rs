@@ -19,6 +19,7 @@
 //! setting is not in the file.
 
 mod eval;
+mod legacy;
 mod lex;
 
 use std::collections::HashMap;
@@ -50,8 +51,19 @@ const KEYWORDS: &[&str] = &[
     "continue", "async", "await", "lambda", "yield",
 ];
 
+/// A converted config.py: the dcp.toml text and what the user should know about it
+/// (obsolete or renamed settings, a dead-letter queue ARN of another region or account,
+/// settings dcp does not act on), each naming the setting.
+#[derive(Debug)]
+pub struct Imported {
+    /// The dcp.toml text.
+    pub toml: String,
+    /// Warnings, `ORIGIN:LINE: SETTING: message` or `SETTING: message`.
+    pub warnings: Vec<String>,
+}
+
 /// Converts the text of a DCP config.py into dcp.toml text.
-pub fn import(text: &str, origin: &str) -> Result<String, ImportError> {
+pub fn import(text: &str, origin: &str) -> Result<Imported, ImportError> {
     let defaults =
         toml::Table::try_from(Config::default()).expect("the default settings serialize");
     let mut importer = Importer {
@@ -60,21 +72,29 @@ pub fn import(text: &str, origin: &str) -> Result<String, ImportError> {
         defaults,
         values: HashMap::new(),
         set_on: HashMap::new(),
+        out: vec![format!(
+            "# dcp.toml imported from {} by dcp-config import\nBACKEND = \"aws\"\n",
+            clean(origin)
+        )],
+        line_of: HashMap::new(),
+        warnings: Vec::new(),
+        arn: None,
     };
-    let mut out = format!(
-        "# dcp.toml imported from {} by dcp-config import\nBACKEND = \"aws\"\n\n",
-        clean(origin)
-    );
     for piece in lex::lex(text, origin) {
         match piece? {
-            Piece::Blank => {}
-            Piece::Comment(comment) => out.push_str(&clean(&comment)),
-            Piece::Stmt(stmt) => out.push_str(&importer.assignment(&stmt)?),
+            Piece::Blank => importer.out.push(String::new()),
+            Piece::Comment(comment) => importer.out.push(clean(&comment)),
+            Piece::Stmt(stmt) => importer.statement(&stmt)?,
         }
-        out.push('\n');
     }
-    importer.validate(&out)?;
-    Ok(out)
+    importer.fill_missing();
+    importer.check_dead_letter_arn();
+    let mut toml = importer.out.join("\n");
+    toml.push('\n');
+    let config = importer.validate(&toml)?;
+    let mut warnings = importer.warnings;
+    warnings.extend(config.notices().iter().map(ToString::to_string));
+    Ok(Imported { toml, warnings })
 }
 
 struct Importer<'a> {
@@ -82,21 +102,29 @@ struct Importer<'a> {
     origin: &'a str,
     /// `Config::default()` as TOML: the settings there are, and the type of each.
     defaults: toml::Table,
-    /// The Python value of each setting assigned so far.
+    /// The Python value of each name assigned so far (obsolete ones included).
     values: HashMap<String, Value>,
     /// The line each setting is assigned on.
     set_on: HashMap<String, usize>,
+    /// The dcp.toml lines so far.
+    out: Vec<String>,
+    /// The index in `out` of each setting's line.
+    line_of: HashMap<String, usize>,
+    warnings: Vec<String>,
+    /// SQS_DEAD_LETTER_QUEUE's ARN and its line, when it was given as one.
+    arn: Option<(String, usize)>,
 }
 
 impl Importer<'_> {
-    /// The dcp.toml line of one statement, which must assign a setting.
-    fn assignment(&mut self, stmt: &Stmt) -> Result<String, ImportError> {
+    /// Converts one statement, which must assign a setting, a renamed setting or an
+    /// obsolete one.
+    fn statement(&mut self, stmt: &Stmt) -> Result<(), ImportError> {
         let line = stmt.line;
         let name = match stmt.tokens.first().map(|t| &t.tok) {
-            Some(Tok::Name(name)) => name,
+            Some(Tok::Name(name)) => name.as_str(),
             _ => return Err(self.error(line, None, "expected an assignment NAME = value")),
         };
-        if KEYWORDS.contains(&name.as_str()) {
+        if KEYWORDS.contains(&name) {
             let message = format!("'{name}' is not supported: config.py may only assign settings");
             return Err(self.error(line, None, message));
         }
@@ -111,50 +139,206 @@ impl Importer<'_> {
                 return Err(self.error(line, Some(name), message));
             }
         }
-        let rest = &stmt.tokens[2..];
         if name == "BACKEND" {
             let message = "is not read from a config.py: an imported config.py runs on AWS";
             return Err(self.error(line, Some(name), message));
         }
-        let Some(default) = self.defaults.get(name) else {
+        let rest = &stmt.tokens[2..];
+        let last_line = stmt.tokens.last().map_or(line, |t| t.line);
+        let evaluate = |this: &Self| {
+            eval::evaluate(rest, this.text, &this.values, last_line)
+                .map_err(|(at, message)| this.error(at, Some(name), message))
+        };
+        let mut notes: Vec<String> = (stmt.comments.iter())
+            .map(|c| clean(c.trim_start_matches('#').trim()))
+            .filter(|c| !c.is_empty())
+            .collect();
+        let written = clean(&source(rest, self.text));
+        if let Some((_, why)) = legacy::OBSOLETE.iter().find(|(old, _)| *old == name) {
+            let evaluated = evaluate(self)?;
+            self.values.insert(name.to_owned(), evaluated.value);
+            self.warn(line, name, format!("obsolete, kept as a comment: {why}"));
+            notes.insert(0, format!("obsolete: {why}"));
+            self.out
+                .push(format!("# {name} = {written}  # {}", notes.join("; ")));
+            return Ok(());
+        }
+        let (target, renamed_from) = match legacy::RENAMED.iter().find(|(old, _)| *old == name) {
+            Some((old, new)) => (*new, Some(*old)),
+            None => (name, None),
+        };
+        let Some(default) = self.defaults.get(target).cloned() else {
             return Err(self.error(line, Some(name), "is not a dcp setting"));
         };
         if let Some(first) = self.set_on.get(name) {
             let message = format!("is set twice (first on line {first})");
             return Err(self.error(line, Some(name), message));
         }
-        let last_line = stmt.tokens.last().map_or(line, |t| t.line);
-        let evaluated = eval::evaluate(rest, self.text, &self.values, last_line)
-            .map_err(|(at, message)| self.error(at, Some(name), message))?;
-        let value = setting(name, &evaluated.value, default);
+        let evaluated = evaluate(self)?;
+        self.values.insert(name.to_owned(), evaluated.value.clone());
+        self.set_on.insert(name.to_owned(), line);
+        if evaluated.derived {
+            notes.push(format!("was: {written}"));
+        }
+        let mut value = setting(target, &evaluated.value, &default);
+        let unset = |v: &toml::Value| matches!(v, toml::Value::String(s) if s.eq_ignore_ascii_case("false"));
+        if legacy::FALSE_MEANS_UNSET.contains(&target) && unset(&value) {
+            notes.insert(0, "'False': not set, as in DCP's run.py".into());
+            self.out
+                .push(format!("# {name} = {written}  # {}", notes.join("; ")));
+            return Ok(());
+        }
+        if let Some(old) = renamed_from {
+            let empty = matches!(&evaluated.value, Value::Str(s) if s.is_empty())
+                || evaluated.value == Value::Bool(false);
+            if empty {
+                notes.insert(
+                    0,
+                    format!("DCP's earlier name of {target}; unset, so unused"),
+                );
+                self.out
+                    .push(format!("# {name} = {written}  # {}", notes.join("; ")));
+                return Ok(());
+            }
+            self.warn(
+                line,
+                old,
+                format!("renamed {target}, as DCP's run.py reads it"),
+            );
+            notes.insert(0, format!("was: {old}, DCP's earlier name of {target}"));
+        } else if target == "REQUIREMENTS" && self.line_of.contains_key(target) {
+            // A REQUIREMENTS_FILE above set it: run.py lets the old name win.
+            self.warn(
+                line,
+                name,
+                "REQUIREMENTS_FILE above wins, as in DCP's run.py".into(),
+            );
+            self.out
+                .push(format!("# {name} = {written}  # REQUIREMENTS_FILE wins"));
+            return Ok(());
+        }
+        if target == "SQS_DEAD_LETTER_QUEUE"
+            && let toml::Value::String(text) = &value
+            && let Some((queue, _)) = legacy::queue_name(text)
+        {
+            notes.insert(
+                0,
+                format!("was: '{text}', reduced to its name as DCP's run.py does"),
+            );
+            self.arn = Some((text.clone(), line));
+            value = toml::Value::String(queue.to_owned());
+        }
         // Type and range checks come from `Config` itself: deserialize this setting alone.
-        let alone = toml::Table::from_iter([(name.clone(), value.clone())]);
+        let alone = toml::Table::from_iter([(target.to_owned(), value.clone())]);
         if let Err(err) = alone.try_into::<Config>() {
             let message = err.to_string();
             return Err(self.error(line, Some(name), message.lines().next().unwrap_or_default()));
         }
-        self.values.insert(name.clone(), evaluated.value);
-        self.set_on.insert(name.clone(), line);
-
-        let mut notes: Vec<String> = (stmt.comments.iter())
-            .map(|c| clean(c.trim_start_matches('#').trim()))
-            .filter(|c| !c.is_empty())
-            .collect();
-        if evaluated.derived {
-            notes.push(format!("was: {}", clean(&source(rest, self.text))));
-        }
-        let mut out = format!("{name} = {value}");
+        let mut out = format!("{target} = {value}");
         if !notes.is_empty() {
             out.push_str("  # ");
             out.push_str(&notes.join("; "));
         }
-        Ok(out)
+        if let Some(&earlier) = self.line_of.get(target) {
+            // REQUIREMENTS above, then a REQUIREMENTS_FILE: the old name wins.
+            self.out[earlier] = format!("# {}  # REQUIREMENTS_FILE below wins", self.out[earlier]);
+        }
+        self.line_of.insert(target.to_owned(), self.out.len());
+        self.out.push(out);
+        Ok(())
+    }
+
+    /// States the value DCP gives each setting the file leaves out (run.py's defaults for
+    /// old configs, then its worker's), so the dcp.toml says what the run will do.
+    fn fill_missing(&mut self) {
+        let source_given = self.line_of.contains_key("SOURCE_BUCKET");
+        let start = self.out.len();
+        self.out.push(String::new());
+        self.out
+            .push("# Settings this config.py leaves out, with the values DCP gives them:".into());
+        for (key, missing, why) in legacy::missing() {
+            if self.line_of.contains_key(key) {
+                continue;
+            }
+            let value = match missing {
+                legacy::Missing::Value(value) => value,
+                legacy::Missing::Like(other) => match self.value_of(other) {
+                    Some(value) => value,
+                    None => continue,
+                },
+            };
+            self.line_of.insert(key.to_owned(), self.out.len());
+            self.out.push(format!("{key} = {value}  # {why}"));
+        }
+        if self.out.len() == start + 2 {
+            self.out.truncate(start);
+        }
+        if !source_given
+            && let Some(&line) = self.set_on.get("DESTINATION_BUCKET")
+            && self.value_of("DESTINATION_BUCKET") != self.value_of("AWS_BUCKET")
+        {
+            self.warn(
+                line,
+                "DESTINATION_BUCKET",
+                "DCP's run.py ignored it without SOURCE_BUCKET (results went to AWS_BUCKET); \
+                 dcp writes results to DESTINATION_BUCKET"
+                    .into(),
+            );
+        }
+    }
+
+    /// The TOML value written for `key` so far, if any.
+    fn value_of(&self, key: &str) -> Option<toml::Value> {
+        let line = self.out.get(*self.line_of.get(key)?)?;
+        let (_, value) = line.split_once(" = ")?;
+        let table: toml::Table = toml::from_str(&format!("v = {value}")).ok()?;
+        table.get("v").cloned()
+    }
+
+    /// Warns when the dead-letter queue's ARN names another region than AWS_REGION, or
+    /// another account than TASK_ROLE_ARN's.
+    fn check_dead_letter_arn(&mut self) {
+        let Some((arn, line)) = self.arn.clone() else {
+            return;
+        };
+        let Some((_, Some(parts))) = legacy::queue_name(&arn) else {
+            return;
+        };
+        let region = match self.value_of("AWS_REGION") {
+            Some(toml::Value::String(region)) => region,
+            _ => Config::default().aws_region,
+        };
+        if parts.region != region {
+            let message = format!(
+                "the ARN's region '{}' is not AWS_REGION '{region}': dcp uses the queue of that \
+                 name in '{region}'",
+                parts.region
+            );
+            self.warn(line, "SQS_DEAD_LETTER_QUEUE", message);
+        }
+        if let Some(toml::Value::String(role)) = self.value_of("TASK_ROLE_ARN")
+            && let Some(account) = legacy::account_of(&role)
+            && account != parts.account
+        {
+            let message = format!(
+                "the ARN's account '{}' is not TASK_ROLE_ARN's account '{account}': dcp uses \
+                 the queue of that name in the account of its credentials",
+                parts.account
+            );
+            self.warn(line, "SQS_DEAD_LETTER_QUEUE", message);
+        }
+    }
+
+    fn warn(&mut self, line: usize, name: &str, message: String) {
+        self.warnings
+            .push(format!("{}:{line}: {name}: {message}", self.origin));
     }
 
     /// Checks the converted settings as every dcp tool will.
-    fn validate(&self, toml: &str) -> Result<(), ImportError> {
-        let Err(err) = Config::parse(toml, "dcp.toml", Path::new("/")) else {
-            return Ok(());
+    fn validate(&self, toml: &str) -> Result<Config, ImportError> {
+        let err = match Config::parse(toml, "dcp.toml", Path::new("/")) {
+            Ok(config) => return Ok(config),
+            Err(err) => err,
         };
         let end = self.text.lines().count().max(1);
         Err(match err {

@@ -43,8 +43,8 @@ proptest! {
              CPU_SHARES = DOCKER_CORES * {factor}\nSQS_MESSAGE_VISIBILITY = ({visibility})\n\
              MACHINE_TYPE = {machines:?}\nSQS_QUEUE_NAME = APP_NAME + 'Queue'\n"
         );
-        if let Ok(toml) = import(&text, "config.py") {
-            let config = Config::parse(&toml, "dcp.toml", Path::new("/")).unwrap();
+        if let Ok(imported) = import(&text, "config.py") {
+            let config = Config::parse(&imported.toml, "dcp.toml", Path::new("/")).unwrap();
             prop_assert_eq!(&config.app_name, &app);
             prop_assert_eq!(u64::from(config.docker_cores), cores);
             prop_assert_eq!(u64::from(config.cpu_shares), cores * factor);

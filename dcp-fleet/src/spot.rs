@@ -41,10 +41,21 @@ fn iso8601(time: SystemTime) -> String {
         .expect("whole seconds format")
 }
 
+/// The EC2 key pair SSH_KEY_NAME names. DCP's config.py names the key file (`NAME.pem`,
+/// "expected to be in ~/.ssh") and its fleet file the key pair (`NAME`); DCP's documentation
+/// asks for the same name in both (troubleshooting_runs.md).
+fn key_pair(ssh_key_name: &str) -> Option<&str> {
+    let name = ssh_key_name.strip_suffix(".pem").unwrap_or(ssh_key_name);
+    (!name.is_empty()).then_some(name)
+}
+
 /// The Spot Fleet request for a DCP fleet file: ValidFrom/ValidUntil (now, a year on),
 /// TargetCapacity = CLUSTER_MACHINES, SpotPrice = MACHINE_PRICE, one launch specification
 /// per MACHINE_TYPE, the second block device's VolumeSize = EBS_VOL_SIZE, UserData joining
 /// ECS_CLUSTER, no public address when ASSIGN_IP is false, and a tag naming the app.
+/// SSH_KEY_NAME (without `.pem`) is the KeyName of a launch specification that has none;
+/// a KeyName in the fleet file is kept, as DCP's run.py sends the fleet file's (a warning
+/// says so when the two differ).
 pub fn fleet_request(file: &Value, config: &Config, now: SystemTime) -> Result<Value, FleetError> {
     check(file)?;
     let (Some(mut request), Some(template)) = (
@@ -58,11 +69,30 @@ pub fn fleet_request(file: &Value, config: &Config, now: SystemTime) -> Result<V
             message: "must be a JSON object".into(),
         });
     };
+    let key = key_pair(&config.ssh_key_name);
+    let theirs = template
+        .get("KeyName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if let Some(key) = key
+        && !theirs.is_empty()
+        && theirs != key
+    {
+        eprintln!(
+            "dcp-fleet: warning: SSH_KEY_NAME: the fleet file's KeyName '{theirs}' is used, \
+             not '{key}' (as in DCP, the fleet file's key pair wins)"
+        );
+    }
     let mut specifications = Vec::new();
     for instance_type in &config.machine_type {
         let mut spec = template.clone();
         spec.insert("InstanceType".into(), json!(instance_type));
         spec.insert("UserData".into(), json!(user_data(&config.ecs_cluster)?));
+        if let Some(key) = key
+            && theirs.is_empty()
+        {
+            spec.insert("KeyName".into(), json!(key));
+        }
         if let Some(ebs) = spec
             .get_mut("BlockDeviceMappings")
             .and_then(Value::as_array_mut)

@@ -13,6 +13,8 @@ use crate::layout::Layout;
 enum Column {
     Metadata(String),
     Field(String),
+    /// A column with no name, as Excel writes for a column once used: it must stay empty.
+    Unnamed,
 }
 
 /// Reads a CSV of groups and returns every task, validated; all problems are reported with
@@ -31,6 +33,7 @@ pub fn read_groups(
     };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
+        .flexible(true)
         .from_reader(input);
     let headers = reader
         .headers()
@@ -40,7 +43,9 @@ pub fn read_groups(
     let mut columns = Vec::with_capacity(headers.len());
     for (i, name) in headers.iter().enumerate() {
         let taken = |key: &str| layout.expands() && layout_key(layout, key);
-        if headers.iter().take(i).any(|earlier| earlier == name) {
+        if name.is_empty() {
+            columns.push(Column::Unnamed);
+        } else if headers.iter().take(i).any(|earlier| earlier == name) {
             errors.push(error(1, name, "column appears twice".into()));
         } else if name.starts_with("Metadata_") && !taken(name) {
             columns.push(Column::Metadata(name.to_owned()));
@@ -90,15 +95,37 @@ pub fn read_groups(
         }
         rows += 1;
         let line = record.position().map_or(0, |p| p.line());
+        if record.len() < columns.len() {
+            let message = format!(
+                "has {} cells, but the header has {}",
+                record.len(),
+                columns.len()
+            );
+            errors.push(error(line, "row", message));
+            continue;
+        }
+        // Cells past the header, as Excel writes them, are as if under a column with no name.
+        let unnamed = (columns.len()..record.len()).map(|_| &Column::Unnamed);
+        let named_or_not = columns.iter().chain(unnamed).zip(record.iter());
+        if let Some((n, (_, value))) = named_or_not
+            .clone()
+            .enumerate()
+            .find(|(_, (c, v))| matches!(c, Column::Unnamed) && !v.is_empty())
+        {
+            let message =
+                format!("`{value}` is under no column name; name the column or remove the value");
+            errors.push(error(line, &format!("column {}", n + 1), message));
+            continue;
+        }
         let mut row_template = template.clone();
         let mut pairs = Vec::new();
-        for (column, value) in columns.iter().zip(record.iter()) {
+        for (column, value) in named_or_not {
             match column {
                 Column::Metadata(key) => pairs.push((key.clone(), value.to_owned())),
                 Column::Field(field) if !value.is_empty() => {
                     row_template.set(field, value.to_owned());
                 }
-                Column::Field(_) => {}
+                Column::Field(_) | Column::Unnamed => {}
             }
         }
         if tasks.bodies().len() + combinations.len() > MAX_TASKS {
@@ -122,7 +149,7 @@ pub fn read_groups(
             }
         }
     }
-    if rows == 0 {
+    if rows == 0 && errors.total == 0 {
         errors.push(error(1, "row", "the CSV has no rows".into()));
     }
     if errors.total > 0 {

@@ -120,6 +120,18 @@ fn a_bad_job_is_refused_whole_and_nothing_is_sent() {
         ),
         "{stderr}"
     );
+    let spaced =
+        golden("examplefly-job.json").replace("Metadata_Position=76", "Metadata_Position=76 ");
+    let out = dcp_queue(d, &["push"], &spaced);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "<stdin>:11: Metadata: the value `76 ` of `Metadata_Position` begins or ends with \
+             whitespace"
+        ),
+        "{stderr}"
+    );
     let duplicate =
         golden("examplefly-job.json").replace("Metadata_Position=76", "Metadata_Position=2");
     let out = dcp_queue(d, &["push"], &duplicate);

@@ -1,5 +1,6 @@
-//! One attempt at one task: check whether it is done already, fetch its pipeline, data
-//! file and images, run CellProfiler, check and publish the results.
+//! One attempt at one task: check whether it is done already, fetch its pipeline and data
+//! file, check what CellProfiler keeps of the pipeline, fetch the images, run CellProfiler,
+//! check and publish the results.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -10,8 +11,13 @@ use dcp_common::outcome::Status;
 use dcp_common::store::{self, StoreError};
 use dcp_common::{Config, Store, Task};
 
+use crate::batch::{self, BatchError, GroupImages};
 use crate::cellprofiler::{self, DataFile, Run};
-use crate::loaddata::{LoadDataCache, LoadDataError, map_file_list};
+use crate::load_check::LoadChecks;
+use crate::loaddata::{
+    Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
+};
+use dcp_common::metadata::join_pairs;
 
 /// The name of CellProfiler's done file, kept out of the published results.
 const DONE_FILE: &str = "cp.is.done";
@@ -25,6 +31,8 @@ pub struct Done {
     pub outputs: Vec<String>,
     /// CellProfiler's exit code, when it ran.
     pub exit_code: Option<i32>,
+    /// What CellProfiler dropped or changed when it loaded the pipeline, if anything.
+    pub detail: Option<String>,
 }
 
 /// A failed attempt: the task goes back to the queue.
@@ -58,6 +66,8 @@ pub struct Attempt<'a, S> {
     pub log: &'a mut File,
     /// The worker's parsed load-data CSVs.
     pub load_data: &'a LoadDataCache,
+    /// The worker's pipeline load checks.
+    pub load_checks: &'a LoadChecks,
 }
 
 impl<S: Store> Attempt<'_, S> {
@@ -80,7 +90,15 @@ impl<S: Store> Attempt<'_, S> {
                 status: Status::SkippedDone,
                 outputs: Vec::new(),
                 exit_code: None,
+                detail: None,
             });
+        }
+        if batch::is_batch_file(&task.data_file) && task.pipeline != task.data_file {
+            let e = BatchError::OtherPipeline {
+                pipeline: task.pipeline.clone(),
+                data_file: task.data_file.clone(),
+            };
+            return Err(fail(e.status(), e));
         }
         let keys = [task.pipeline.clone(), task.data_file.clone()];
         self.note(format!(
@@ -102,7 +120,10 @@ impl<S: Store> Attempt<'_, S> {
             })?
             .try_into()
             .expect("one path per key");
-        let data = self.prepare_data(&data_file, pairs).await?;
+        let findings = self.load_checks.judge(config, &pipeline, self.log).await?;
+        let (data, group_argument) = self
+            .prepare_data(&task.data_file, &data_file, pairs)
+            .await?;
         // The source is read-only to dcp: a local input folder is used only if it exists;
         // otherwise CellProfiler gets an empty folder of the attempt's own.
         let input = match self.store.local_dir(&config.source_bucket, &task.input) {
@@ -124,7 +145,7 @@ impl<S: Store> Attempt<'_, S> {
             output: &output,
             done_file: &done_file,
             data_file: &data,
-            group,
+            group: &group_argument,
         };
         let argv = cellprofiler::argv(config, &run);
         self.note(format!("running {argv:?}"));
@@ -173,6 +194,7 @@ impl<S: Store> Attempt<'_, S> {
             status: Status::Success,
             outputs: published.into_iter().map(|o| o.key).collect(),
             exit_code,
+            detail: findings,
         })
     }
 
@@ -209,75 +231,128 @@ impl<S: Store> Attempt<'_, S> {
         Ok(counted >= c.expected_number_files as usize)
     }
 
-    /// Reduces the data file to the group and points it at the images.
+    /// Points the data file at the group's images, fetched, and returns it with the `-g`
+    /// argument CellProfiler needs for the group: a CSV is written whole (CellProfiler
+    /// numbers image sets by row), the group's rows at the fetched images, other rows at
+    /// a path that does not exist; the argument carries the values as CellProfiler
+    /// compares them (`Metadata_Position=2` for a group `=002` of an integer column).
     async fn prepare_data(
         &mut self,
+        data_key: &str,
         data_file: &Path,
         pairs: &[(String, String)],
-    ) -> Result<DataFile, Failure> {
+    ) -> Result<(DataFile, String), Failure> {
         let extension = data_file
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
-        let root = self.config.mount_root.clone();
-        let read = |p: &Path| {
-            std::fs::read(p)
-                .map_err(|e| fail(Status::DownloadProblem, format!("{}: {e}", p.display())))
+        let config = self.config;
+        let buckets = Buckets::of(config);
+        let input_problem = |e: LoadDataError| match e {
+            LoadDataError::Read(..) => fail(Status::DownloadProblem, e),
+            _ => fail(Status::InputProblem, format!("{data_key}: {e}")),
         };
         match extension.as_deref() {
             Some("csv") => {
-                let data = self.load_data.get(data_file).map_err(|e| match e {
-                    LoadDataError::Read(..) => fail(Status::DownloadProblem, e),
-                    _ => fail(Status::InputProblem, e),
-                })?;
-                let rows = data
-                    .select(pairs)
-                    .map_err(|e| fail(Status::InputProblem, e))?;
-                let located = self.fetch_images(&rows.image_keys(&root)).await?;
+                let data = self.load_data.get(data_file).map_err(input_problem)?;
+                let rows = data.select(pairs).map_err(input_problem)?;
+                let objects = rows.objects(&buckets).map_err(input_problem)?;
+                let located = self.fetch_images(&objects).await?;
                 let csv = self.scratch.join("load_data.csv");
-                rows.write(&csv, &root, |key| located.get(key).cloned())
-                    .map_err(|e| fail(Status::InputProblem, e))?;
-                Ok(DataFile::Csv(csv))
+                let absent = self.scratch.join("not-fetched");
+                let started = std::time::Instant::now();
+                rows.write(&csv, &buckets, &located, &absent)
+                    .map_err(input_problem)?;
+                self.note(format!(
+                    "wrote {} rows ({} of the group) in {} ms; -g {}",
+                    data.len(),
+                    rows.len(),
+                    started.elapsed().as_millis(),
+                    rows.argument()
+                ));
+                Ok((DataFile::Csv(csv), rows.argument().to_owned()))
             }
             Some("txt") => {
-                let text = String::from_utf8_lossy(&read(data_file)?).into_owned();
-                let (keys, _) = map_file_list(&text, &root, |_| None);
-                let located = self.fetch_images(&keys).await?;
-                let (_, mapped) = map_file_list(&text, &root, |key| located.get(key).cloned());
+                let text = std::fs::read(data_file).map_err(|e| {
+                    fail(
+                        Status::DownloadProblem,
+                        format!("{}: {e}", data_file.display()),
+                    )
+                })?;
+                let objects = file_list_objects(&String::from_utf8_lossy(&text), &buckets)
+                    .map_err(input_problem)?;
+                let located = self.fetch_images(&objects).await?;
                 let list = self.scratch.join("file_list.txt");
-                std::fs::write(&list, mapped).map_err(|e| fail(Status::InputProblem, e))?;
-                Ok(DataFile::FileList(list))
+                std::fs::write(&list, write_file_list(&objects, &located))
+                    .map_err(|e| fail(Status::InputProblem, e))?;
+                Ok((DataFile::FileList(list), join_pairs(pairs)))
             }
-            Some("h5") => Ok(DataFile::Batch),
+            Some("h5") => {
+                let failed = |e: BatchError| fail(e.status(), e);
+                let found = GroupImages::read(self.config, self.scratch, data_file, pairs)
+                    .await
+                    .map_err(failed)?;
+                self.note(format!("batch file: group {}", found.group()));
+                let located = self.fetch_images(&found.objects()).await?;
+                let data = found
+                    .rewrite(&located, self.scratch)
+                    .await
+                    .map_err(failed)?;
+                Ok((data, found.group().to_owned()))
+            }
             _ => Err(fail(
                 Status::InputProblem,
-                format!(
-                    "{}: a data file must be .csv, .txt or .h5",
-                    data_file.display()
-                ),
+                format!("{data_key}: a data file must be .csv, .txt or .h5"),
             )),
         }
     }
 
-    async fn fetch_images(&mut self, keys: &[String]) -> Result<HashMap<String, PathBuf>, Failure> {
-        self.note(format!(
-            "fetching {} images from {}",
-            keys.len(),
-            self.config.source_bucket
-        ));
-        let paths = self
-            .store
-            .fetch(
-                &self.config.source_bucket,
-                keys,
-                &self.scratch.join("images"),
-            )
-            .await;
-        let paths = paths.map_err(|e| match e {
+    /// Fetches `objects` from their buckets; returns each one's local path.
+    async fn fetch_images(
+        &mut self,
+        objects: &[Object],
+    ) -> Result<HashMap<Object, PathBuf>, Failure> {
+        let mut buckets: Vec<&str> = Vec::new();
+        for object in objects {
+            if !buckets.contains(&object.bucket.as_str()) {
+                buckets.push(&object.bucket);
+            }
+        }
+        let mut located = HashMap::with_capacity(objects.len());
+        for (n, bucket) in buckets.into_iter().enumerate() {
+            let keys: Vec<String> = objects
+                .iter()
+                .filter(|o| o.bucket == bucket)
+                .map(|o| o.key.clone())
+                .collect();
+            let paths = self
+                .fetch_from(bucket, &keys, &self.scratch.join(format!("images/{n}")))
+                .await?;
+            for (key, path) in keys.into_iter().zip(paths) {
+                let object = Object {
+                    bucket: bucket.to_owned(),
+                    key,
+                };
+                // CellProfiler resolves a relative path against its own folders.
+                let path = std::path::absolute(&path).unwrap_or(path);
+                located.insert(object, path);
+            }
+        }
+        Ok(located)
+    }
+
+    async fn fetch_from(
+        &mut self,
+        bucket: &str,
+        keys: &[String],
+        to: &Path,
+    ) -> Result<Vec<PathBuf>, Failure> {
+        self.note(format!("fetching {} images from {bucket}", keys.len()));
+        let paths = self.store.fetch(bucket, keys, to).await;
+        paths.map_err(|e| match e {
             StoreError::Missing { .. }
             | StoreError::BadKey { .. }
             | StoreError::LinkOutside { .. } => fail(Status::InputProblem, e),
             other => fail(Status::DownloadProblem, other),
-        })?;
-        Ok(keys.iter().cloned().zip(paths).collect())
+        })
     }
 }

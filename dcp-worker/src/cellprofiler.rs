@@ -17,8 +17,14 @@ pub enum DataFile {
     Csv(PathBuf),
     /// `--file-list=TXT`.
     FileList(PathBuf),
-    /// Nothing: the pipeline is a `Batch_data.h5` batch file.
-    Batch,
+    /// A CreateBatchFiles batch file, run as `-p BATCH` (its own pipeline) for `-g GROUP`,
+    /// with `--data-file=CSV` when its LoadData needs a CSV (see [`crate::batch`]).
+    Batch {
+        /// The batch file CellProfiler runs, in place of the task's pipeline.
+        batch: PathBuf,
+        /// LoadData's CSV, when the batch file's pipeline loads images with LoadData.
+        data_file: Option<PathBuf>,
+    },
 }
 
 /// One CellProfiler run of a group.
@@ -34,7 +40,8 @@ pub struct Run<'a> {
     pub done_file: &'a Path,
     /// The load-data file.
     pub data_file: &'a DataFile,
-    /// `-g`: the group as `Key=Value,…`.
+    /// `-g`: the group as `Key=Value,…`, its values as CellProfiler will compare them (a
+    /// batch file: as the batch file records them).
     pub group: &'a str,
 }
 
@@ -49,7 +56,11 @@ pub fn argv(config: &Config, run: &Run<'_>) -> Vec<OsString> {
         arg.push(path);
         arg
     };
-    args.extend(["-c".into(), "-r".into(), "-p".into(), run.pipeline.into()]);
+    let pipeline = match run.data_file {
+        DataFile::Batch { batch, .. } => batch.as_path(),
+        _ => run.pipeline,
+    };
+    args.extend(["-c".into(), "-r".into(), "-p".into(), pipeline.into()]);
     args.extend([
         "-i".into(),
         run.input.into(),
@@ -61,13 +72,15 @@ pub fn argv(config: &Config, run: &Run<'_>) -> Vec<OsString> {
     match run.data_file {
         DataFile::Csv(csv) => args.push(flag("--data-file=", csv)),
         DataFile::FileList(list) => args.push(flag("--file-list=", list)),
-        DataFile::Batch => {}
+        DataFile::Batch { data_file, .. } => {
+            args.extend(data_file.as_deref().map(|csv| flag("--data-file=", csv)));
+        }
     }
     args.extend(["-g".into(), run.group.into()]);
     if config.use_plugins && !config.plugins_directory.is_empty() {
         args.push(flag(
             "--plugins-directory=",
-            Path::new(&config.plugins_directory),
+            &crate::plugins::folder(Path::new(&config.plugins_directory)),
         ));
     }
     if config.always_continue {
@@ -126,13 +139,17 @@ mod tests {
     use std::path::Path;
 
     fn args(config: &Config, data_file: &DataFile) -> Vec<String> {
+        args_for(config, data_file, "Metadata_Plate=P1,Metadata_Well=A01")
+    }
+
+    fn args_for(config: &Config, data_file: &DataFile, group: &str) -> Vec<String> {
         let run = Run {
             pipeline: Path::new("/w/p.cppipe"),
             input: Path::new("/in"),
             output: Path::new("/out"),
             done_file: Path::new("/done"),
             data_file,
-            group: "Metadata_Plate=P1,Metadata_Well=A01",
+            group,
         };
         argv(config, &run)
             .into_iter()
@@ -167,11 +184,24 @@ mod tests {
                 "--always-continue"
             ]
         );
-        let batch = args(&config, &DataFile::Batch);
-        assert!(
-            !batch
-                .iter()
-                .any(|a| a.starts_with("--data-file") || a.starts_with("--file-list"))
+        let batch = DataFile::Batch {
+            batch: "/s/Batch_data.h5".into(),
+            data_file: None,
+        };
+        assert_eq!(
+            args_for(&config, &batch, "Metadata_Plate=P1,Metadata_Well=1")[3..15].join(" "),
+            "-c -r -p /s/Batch_data.h5 -i /in -o /out -d /done \
+             -g Metadata_Plate=P1,Metadata_Well=1"
+        );
+        let batch = DataFile::Batch {
+            batch: "/s/Batch_data.h5".into(),
+            data_file: Some("/s/rows.csv".into()),
+        };
+        let batch = args_for(&config, &batch, "Metadata_Plate=P1");
+        assert_eq!(batch[6], "/s/Batch_data.h5");
+        assert_eq!(
+            batch[13..16],
+            ["--data-file=/s/rows.csv", "-g", "Metadata_Plate=P1"]
         );
     }
 }

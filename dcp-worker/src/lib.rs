@@ -2,10 +2,13 @@
 //! and tell the queue — DCP's cp-worker.py (reference §6), with its known faults fixed.
 
 pub mod attempt;
+pub mod batch;
 pub mod cellprofiler;
 #[cfg(feature = "aws")]
 pub mod cloud;
+pub mod load_check;
 pub mod loaddata;
+pub mod plugins;
 pub mod session;
 pub mod worker;
 

@@ -1,17 +1,41 @@
-//! Load-data files: keep the group's rows of a LoadData CSV and point its image paths at
-//! where the source bucket's objects are; the same mapping for `.txt` file lists.
+//! Load-data files: find a group's rows of a LoadData CSV as CellProfiler will, map the
+//! images they name to objects of the run's buckets, and write the CSV back whole with
+//! those images at their fetched paths; the same mapping for `.txt` file lists.
+
+mod group;
+mod header;
+mod location;
+mod python;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-/// Why a load-data file cannot be used for a group.
+pub use group::GroupRows;
+use header::{Channel, channels, synthetic_well};
+pub use location::{Buckets, Object};
+
+/// Why a load-data file cannot be used for a group. Values are quoted with backticks so
+/// that spaces show.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadDataError {
     /// The CSV is malformed.
     #[error("load-data CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// A row has fewer cells than the header.
+    #[error(
+        "line {line}: has {cells} cells, but the header has {expected} (CellProfiler's \
+         LoadData refuses such a row)"
+    )]
+    ShortRow {
+        /// The 1-based line of the CSV.
+        line: u64,
+        /// The row's cells.
+        cells: usize,
+        /// The header's cells.
+        expected: usize,
+    },
     /// A metadata key of the group is not a column.
     #[error("load-data CSV has no column `{0}` to select the group by")]
     NoColumn(String),
@@ -19,164 +43,103 @@ pub enum LoadDataError {
     #[error("{0}: {1}")]
     Read(PathBuf, std::io::Error),
     /// No row matches the group.
-    #[error("no row of the load-data CSV matches the group {0}")]
+    #[error("no row of the load-data CSV matches the group: {0}")]
     NoRows(String),
+    /// A value matches rows that CellProfiler puts in different groups.
+    #[error(
+        "`{value}` of `{key}` matches rows CellProfiler groups apart ({}); give the value as \
+         the CSV writes it",
+        quoted(.candidates)
+    )]
+    Ambiguous {
+        /// The metadata key.
+        key: String,
+        /// The group's value.
+        value: String,
+        /// The values CellProfiler compares, of the rows matched.
+        candidates: Vec<String>,
+    },
+    /// The value CellProfiler compares cannot be written in its `-g` argument.
+    #[error(
+        "CellProfiler reads `{key}` of the group's rows as `{value}`, which holds ',' or '=' \
+         and cannot be given to its -g argument"
+    )]
+    GroupArgument {
+        /// The metadata key.
+        key: String,
+        /// The value CellProfiler compares.
+        value: String,
+    },
+    /// A cell of a group row names a file the run may not read.
+    #[error("line {line}: {column}: `{cell}` {reason}")]
+    Refused {
+        /// The 1-based line of the CSV or file list.
+        line: u64,
+        /// The column (or `file list`).
+        column: String,
+        /// The cell or line.
+        cell: String,
+        /// Why.
+        reason: String,
+    },
 }
 
-/// A cell as LoadData compares it: as a number when it reads as one (`002` is 2, so a
-/// group `Metadata_Position=2` selects it, as CellProfiler's `-g` does), else as text.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum CellKey {
-    Number(u64),
-    Text(String),
-}
-
-impl CellKey {
-    fn of(cell: &str) -> Self {
-        match cell.parse::<f64>() {
-            Ok(n) if n.is_finite() => CellKey::Number((n + 0.0).to_bits()),
-            _ => CellKey::Text(cell.to_owned()),
-        }
-    }
-}
-
-/// Rows by their value in one column.
-type ColumnIndex = HashMap<CellKey, Vec<usize>>;
-
-/// The key under `mount_root` of an absolute path, or `None` when it lies elsewhere.
-pub fn key_under_root(path: &str, mount_root: &str) -> Option<String> {
-    let root = mount_root.trim_end_matches('/');
-    let rest = path.strip_prefix(root)?.strip_prefix('/')?;
-    Some(rest.trim_start_matches('/').to_owned())
+fn quoted(values: &[String]) -> String {
+    let list: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+    list.join(", ")
 }
 
 /// A parsed LoadData CSV.
 pub struct LoadData {
     headers: csv::StringRecord,
     rows: Vec<csv::StringRecord>,
-    /// (PathName column, FileName column) index pairs.
-    images: Vec<(usize, usize)>,
+    channels: Vec<Channel>,
+    /// The well row and well column CellProfiler joins into a synthetic `Metadata_Well`.
+    synthetic_well: Option<(usize, usize)>,
     /// Indexes of the metadata columns groups were selected by, built on first use.
-    indexes: Mutex<HashMap<usize, Arc<ColumnIndex>>>,
-}
-
-/// The rows of a [`LoadData`] CSV that belong to one group.
-pub struct GroupRows<'a> {
-    data: &'a LoadData,
-    rows: Vec<usize>,
+    indexes: Mutex<HashMap<usize, Arc<group::ColumnIndex>>>,
 }
 
 impl LoadData {
-    /// Parses a LoadData CSV.
+    /// Parses a LoadData CSV. As LoadData does (`prepare_run`), the cells of a row past
+    /// the header's are dropped (an Excel export's trailing comma), and a row with fewer is
+    /// refused.
     pub fn parse(csv_text: &[u8]) -> Result<Self, LoadDataError> {
-        let mut reader = csv::Reader::from_reader(csv_text);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(csv_text);
         let headers = reader.headers()?.clone();
-        let rows = reader.records().collect::<Result<_, _>>()?;
-        let images = image_columns(&headers);
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let mut record = record?;
+            if record.len() < headers.len() {
+                return Err(LoadDataError::ShortRow {
+                    line: record.position().map_or(0, |p| p.line()),
+                    cells: record.len(),
+                    expected: headers.len(),
+                });
+            }
+            record.truncate(headers.len());
+            rows.push(record);
+        }
+        let channels = channels(&headers);
         Ok(LoadData {
             indexes: Mutex::default(),
+            synthetic_well: synthetic_well(&headers),
             headers,
             rows,
-            images,
+            channels,
         })
     }
 
-    /// The index of a column: its rows by value, in row order.
-    fn index(&self, column: usize) -> Arc<ColumnIndex> {
-        let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
-        let index = indexes.entry(column).or_insert_with(|| {
-            let mut index = ColumnIndex::new();
-            for (r, row) in self.rows.iter().enumerate() {
-                index
-                    .entry(CellKey::of(row.get(column).unwrap_or("")))
-                    .or_default()
-                    .push(r);
-            }
-            Arc::new(index)
-        });
-        Arc::clone(index)
+    /// The number of rows (image sets).
+    pub fn len(&self) -> usize {
+        self.rows.len()
     }
 
-    /// The rows whose metadata columns equal the group's values.
-    pub fn select(&self, group: &[(String, String)]) -> Result<GroupRows<'_>, LoadDataError> {
-        let mut columns = Vec::with_capacity(group.len());
-        for (key, value) in group {
-            let index = self
-                .headers
-                .iter()
-                .position(|h| h == key)
-                .ok_or_else(|| LoadDataError::NoColumn(key.clone()))?;
-            columns.push((index, value.as_str()));
-        }
-        let mut rows: Option<Vec<usize>> = None;
-        for (column, value) in columns {
-            let index = self.index(column);
-            let matching = index
-                .get(&CellKey::of(value))
-                .map_or(&[][..], Vec::as_slice);
-            rows = Some(match rows {
-                None => matching.to_vec(),
-                Some(kept) => kept
-                    .into_iter()
-                    .filter(|r| matching.binary_search(r).is_ok())
-                    .collect(),
-            });
-        }
-        let rows = rows.unwrap_or_default();
-        if rows.is_empty() {
-            let text: Vec<String> = group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            return Err(LoadDataError::NoRows(text.join(",")));
-        }
-        Ok(GroupRows { data: self, rows })
-    }
-}
-
-impl GroupRows<'_> {
-    fn records(&self) -> impl Iterator<Item = &csv::StringRecord> {
-        self.rows.iter().map(|&r| &self.data.rows[r])
-    }
-
-    /// The keys, under `mount_root` in the source bucket, of every image the rows name.
-    pub fn image_keys(&self, mount_root: &str) -> Vec<String> {
-        let mut keys: Vec<String> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for row in self.records() {
-            for &(path_col, file_col) in &self.data.images {
-                let full = join(&row[path_col], &row[file_col]);
-                if let Some(key) = key_under_root(&full, mount_root)
-                    && seen.insert(key.clone())
-                {
-                    keys.push(key);
-                }
-            }
-        }
-        keys
-    }
-
-    /// Writes the rows as CSV with every PathName under `mount_root` replaced by the folder
-    /// `locate` gives for the image's key.
-    pub fn write(
-        &self,
-        to: &Path,
-        mount_root: &str,
-        locate: impl Fn(&str) -> Option<PathBuf>,
-    ) -> std::io::Result<()> {
-        let mut writer = csv::Writer::from_path(to)?;
-        writer.write_record(&self.data.headers)?;
-        for row in self.records() {
-            let mut cells: Vec<String> = row.iter().map(str::to_owned).collect();
-            for &(path_col, file_col) in &self.data.images {
-                let full = join(&row[path_col], &row[file_col]);
-                let folder = key_under_root(&full, mount_root)
-                    .and_then(|key| locate(&key))
-                    .and_then(|p| p.parent().map(Path::to_owned));
-                if let Some(folder) = folder {
-                    cells[path_col] = folder.to_string_lossy().into_owned();
-                }
-            }
-            writer.write_record(&cells)?;
-        }
-        writer.flush()
+    /// Whether the CSV has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 }
 
@@ -221,51 +184,39 @@ impl LoadDataCache {
     }
 }
 
-fn join(folder: &str, file: &str) -> String {
-    format!("{}/{}", folder.trim_end_matches('/'), file)
-}
-
-/// PathName_X / FileName_X column pairs (also ObjectsPathName_X / ObjectsFileName_X).
-fn image_columns(headers: &csv::StringRecord) -> Vec<(usize, usize)> {
-    let mut pairs = Vec::new();
-    for (i, header) in headers.iter().enumerate() {
-        for (path_prefix, file_prefix) in [
-            ("PathName_", "FileName_"),
-            ("ObjectsPathName_", "ObjectsFileName_"),
-        ] {
-            if let Some(channel) = header.strip_prefix(path_prefix) {
-                let file = format!("{file_prefix}{channel}");
-                if let Some(j) = headers.iter().position(|h| h == file) {
-                    pairs.push((i, j));
-                }
-            }
+/// The object of each non-empty line of a `.txt` file list (CellProfiler's
+/// `read_file_list`: one path or URL per line, stripped), by the rules of
+/// [`Buckets::locate`]; a line naming a file outside the run's buckets is refused. A
+/// leading byte-order mark is dropped, as the CSV reader drops it.
+pub fn file_list_objects(text: &str, buckets: &Buckets<'_>) -> Result<Vec<Object>, LoadDataError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut objects = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
         }
+        let object = buckets
+            .locate(line)
+            .map_err(|reason| LoadDataError::Refused {
+                line: n as u64 + 1,
+                column: "file list".into(),
+                cell: line.to_owned(),
+                reason,
+            })?;
+        objects.push(object);
     }
-    pairs
+    Ok(objects)
 }
 
-/// The keys of a `.txt` file list's lines under `mount_root`, and the list rewritten with
-/// `locate`'s paths (lines elsewhere are kept as they are).
-pub fn map_file_list(
-    text: &str,
-    mount_root: &str,
-    locate: impl Fn(&str) -> Option<PathBuf>,
-) -> (Vec<String>, String) {
-    let mut keys = Vec::new();
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        match key_under_root(line, mount_root) {
-            Some(key) => {
-                let local =
-                    locate(&key).map_or(line.to_owned(), |p| p.to_string_lossy().into_owned());
-                keys.push(key);
-                out.push_str(&local);
-            }
-            None => out.push_str(line),
-        }
+/// A file list of the fetched paths of `objects`, one per line.
+pub fn write_file_list(objects: &[Object], located: &HashMap<Object, PathBuf>) -> String {
+    let mut out = String::new();
+    for object in objects {
+        out.push_str(&located[object].to_string_lossy());
         out.push('\n');
     }
-    (keys, out)
+    out
 }
 
 #[cfg(test)]

@@ -22,26 +22,35 @@ pub enum RunError {
     /// The queue failed.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The plugins could not be prepared (before any task was received).
+    #[error("cannot prepare the plugins: {0}")]
+    Plugins(#[from] crate::plugins::PluginError),
 }
 
-/// The kind of the backend's or the queue's error; signals failing is a failure.
+/// The kind of the backend's or the queue's error; signals or plugin preparation failing
+/// is a failure.
 impl dcp_common::exit::Classify for RunError {
     fn kind(&self) -> dcp_common::exit::Kind {
         match self {
-            RunError::Signals(_) => dcp_common::exit::Kind::Failure,
+            RunError::Signals(_) | RunError::Plugins(_) => dcp_common::exit::Kind::Failure,
             RunError::Backend(e) => e.kind(),
             RunError::Queue(e) => e.kind(),
         }
     }
 }
 
-/// Runs the worker with `config` until the queue is done (or a signal, or a spot
-/// interruption notice, stops it); `emit` receives each attempt's outcome as one JSON line.
+/// Prepares the plugins ([`crate::plugins::prepare`]), then runs the worker with `config`
+/// until the queue is done (or a signal, or a spot interruption notice, stops it); `emit`
+/// receives each attempt's outcome as one JSON line.
 pub async fn run(
     config: &Config,
     options: WorkerOptions,
     emit: &(dyn Fn(&str) + Sync),
 ) -> Result<(), RunError> {
+    let prepared = config.clone();
+    tokio::task::spawn_blocking(move || crate::plugins::prepare(&prepared))
+        .await
+        .expect("preparing the plugins does not panic")?;
     // `stop` lives to the end: the worker takes a closed channel for a shutdown.
     let (stop, shutdown) = watch::channel(false);
     let mut terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;

@@ -15,6 +15,7 @@ use dcp_common::{Config, Queue, QueueError, Store, Task};
 use tokio::sync::{mpsc, watch};
 
 use crate::attempt::{Attempt, Done, Failure};
+use crate::load_check::LoadChecks;
 use crate::loaddata::LoadDataCache;
 
 /// How a worker runs.
@@ -55,6 +56,7 @@ pub struct Worker<'a, Q, S> {
     options: WorkerOptions,
     shutdown: watch::Receiver<bool>,
     load_data: LoadDataCache,
+    load_checks: LoadChecks,
     attempt_logs: Option<mpsc::UnboundedSender<AttemptLog>>,
 }
 
@@ -78,6 +80,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             options,
             shutdown,
             load_data: LoadDataCache::default(),
+            load_checks: LoadChecks::default(),
             attempt_logs: None,
         }
     }
@@ -200,7 +203,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             }
         };
         let (status, outputs, exit_code, detail) = match result {
-            Ok(done) => (done.status, done.outputs, done.exit_code, None),
+            Ok(done) => (done.status, done.outputs, done.exit_code, done.detail),
             Err(f) => (f.status, Vec::new(), f.exit_code, Some(f.detail)),
         };
         Ok(Some(Outcome {
@@ -342,6 +345,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             scratch,
             log: &mut log,
             load_data: &self.load_data,
+            load_checks: &self.load_checks,
         };
         attempt.run(task, group, pairs, prefix).await
     }

@@ -1,8 +1,19 @@
 //! Property tests of load-data row selection through its public API: no CSV or group
 //! panics, and a group gets exactly the rows whose metadata equal its values.
 
-use dcp_worker::loaddata::LoadData;
+use dcp_worker::loaddata::{Buckets, LoadData};
 use proptest::prelude::*;
+
+fn buckets() -> Buckets<'static> {
+    Buckets {
+        mount_root: "/home/ubuntu/bucket/",
+        named: [
+            ("SOURCE_BUCKET", "src"),
+            ("DESTINATION_BUCKET", "dst"),
+            ("WORKSPACE_BUCKET", "src"),
+        ],
+    }
+}
 
 proptest! {
     #[test]
@@ -18,7 +29,7 @@ proptest! {
         if let Ok(data) = LoadData::parse(&text)
             && let Ok(rows) = data.select(&group)
         {
-            let _ = rows.image_keys("/home/ubuntu/bucket");
+            let _ = rows.objects(&buckets());
         }
     }
 
@@ -45,7 +56,9 @@ proptest! {
             .collect();
         match data.select(&group) {
             Ok(selected) => {
-                prop_assert_eq!(selected.image_keys("/home/ubuntu/bucket"), expected);
+                let objects = selected.objects(&buckets()).unwrap();
+                let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
+                prop_assert_eq!(keys, expected);
             }
             Err(_) => prop_assert!(expected.is_empty()),
         }

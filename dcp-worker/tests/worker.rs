@@ -32,7 +32,13 @@ fn success_publishes_outputs_files_the_log_and_deletes_the_task() {
     );
     let log = std::fs::read_to_string(run.result(log_key)).unwrap();
     assert!(log.contains("stand-in running Metadata_Plate=P1"), "{log}");
-    // The CSV handed to CellProfiler held the group's row only, with the image's real folder.
+    // The stand-in has no Python of CellProfiler's: the pipeline load check is skipped.
+    assert!(
+        log.contains("pipeline load check skipped: cannot find CellProfiler's Python"),
+        "{log}"
+    );
+    assert_eq!(lines[0].get("detail"), None);
+    // CellProfiler was given the group and a load-data file.
     let starts = std::fs::read_to_string(run.path().join("starts.txt")).unwrap();
     assert!(
         starts.contains("-g Metadata_Plate=P1") && starts.contains("--data-file="),
@@ -226,32 +232,37 @@ fn sigterm_hands_the_task_back_at_once() {
 }
 
 #[test]
-fn file_lists_and_batch_files_are_handed_over() {
+fn file_lists_are_handed_over() {
     let run = RunDir::new("");
     let list = "/home/ubuntu/bucket/img/P1.tif\n/home/ubuntu/bucket/img/P2.tif\n";
     std::fs::write(run.path().join("bucket/w/files.txt"), list).unwrap();
-    std::fs::write(run.path().join("bucket/w/Batch_data.h5"), "batch").unwrap();
     let job = r#"{"pipeline": "w/p.cppipe", "data_file": "w/files.txt", "input": "img/", "output": "txt",
         "groups": [{"Metadata": "Metadata_Plate=P1"}]}"#;
-    dcp_tests::stdout_ok(run.queue(&["push"], job));
-    let job = r#"{"pipeline": "w/Batch_data.h5", "data_file": "w/Batch_data.h5", "input": "img/", "output": "h5",
-        "groups": [{"Metadata": "Metadata_Plate=P2"}]}"#;
     dcp_tests::stdout_ok(run.queue(&["push"], job));
     let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
     assert!(lines.iter().all(|l| l["status"] == "success"), "{lines:?}");
     let starts = std::fs::read_to_string(run.path().join("starts.txt")).unwrap();
-    let mut starts = starts.lines();
-    let (txt, h5) = (starts.next().unwrap(), starts.next().unwrap());
+    let txt = starts.lines().next().unwrap();
     assert!(
         txt.contains("--file-list=") && !txt.contains("--data-file"),
         "{txt}"
     );
-    assert!(
-        h5.contains("Batch_data.h5 -i")
-            && !h5.contains("--data-file")
-            && !h5.contains("--file-list"),
-        "{h5}"
-    );
+}
+
+#[test]
+fn a_batch_file_without_cellprofilers_python_is_refused_before_cellprofiler_runs() {
+    // The stand-in is a shell script with no Python beside it: nothing can read the batch
+    // file's image list, so nothing is fetched and CellProfiler does not start.
+    let run = RunDir::new("JOB_RETRIES = 1");
+    std::fs::write(run.path().join("bucket/w/Batch_data.h5"), "batch").unwrap();
+    let job = r#"{"pipeline": "w/Batch_data.h5", "data_file": "w/Batch_data.h5", "input": "img/", "output": "h5",
+        "groups": [{"Metadata": "Metadata_Plate=P2"}]}"#;
+    dcp_tests::stdout_ok(run.queue(&["push"], job));
+    let lines = outcomes(&run.worker("ok", &["--retry-delay", "0"]).output().unwrap());
+    assert_eq!(lines[0]["status"], "input-problem", "{lines:?}");
+    let detail = lines[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("cannot read batch files"), "{detail}");
+    assert_eq!(run.starts(), 0);
 }
 
 #[test]
@@ -418,6 +429,35 @@ fn a_task_dcp_pushed_with_an_ambiguous_structure_names_its_group() {
     let detail = lines[0]["detail"].as_str().unwrap();
     assert!(
         detail.contains("ambiguous") && detail.contains("Metadata_Well"),
+        "{detail}"
+    );
+    assert_eq!(run.starts(), 0);
+}
+
+#[test]
+fn a_task_dcp_sent_with_a_batch_file_and_another_pipeline_is_refused() {
+    use dcp_common::Queue;
+    let run = RunDir::new("JOB_RETRIES = 1");
+    // Past dcp-queue's checks, as DCP's submitJob sends it: CellProfiler would run the
+    // batch file's own pipeline, not the one the task names.
+    let body = r#"{"Metadata": "Metadata_Plate=P1", "pipeline": "w/p.cppipe", "output": "out", "input": "img/", "data_file": "w/Batch_data.h5"}"#;
+    let spec = dcp_common::QueueSpec {
+        name: "StandinQueue".into(),
+        dead_letter_queue: "StandinDeadMessages".into(),
+        visibility_timeout: Duration::from_secs(60),
+        max_receives: 1,
+    };
+    let queue =
+        dcp_common::EmbeddedQueue::open(&run.path().join("dcp-queue.sqlite"), spec).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(queue.send(&[body.to_owned()]))
+        .unwrap();
+    let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
+    assert_eq!(lines[0]["status"], "input-problem");
+    let detail = lines[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`w/p.cppipe` is not the batch file `w/Batch_data.h5`"),
         "{detail}"
     );
     assert_eq!(run.starts(), 0);

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the built dcp binaries: find them, run them with stdin, and
 //! compare their output with golden files.
 
+pub mod batch_file;
+pub mod measurements;
 pub mod moto;
 
 use std::io::Write;
@@ -89,14 +91,19 @@ pub fn assert_exit(out: &Output, code: i32) {
     );
 }
 
-/// The CellProfiler `scripts/install-cellprofiler` installs, or the one `DCP_CELLPROFILER`
-/// names.
+/// The CellProfiler `DCP_CELLPROFILER` names, or else the one `scripts/install-cellprofiler`
+/// installs (it prints the path; installing takes a minute the first time).
 pub fn cellprofiler() -> PathBuf {
     let path = std::env::var_os("DCP_CELLPROFILER")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").expect("HOME is set");
-            Path::new(&home).join(".cache/dcp/venvs/cellprofiler-5.0.0.dev784/bin/cellprofiler")
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-cellprofiler");
+            let out = Command::new(&script)
+                .stderr(Stdio::inherit())
+                .output()
+                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+            PathBuf::from(stdout_ok(out).trim_end())
         });
     assert!(
         path.exists(),

@@ -27,6 +27,7 @@ async fn start_requests_the_spot_fleet_with_dcps_overrides() {
     std::fs::write(
         d.join("dcp.toml"),
         "BACKEND = \"aws\"\nAPP_NAME = \"Spot\"\nAWS_BUCKET = \"logs\"\nECS_CLUSTER = \"dcp-spot\"\nCLUSTER_MACHINES = 2\n\
+         SSH_KEY_NAME = \"lab-key.pem\"\n\
          TASKS_PER_MACHINE = 2\nMACHINE_TYPE = [\"m5.xlarge\", \"c5.xlarge\"]\nMACHINE_PRICE = 0.25\nEBS_VOL_SIZE = 35\n",
     )
     .unwrap();
@@ -36,7 +37,6 @@ async fn start_requests_the_spot_fleet_with_dcps_overrides() {
         "TerminateInstancesWithExpiration": true,
         "LaunchSpecifications": [{
             "ImageId": image,
-            "KeyName": "lab-key",
             "IamInstanceProfile": {"Arn": "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole"},
             "BlockDeviceMappings": [
                 {"DeviceName": "/dev/xvda", "Ebs": {"DeleteOnTermination": true, "VolumeType": "gp3", "VolumeSize": 8}},
@@ -90,6 +90,10 @@ async fn start_requests_the_spot_fleet_with_dcps_overrides() {
         .map(|s| s.instance_type().unwrap().as_str())
         .collect();
     assert_eq!(types, ["m5.xlarge", "c5.xlarge"]);
+    // The fleet file names no key pair: SSH_KEY_NAME's, without '.pem', is every instance's.
+    for spec in config.launch_specifications() {
+        assert_eq!(spec.key_name(), Some("lab-key"));
+    }
     let services = ecs
         .describe_services()
         .cluster("dcp-spot")

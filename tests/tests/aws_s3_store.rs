@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use dcp_common::Store;
+use dcp_common::config::UploadFlags;
 use dcp_common::store::{Placement, S3Store, StoreError, publish, record};
 use dcp_tests::moto::{Moto, keys};
 
@@ -48,9 +49,7 @@ async fn large_files_go_up_in_parts_and_read_back_whole() {
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
     // Above an 8 MiB threshold, in 5 MiB parts (S3's smallest, which moto enforces): 3 parts.
-    let store = S3Store::new(s3.clone(), "")
-        .unwrap()
-        .with_multipart(8 * MIB, 5 * MIB);
+    let store = S3Store::new(s3.clone(), Default::default()).with_multipart(8 * MIB, 5 * MIB);
     let dir = tempfile::tempdir().unwrap();
     let big = pattern(11 * MIB + 12_345);
     write(dir.path(), "out/big.tif", &big);
@@ -90,9 +89,7 @@ async fn a_failed_multipart_upload_is_aborted() {
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
     // 1 MiB parts are below S3's 5 MiB minimum: completing the upload fails.
-    let store = S3Store::new(s3.clone(), "")
-        .unwrap()
-        .with_multipart(2 * MIB, MIB);
+    let store = S3Store::new(s3.clone(), Default::default()).with_multipart(2 * MIB, MIB);
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "big.bin", &pattern(3 * MIB));
 
@@ -134,7 +131,7 @@ async fn publish_merges_into_a_shared_folder_and_records_each_task() {
     let moto = Moto::start();
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
-    let store = S3Store::new(s3.clone(), "").unwrap();
+    let store = S3Store::new(s3.clone(), Default::default());
     // Six files of an earlier step are already in the plate's folder.
     for i in 0..6 {
         put(&s3, &format!("run/P1/illum{i}.npy"), b"earlier").await;
@@ -194,7 +191,7 @@ async fn publish_never_replaces_another_tasks_object() {
     let moto = Moto::start();
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("results").send().await.unwrap();
-    let store = S3Store::new(s3.clone(), "").unwrap();
+    let store = S3Store::new(s3.clone(), Default::default());
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");
     write(&a, "Image.csv", b"task A");
@@ -248,4 +245,60 @@ async fn publish_never_replaces_another_tasks_object() {
         b"task A again"
     );
     assert_eq!(get(&s3, "results", "run/P1/A01/Image.csv").await.0, b"well");
+}
+
+/// UPLOAD_FLAGS as DCP documents them for a collaborator's bucket, plus encryption and a
+/// storage class: every object published (one PutObject or a multipart upload) carries
+/// them, read back through the SDK.
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_flags_set_each_published_objects_acl_encryption_and_class() {
+    let moto = Moto::start();
+    let s3 = moto.s3_client().await;
+    s3.create_bucket().bucket("results").send().await.unwrap();
+    let flags = UploadFlags::parse(
+        "--acl public-read --sse aws:kms --sse-kms-key-id dcp-test-key --storage-class STANDARD_IA \
+         --metadata-directive REPLACE",
+    )
+    .unwrap();
+    let store = S3Store::new(s3.clone(), flags).with_multipart(8 * MIB, 5 * MIB);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "out/big.tif", &pattern(11 * MIB));
+    write(dir.path(), "out/Image.csv", b"a\n1\n");
+    publish(&store, "results", "run/P1", "G=1", &dir.path().join("out"))
+        .await
+        .unwrap();
+    for key in ["run/P1/big.tif", "run/P1/Image.csv"] {
+        let head = s3
+            .head_object()
+            .bucket("results")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            head.server_side_encryption().map(|s| s.as_str()),
+            Some("aws:kms"),
+            "{key}"
+        );
+        assert_eq!(head.ssekms_key_id(), Some("dcp-test-key"), "{key}");
+        assert_eq!(
+            head.storage_class().map(|s| s.as_str()),
+            Some("STANDARD_IA"),
+            "{key}"
+        );
+        let acl = s3
+            .get_object_acl()
+            .bucket("results")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let public_read = acl.grants().iter().any(|g| {
+            g.permission().map(|p| p.as_str()) == Some("READ")
+                && g.grantee()
+                    .and_then(|e| e.uri())
+                    .is_some_and(|u| u.ends_with("/global/AllUsers"))
+        });
+        assert!(public_read, "{key}: {:?}", acl.grants());
+    }
 }

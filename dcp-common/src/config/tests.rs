@@ -109,3 +109,95 @@ fn numbers_outside_their_range_are_refused_before_any_conversion() {
         assert!(err.contains(key) && err.contains("at most"), "{key}: {err}");
     }
 }
+
+#[test]
+fn upload_flags_are_read_once_into_options_and_refused_by_flag() {
+    let c = parse(
+        "AWS_BUCKET = 'b'\nUPLOAD_FLAGS = '--acl bucket-owner-full-control --metadata-directive REPLACE'\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.upload_flags.acl.as_deref(),
+        Some("bucket-owner-full-control")
+    );
+    assert_eq!(
+        c.upload_flags.metadata_directive.as_deref(),
+        Some("REPLACE")
+    );
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!(
+        json["UPLOAD_FLAGS"],
+        "--acl bucket-owner-full-control --metadata-directive REPLACE"
+    );
+    // DCP's run.py wrote 'False' for none.
+    assert!(
+        parse("AWS_BUCKET = 'b'\nUPLOAD_FLAGS = 'False'\n")
+            .unwrap()
+            .upload_flags
+            .is_empty()
+    );
+    for text in [
+        "AWS_BUCKET = 'b'\nUPLOAD_FLAGS = '--acl private --recursive'\n",
+        "{\"AWS_BUCKET\": \"b\", \"UPLOAD_FLAGS\": \"--recursive\"}",
+    ] {
+        let err = parse(text).unwrap_err();
+        assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+        let err = err.to_string();
+        assert!(
+            err.contains("UPLOAD_FLAGS") && err.contains("'--recursive' is not supported"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn settings_dcp_does_not_act_on_are_noticed() {
+    let keys = |text: &str| -> Vec<&'static str> {
+        parse(text)
+            .unwrap()
+            .notices()
+            .iter()
+            .map(|n| n.key)
+            .collect()
+    };
+    assert!(
+        keys("AWS_BUCKET = 'b'\n").is_empty(),
+        "the defaults need no notice"
+    );
+    assert_eq!(
+        keys(
+            "AWS_BUCKET = 'b'\nDOWNLOAD_FILES = 'False'\nAUTO_MONITOR = 'True'\n\
+             SSH_KEY_NAME = 'k.pem'\nUPLOAD_FLAGS = '--acl private'\nUPDATE_PLUGINS = true\n\
+             PLUGINS_COMMIT = 'v1'\nINSTALL_REQUIREMENTS = true\n"
+        ),
+        [
+            "DOWNLOAD_FILES",
+            "AUTO_MONITOR",
+            "UPDATE_PLUGINS",
+            "PLUGINS_COMMIT",
+            "INSTALL_REQUIREMENTS",
+            "SSH_KEY_NAME",
+            "UPLOAD_FLAGS"
+        ]
+    );
+    // On AWS the key name and the upload flags work.
+    assert!(
+        keys("BACKEND = 'aws'\nAWS_BUCKET = 'b'\nSSH_KEY_NAME = 'k.pem'\nUPLOAD_FLAGS = '--acl private'\n")
+            .is_empty()
+    );
+    assert_eq!(
+        keys("AWS_BUCKET = 'b'\nUSE_PLUGINS = true\nUPDATE_PLUGINS = true\n"),
+        ["USE_PLUGINS"]
+    );
+    assert_eq!(
+        keys(
+            "AWS_BUCKET = 'b'\nUSE_PLUGINS = true\nPLUGINS_DIRECTORY = '/p'\nREQUIREMENTS = 'cellpose'\n"
+        ),
+        ["REQUIREMENTS"]
+    );
+    assert!(keys(
+        "AWS_BUCKET = 'b'\nUSE_PLUGINS = true\nPLUGINS_DIRECTORY = '/p'\nINSTALL_REQUIREMENTS = true\n\
+         REQUIREMENTS = 'cellpose'\nUPDATE_PLUGINS = true\n"
+    )
+    .is_empty());
+}

@@ -47,15 +47,12 @@ impl Classify for SendError {
     }
 }
 
-/// A key that would leave its bucket (by its text or through a symbolic link) and store
-/// settings that cannot be used are bad input;
-/// the rest happens while working.
+/// A key that would leave its bucket (by its text or through a symbolic link) is bad
+/// input; the rest happens while working.
 impl Classify for StoreError {
     fn kind(&self) -> Kind {
         match self {
-            StoreError::BadKey { .. }
-            | StoreError::LinkOutside { .. }
-            | StoreError::Settings(_) => Kind::BadInput,
+            StoreError::BadKey { .. } | StoreError::LinkOutside { .. } => Kind::BadInput,
             StoreError::Missing { .. }
             | StoreError::Occupied { .. }
             | StoreError::Service { .. }

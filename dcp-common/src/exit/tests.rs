@@ -22,7 +22,10 @@ fn input_errors_of_every_module_are_bad_input_under_any_context() {
     let bad = [
         anyhow::Error::new(BackendError::NotBuilt),
         anyhow::Error::new(ConfigError::NotFound("x".into())).context("reading settings"),
-        anyhow::Error::new(StoreError::Settings("UPLOAD_FLAGS: x".into())),
+        anyhow::Error::new(StoreError::BadKey {
+            bucket: "b".into(),
+            key: "../x".into(),
+        }),
         anyhow::Error::new(InputFileError::Unreadable {
             path: "job.json".into(),
             source: std::io::ErrorKind::NotFound.into(),

@@ -131,6 +131,23 @@ fn placeholders_name_metadata() {
 }
 
 #[test]
+fn a_batch_file_is_its_own_pipeline() {
+    let mut template = JobTemplate {
+        pipeline: "w/Batch_data.h5".into(),
+        data_file: "w/Batch_data.h5".into(),
+        input: "i".into(),
+        output: "o".into(),
+        ..Default::default()
+    };
+    let group = || Metadata::Text("Metadata_Plate=P7".into());
+    assert!(template.task(group()).is_ok());
+    template.pipeline = "w/analysis.cppipe".into();
+    let (field, message) = template.task(group()).unwrap_err();
+    assert_eq!(field, "pipeline");
+    assert!(message.contains("w/Batch_data.h5"), "{message}");
+}
+
+#[test]
 fn templates_leave_groups_to_the_csv() {
     let template =
         parse_template(r#"{"_c": "x", "pipeline": "p", "output": "o"}"#, "t.json").unwrap();

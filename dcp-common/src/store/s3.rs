@@ -10,10 +10,12 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectCannedAcl,
+    ServerSideEncryption, StorageClass,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::{Object, Placement, Store, StoreError};
+use crate::config::UploadFlags;
 use crate::prefix::check_relative;
 
 /// Transfers in flight at once for one task.
@@ -25,10 +27,32 @@ pub const MULTIPART_THRESHOLD: u64 = 64 << 20;
 /// The size of each part of a multipart upload (the last may be smaller).
 pub const PART_SIZE: u64 = 16 << 20;
 
+/// `$request` (a PutObject or CreateMultipartUpload builder) with the object options of
+/// UPLOAD_FLAGS: `--acl`, `--sse`, `--sse-kms-key-id` and `--storage-class`.
+macro_rules! with_flags {
+    ($request:expr, $flags:expr) => {{
+        let flags: &UploadFlags = $flags;
+        let mut request = $request;
+        if let Some(acl) = &flags.acl {
+            request = request.acl(ObjectCannedAcl::from(acl.as_str()));
+        }
+        if let Some(sse) = &flags.sse {
+            request = request.server_side_encryption(ServerSideEncryption::from(sse.as_str()));
+        }
+        if let Some(key_id) = &flags.sse_kms_key_id {
+            request = request.ssekms_key_id(key_id);
+        }
+        if let Some(class) = &flags.storage_class {
+            request = request.storage_class(StorageClass::from(class.as_str()));
+        }
+        request
+    }};
+}
+
 /// Buckets on S3.
 pub struct S3Store {
     client: Client,
-    acl: Option<ObjectCannedAcl>,
+    flags: UploadFlags,
     multipart_threshold: u64,
     part_size: u64,
 }
@@ -91,28 +115,17 @@ where
     }
 }
 
-/// The upload options DCP's UPLOAD_FLAGS may carry: `--acl CANNED_ACL` (e.g.
-/// `bucket-owner-full-control`, for results written into someone else's bucket).
-pub fn upload_acl(upload_flags: &str) -> Result<Option<ObjectCannedAcl>, StoreError> {
-    let words: Vec<&str> = upload_flags.split_whitespace().collect();
-    match words.as_slice() {
-        [] => Ok(None),
-        ["--acl", acl] => Ok(Some(ObjectCannedAcl::from(*acl))),
-        _ => Err(StoreError::Settings(format!(
-            "UPLOAD_FLAGS `{upload_flags}`: only `--acl CANNED_ACL` is supported"
-        ))),
-    }
-}
-
 impl S3Store {
-    /// A store on `client` that uploads with the options of UPLOAD_FLAGS.
-    pub fn new(client: Client, upload_flags: &str) -> Result<Self, StoreError> {
-        Ok(S3Store {
+    /// A store on `client` that writes every object with the options of UPLOAD_FLAGS
+    /// (ACL, server-side encryption, storage class; a put always writes new metadata, so
+    /// `--metadata-directive` changes nothing).
+    pub fn new(client: Client, flags: UploadFlags) -> Self {
+        S3Store {
             client,
-            acl: upload_acl(upload_flags)?,
+            flags,
             multipart_threshold: MULTIPART_THRESHOLD,
             part_size: PART_SIZE,
-        })
+        }
     }
 
     /// Uploads files larger than `threshold` bytes in parts of `part_size` bytes (S3 wants
@@ -172,9 +185,7 @@ impl S3Store {
             .await
             .map_err(|e| transfer("reading the file to upload", bucket, key, &e))?;
         let mut request = self.client.put_object().bucket(bucket).key(key).body(body);
-        if let Some(acl) = &self.acl {
-            request = request.acl(acl.clone());
-        }
+        request = with_flags!(request, &self.flags);
         if placement == Placement::New {
             request = request.if_none_match("*");
         }
@@ -201,9 +212,7 @@ impl S3Store {
             .bucket(bucket)
             .key(key)
             .checksum_algorithm(ChecksumAlgorithm::Crc32);
-        if let Some(acl) = &self.acl {
-            request = request.acl(acl.clone());
-        }
+        request = with_flags!(request, &self.flags);
         let created = request.send().await.map_err(|e| {
             service(
                 "CreateMultipartUpload",
@@ -391,9 +400,7 @@ impl Store for S3Store {
             .key(key)
             .content_type("application/json")
             .body(ByteStream::from(bytes));
-        if let Some(acl) = &self.acl {
-            request = request.acl(acl.clone());
-        }
+        request = with_flags!(request, &self.flags);
         request
             .send()
             .await

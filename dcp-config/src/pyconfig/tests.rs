@@ -11,7 +11,9 @@ const DCP_CONFIG_PY: &str = include_str!("../../tests/golden/config.py");
 
 /// Imports `text` and parses the result as every dcp tool does.
 fn convert(text: &str) -> (String, Config) {
-    let toml = import(text, "config.py").unwrap_or_else(|e| panic!("{e}"));
+    let toml = import(text, "config.py")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .toml;
     let config =
         Config::parse(&toml, "x", Path::new("/")).unwrap_or_else(|e| panic!("{e}\n{toml}"));
     (toml, config)
@@ -40,7 +42,10 @@ fn dcp_config_py_converts() {
         ("lab-logs", "lab-images")
     );
     assert_eq!(c.destination_bucket, "lab-results");
-    assert_eq!(c.upload_flags, "--acl bucket-owner-full-control");
+    assert_eq!(
+        c.upload_flags.to_string(),
+        "--acl bucket-owner-full-control"
+    );
     assert_eq!(c.sqs_queue_name, "DistributedCPQueue");
     assert_eq!(c.sqs_dead_letter_queue, "lab_DeadMessages");
     assert_eq!(c.cpu_shares, 4096);
@@ -148,11 +153,10 @@ fn lists_may_span_lines() {
 
 #[test]
 fn hash_in_a_string_is_text() {
-    let text =
-        "AWS_BUCKET = 'b'\nNECESSARY_STRING = '#1' # the # one\nUPLOAD_FLAGS = \"--x '#'\"\n";
+    let text = "AWS_BUCKET = 'b'\nNECESSARY_STRING = '#1' # the # one\nSSH_KEY_NAME = \"k'#'\"\n";
     let (toml, c) = convert(text);
     assert_eq!(c.necessary_string, "#1");
-    assert_eq!(c.upload_flags, "--x '#'");
+    assert_eq!(c.ssh_key_name, "k'#'");
     assert!(
         toml.contains("\nNECESSARY_STRING = \"#1\"  # the # one\n"),
         "{toml}"
@@ -168,7 +172,7 @@ SECONDS_TO_START = 2 + 3*60 - (1 + 1)
 SQS_MESSAGE_VISIBILITY = 1.5 * 60
 MACHINE_PRICE = -1 + 2
 MACHINE_TYPE = ['a'] + ['b',]
-UPLOAD_FLAGS = 'it\'s\t"x"\\'
+NECESSARY_STRING = 'it\'s\t"x"\\'
 ASSIGN_IP = False
 AUTO_MONITOR = 'TRUE'
 PLUGINS_COMMIT = False
@@ -183,7 +187,7 @@ CPU_SHARES = DOCKER_CORES * -(-512)
     assert_eq!(c.sqs_message_visibility, 90);
     assert_eq!(c.machine_price, 1.0);
     assert_eq!(c.machine_type, ["a", "b"]);
-    assert_eq!(c.upload_flags, "it's\t\"x\"\\");
+    assert_eq!(c.necessary_string, "it's\t\"x\"\\");
     assert!(!c.assign_ip && c.auto_monitor);
     assert_eq!(c.plugins_commit, "");
     assert_eq!(c.cpu_shares, 1024);

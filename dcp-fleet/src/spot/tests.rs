@@ -67,6 +67,30 @@ fn dcps_overrides_are_applied() {
 }
 
 #[test]
+fn ssh_key_name_fills_a_missing_key_name_and_never_replaces_one() {
+    let now = SystemTime::now();
+    let mut config = config();
+    config.ssh_key_name = "lab-key.pem".into();
+    let mut file = fleet_file();
+    file["LaunchSpecifications"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("KeyName");
+    let request = fleet_request(&file, &config, now).unwrap();
+    for spec in request["LaunchSpecifications"].as_array().unwrap() {
+        assert_eq!(spec["KeyName"], "lab-key");
+    }
+    let request = fleet_request(&fleet_file(), &config, now).unwrap();
+    assert_eq!(
+        request["LaunchSpecifications"][1]["KeyName"],
+        "your_key_file_name"
+    );
+    config.ssh_key_name.clear();
+    let request = fleet_request(&file, &config, now).unwrap();
+    assert!(request["LaunchSpecifications"][0].get("KeyName").is_none());
+}
+
+#[test]
 fn a_fleet_file_without_launch_specifications_is_refused() {
     let err =
         fleet_request(&json!({"IamFleetRole": "x"}), &config(), SystemTime::now()).unwrap_err();

@@ -108,3 +108,41 @@ fn rows_may_write_into_one_anothers_output_prefix() {
     let prefixes: Vec<String> = got.iter().map(|t| t.resolve().unwrap().1).collect();
     assert_eq!(prefixes, ["out/P1/A01", "out/P1"]);
 }
+
+#[test]
+fn excel_trailing_commas_and_unnamed_empty_columns_are_ignored() {
+    // Excel writes a comma for every column once used: an unnamed header column, or rows
+    // longer than the header, with nothing in them.
+    for csv in [
+        "\u{feff}Metadata_Plate,,\r\nP1,,\r\nP2,,\r\n",
+        "Metadata_Plate\r\nP1,\r\nP2,,\r\n",
+    ] {
+        let got = tasks(csv, &Layout::default()).unwrap();
+        let metadata: Vec<&Metadata> = got.iter().map(|t| &t.metadata).collect();
+        assert_eq!(
+            metadata,
+            [
+                &Metadata::Text("Metadata_Plate=P1".into()),
+                &Metadata::Text("Metadata_Plate=P2".into())
+            ],
+            "{csv:?}"
+        );
+    }
+    // A value there is refused with its line and column, and no other error follows.
+    let errors = tasks("Metadata_Plate,\nP1,\nP2,x\n", &Layout::default()).unwrap_err();
+    let found: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [
+            "plates.csv:3: column 2: `x` is under no column name; name the column or remove the value"
+        ]
+    );
+    let errors = tasks("Metadata_Plate\nP1,x\n", &Layout::default()).unwrap_err();
+    let found: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [
+            "plates.csv:2: column 2: `x` is under no column name; name the column or remove the value"
+        ]
+    );
+}

@@ -1,0 +1,112 @@
+use super::*;
+
+/// The probe's answer for the public Cell Painting illum pipeline
+/// (`illum_without_batchfile.cppipe`), as CellProfiler 5 loads it: the five SaveImages
+/// modules save `.mat`, which it no longer offers.
+const ILLUM: &str = include_str!("illum-answer.json");
+
+fn module(number: u32, name: &str, kept: bool) -> LoadedModule {
+    LoadedModule {
+        number,
+        name: Some(name.to_owned()),
+        enabled: Some(true),
+        kept,
+        error: None,
+        warnings: Vec::new(),
+    }
+}
+
+#[test]
+fn the_illum_pipeline_loses_its_save_images_modules() {
+    let load = parse(ILLUM.as_bytes()).unwrap();
+    assert_eq!(load.modules.len(), 22);
+    assert_eq!(load.lost().count(), 6);
+    let writers: Vec<String> = load.lost_file_writers().iter().map(|m| m.label()).collect();
+    assert_eq!(
+        writers,
+        [17, 18, 19, 20, 21].map(|n| format!("SaveImages #{n}"))
+    );
+    let findings = load.findings().unwrap();
+    assert!(
+        findings.starts_with(
+            "pipeline lost 6 of its 22 modules on load: SaveImages #17 (Unsupported file \
+             format: mat), SaveImages #18 (Unsupported file format: mat), "
+        ),
+        "{findings}"
+    );
+    // CreateBatchFiles is disabled: lost, but it would not have written anything.
+    assert!(
+        findings.ends_with(
+            "CreateBatchFiles #22 (disabled; not loaded: CellProfiler stopped loading at #17)"
+        ),
+        "{findings}"
+    );
+    assert!(load.warnings[0].contains("Your pipeline version is"));
+}
+
+#[test]
+fn a_pipeline_kept_whole_has_no_findings() {
+    let load = PipelineLoad {
+        modules: vec![module(1, "LoadData", true), module(2, "SaveImages", true)],
+        warnings: vec!["saved by another version".into()],
+    };
+    assert_eq!(load.findings(), None);
+    assert!(load.lost_file_writers().is_empty());
+}
+
+#[test]
+fn lost_modules_that_write_no_files_are_findings_only() {
+    let mut lost = module(2, "MeasureTexture", false);
+    lost.error = Some("Could not find the MeasureTexture module".into());
+    let mut changed = module(1, "Threshold", true);
+    changed.warnings = vec!["threshold method Otsu upgraded".into()];
+    let unnamed = LoadedModule {
+        name: None,
+        enabled: None,
+        error: Some("Invalid format for module header: x".into()),
+        ..module(3, "", false)
+    };
+    let load = PipelineLoad {
+        modules: vec![changed, lost, unnamed],
+        warnings: Vec::new(),
+    };
+    assert!(load.lost_file_writers().is_empty());
+    assert_eq!(
+        load.findings().unwrap(),
+        "pipeline lost 2 of its 3 modules on load: MeasureTexture #2 (Could not find the \
+         MeasureTexture module), module #3 (Invalid format for module header: x); changed on \
+         load: Threshold #1: threshold method Otsu upgraded"
+    );
+}
+
+#[test]
+fn file_writers_are_cellprofilers_save_and_export_modules() {
+    for name in [
+        "SaveImages",
+        "SaveCroppedObjects",
+        "ExportToSpreadsheet",
+        "ExportToDatabase",
+        "CreateBatchFiles",
+    ] {
+        assert!(writes_files(name), "{name}");
+    }
+    for name in ["LoadData", "MeasureImageQuality", "OverlayOutlines"] {
+        assert!(!writes_files(name), "{name}");
+    }
+}
+
+#[test]
+fn answers_that_are_not_a_load_are_errors() {
+    assert_eq!(
+        parse(br#"{"error": "NotImplementedError: Invalid header: \"x\""}"#).unwrap_err(),
+        CheckError::Unloadable("NotImplementedError: Invalid header: \"x\"".into())
+    );
+    assert!(matches!(
+        parse(b"Traceback (most recent call last):").unwrap_err(),
+        CheckError::BadAnswer(_)
+    ));
+    assert!(matches!(
+        parse(br#"{"modules": [{"number": 1}]}"#).unwrap_err(),
+        CheckError::BadAnswer(_)
+    ));
+}
