@@ -407,22 +407,10 @@ fn underscores_between_keys_give_dcps_prefix() {
 
 #[test]
 fn a_task_dcp_pushed_with_an_ambiguous_structure_names_its_group() {
-    use dcp_common::Queue;
     let run = RunDir::new("JOB_RETRIES = 1");
     // As DCP's submitJob sends it, past dcp-queue's checks: DCP would write to `out/A01Row`.
     let body = r#"{"Metadata": "Metadata_Well=A01,Metadata_WellRow=A", "pipeline": "w/p.cppipe", "output": "out", "input": "img/", "data_file": "w/load_data.csv", "output_structure": "Metadata_WellRow"}"#;
-    let spec = dcp_common::QueueSpec {
-        name: "StandinQueue".into(),
-        dead_letter_queue: "StandinDeadMessages".into(),
-        visibility_timeout: Duration::from_secs(60),
-        max_receives: 1,
-    };
-    let queue =
-        dcp_common::EmbeddedQueue::open(&run.path().join("dcp-queue.sqlite"), spec).unwrap();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(queue.send(&[body.to_owned()]))
-        .unwrap();
+    run.send_as_dcp(body);
     let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
     assert_eq!(lines[0]["status"], "input-problem");
     assert_eq!(lines[0]["group"], "Metadata_Well=A01,Metadata_WellRow=A");
@@ -436,23 +424,11 @@ fn a_task_dcp_pushed_with_an_ambiguous_structure_names_its_group() {
 
 #[test]
 fn a_task_dcp_sent_with_a_batch_file_and_another_pipeline_is_refused() {
-    use dcp_common::Queue;
     let run = RunDir::new("JOB_RETRIES = 1");
     // Past dcp-queue's checks, as DCP's submitJob sends it: CellProfiler would run the
     // batch file's own pipeline, not the one the task names.
     let body = r#"{"Metadata": "Metadata_Plate=P1", "pipeline": "w/p.cppipe", "output": "out", "input": "img/", "data_file": "w/Batch_data.h5"}"#;
-    let spec = dcp_common::QueueSpec {
-        name: "StandinQueue".into(),
-        dead_letter_queue: "StandinDeadMessages".into(),
-        visibility_timeout: Duration::from_secs(60),
-        max_receives: 1,
-    };
-    let queue =
-        dcp_common::EmbeddedQueue::open(&run.path().join("dcp-queue.sqlite"), spec).unwrap();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(queue.send(&[body.to_owned()]))
-        .unwrap();
+    run.send_as_dcp(body);
     let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
     assert_eq!(lines[0]["status"], "input-problem");
     let detail = lines[0]["detail"].as_str().unwrap();

@@ -112,6 +112,24 @@ impl RunDir {
         (n("visible"), n("in_flight"), n("dead"))
     }
 
+    /// Sends `body` as DCP's own tools would, past dcp-queue's checks, to a queue whose
+    /// tasks go to the dead-letter queue after one receive.
+    pub fn send_as_dcp(&self, body: &str) {
+        use dcp_common::Queue;
+        let spec = dcp_common::QueueSpec {
+            name: "StandinQueue".into(),
+            dead_letter_queue: "StandinDeadMessages".into(),
+            visibility_timeout: std::time::Duration::from_secs(60),
+            max_receives: 1,
+        };
+        let queue =
+            dcp_common::EmbeddedQueue::open(&self.path().join("dcp-queue.sqlite"), spec).unwrap();
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(queue.send(&[body.to_owned()]))
+            .unwrap();
+    }
+
     /// A dcp-worker command in the run folder, with the stand-in in `mode`.
     pub fn worker(&self, mode: &str, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dcp-worker"));
