@@ -161,7 +161,7 @@ impl<'de> Deserialize<'de> for UploadFlags {
         if text.eq_ignore_ascii_case("false") {
             return Ok(UploadFlags::default());
         }
-        UploadFlags::parse(&text).map_err(|e| D::Error::custom(format!("UPLOAD_FLAGS: {e}")))
+        UploadFlags::parse(&text).map_err(D::Error::custom)
     }
 }
 
