@@ -112,15 +112,24 @@ pub fn report(tool: &str, err: &(dyn Error + 'static), own: &[Classifier]) -> Ex
     if is_closed_pipe(err) {
         return ExitCode::SUCCESS;
     }
+    eprintln!("{tool}: error: {}", message(err));
+    ExitCode::from(kind(err, own).code())
+}
+
+/// The error and its causes joined by `: `; a cause an error already ends with (one that
+/// shows its source in its own text) is not said twice.
+fn message(err: &(dyn Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut cause = err.source();
     while let Some(e) = cause {
-        message.push_str(": ");
-        message.push_str(&e.to_string());
+        let text = e.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         cause = e.source();
     }
-    eprintln!("{tool}: error: {message}");
-    ExitCode::from(kind(err, own).code())
+    message
 }
 
 mod kinds;

@@ -50,3 +50,17 @@ fn the_outermost_known_error_decides_and_unknown_errors_are_failures() {
         FAILURE
     );
 }
+
+#[test]
+fn a_cause_the_error_already_says_is_said_once() {
+    let err = anyhow::Error::new(InputFileError::Unreadable {
+        path: "fleet.json".into(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })
+    .context("reading the fleet file");
+    let err: &(dyn Error + 'static) = err.as_ref();
+    assert_eq!(
+        super::message(err),
+        "reading the fleet file: cannot read fleet.json: entity not found"
+    );
+}
