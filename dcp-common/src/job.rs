@@ -149,21 +149,9 @@ impl JobTemplate {
             data_file: fill("data_file", &self.data_file)?,
             output_structure: self.output_structure.clone(),
         };
-        let batch = std::path::Path::new(&task.data_file)
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("h5"));
-        if batch && task.pipeline != task.data_file {
-            return Err((
-                "pipeline".to_owned(),
-                format!(
-                    "`{}` is not the batch file `{}`: a batch file (.h5) holds its own pipeline, \
-                     so give it as both pipeline and data_file (DCP's passing_files_to_DCP.md)",
-                    task.pipeline, task.data_file
-                ),
-            ));
-        }
         let prefix = task.locate(&pairs).map_err(|e| match e {
             TaskError::Location { field, source } => (field.to_owned(), source.to_string()),
+            e @ TaskError::BatchPipeline { .. } => ("pipeline".to_owned(), e.to_string()),
             other => ("Metadata".to_owned(), other.to_string()),
         })?;
         Ok(PlannedTask {

@@ -43,6 +43,18 @@ pub enum TaskError {
         /// What is wrong.
         source: PrefixError,
     },
+    /// A batch file names another pipeline than itself.
+    #[error(
+        "`{pipeline}` is not the batch file `{data_file}`: a batch file (.h5) holds its \
+         own pipeline, so give its key as both pipeline and data_file (DCP's \
+         passing_files_to_DCP.md)"
+    )]
+    BatchPipeline {
+        /// The task's pipeline key.
+        pipeline: String,
+        /// The task's data file key.
+        data_file: String,
+    },
 }
 
 impl Task {
@@ -63,9 +75,30 @@ impl Task {
         Ok((pairs, prefix))
     }
 
-    /// Checks the bucket keys and returns the output prefix, for the group's `pairs` (as
-    /// [`Metadata::pairs`] gave them).
+    /// Whether the data file is a CreateBatchFiles batch file: `.h5`, as DCP's worker decides.
+    fn is_batch(&self) -> bool {
+        std::path::Path::new(&self.data_file)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("h5"))
+    }
+
+    /// A batch file holds its own pipeline: the task must name it as both pipeline and data
+    /// file (DCP's `passing_files_to_DCP.md`), or CellProfiler would run another pipeline
+    /// than the one the task names.
+    fn check_batch(&self) -> Result<(), TaskError> {
+        if self.is_batch() && self.pipeline != self.data_file {
+            return Err(TaskError::BatchPipeline {
+                pipeline: self.pipeline.clone(),
+                data_file: self.data_file.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the bucket keys and a batch file's pipeline ([`Task::check_batch`]) and returns
+    /// the output prefix, for the group's `pairs` (as [`Metadata::pairs`] gave them).
     pub fn locate(&self, pairs: &[(String, String)]) -> Result<String, TaskError> {
+        self.check_batch()?;
         for (field, key) in [
             ("pipeline", &self.pipeline),
             ("data_file", &self.data_file),
@@ -141,5 +174,19 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_batch_file_is_known_by_its_extension_and_must_be_the_pipeline() {
+        let mut task = example();
+        assert!(!task.is_batch() && task.check_batch().is_ok());
+        task.data_file = "w/BATCH.H5".into();
+        assert!(task.is_batch());
+        let err = task.check_batch().unwrap_err().to_string();
+        assert!(err.contains("is not the batch file `w/BATCH.H5`"), "{err}");
+        task.pipeline = task.data_file.clone();
+        assert!(task.check_batch().is_ok());
+        task.data_file = "w/h5".into();
+        assert!(!task.is_batch());
     }
 }

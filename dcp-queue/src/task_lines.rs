@@ -97,6 +97,7 @@ fn task_of(line: &str) -> Result<PlannedTask, (String, String)> {
         TaskError::Location { field, source } => (field.to_owned(), source.to_string()),
         TaskError::Metadata(e) => ("Metadata".to_owned(), e.to_string()),
         TaskError::Body(m) => ("task".to_owned(), m),
+        e @ TaskError::BatchPipeline { .. } => ("pipeline".to_owned(), e.to_string()),
     })?;
     Ok(PlannedTask {
         task,

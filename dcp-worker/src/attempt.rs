@@ -11,7 +11,7 @@ use dcp_common::outcome::Status;
 use dcp_common::store::{self, StoreError};
 use dcp_common::{Config, Store, Task};
 
-use crate::batch::{self, BatchError, GroupImages};
+use crate::batch::{BatchError, GroupImages};
 use crate::cellprofiler::{self, DataFile, Run};
 use crate::load_check::LoadChecks;
 use crate::loaddata::{
@@ -92,13 +92,6 @@ impl<S: Store> Attempt<'_, S> {
                 exit_code: None,
                 detail: None,
             });
-        }
-        if batch::is_batch_file(&task.data_file) && task.pipeline != task.data_file {
-            let e = BatchError::OtherPipeline {
-                pipeline: task.pipeline.clone(),
-                data_file: task.data_file.clone(),
-            };
-            return Err(fail(e.status(), e));
         }
         let keys = [task.pipeline.clone(), task.data_file.clone()];
         self.note(format!(

@@ -20,27 +20,9 @@ use crate::loaddata::{Buckets, Object};
 /// The helper run with CellProfiler's Python; its header documents its commands.
 const HELPER: &str = include_str!("batch/batch_file.py");
 
-/// Whether a data file key names a batch file (`.h5`, as DCP's cp-worker.py decides).
-pub fn is_batch_file(key: &str) -> bool {
-    Path::new(key)
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("h5"))
-}
-
 /// Why a batch file cannot be run for a group.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    /// The task names another pipeline than its batch file.
-    #[error(
-        "pipeline `{pipeline}` is not the batch file `{data_file}`: a batch file holds its own \
-         pipeline, so give its key as both pipeline and data_file (DCP's passing_files_to_DCP.md)"
-    )]
-    OtherPipeline {
-        /// The task's pipeline key.
-        pipeline: String,
-        /// The task's data file key.
-        data_file: String,
-    },
     /// No Python of CellProfiler's own to read the batch file with.
     #[error(
         "cannot read batch files: CELLPROFILER `{0}` is neither a Python script nor beside a \

@@ -1,14 +1,6 @@
 use super::*;
 
 #[test]
-fn batch_files_are_known_by_extension() {
-    assert!(is_batch_file("w/Batch_data.h5"));
-    assert!(is_batch_file("w/BATCH.H5"));
-    assert!(!is_batch_file("w/load_data.csv"));
-    assert!(!is_batch_file("w/h5"));
-}
-
-#[test]
 fn refusals_name_the_file_and_the_reason() {
     let e = BatchError::Outside {
         file: "w/Batch_data.h5".into(),
