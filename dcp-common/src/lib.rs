@@ -12,6 +12,7 @@ pub mod cellprofiler;
 pub mod config;
 pub mod exit;
 pub mod job;
+pub mod loaddata;
 pub mod metadata;
 pub mod outcome;
 pub mod pipeline_load;

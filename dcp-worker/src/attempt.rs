@@ -14,7 +14,7 @@ use dcp_common::{Config, Store, Task};
 use crate::batch::{BatchError, GroupImages};
 use crate::cellprofiler::{self, DataFile, Run};
 use crate::load_check::LoadChecks;
-use crate::loaddata::{
+use dcp_common::loaddata::{
     Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
 };
 use dcp_common::metadata::join_pairs;

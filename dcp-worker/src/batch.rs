@@ -15,7 +15,7 @@ use dcp_common::outcome::Status;
 use serde::Deserialize;
 
 use crate::cellprofiler::DataFile;
-use crate::loaddata::{Buckets, Object};
+use dcp_common::loaddata::{Buckets, Object};
 
 /// The helper run with CellProfiler's Python; its header documents its commands.
 const HELPER: &str = include_str!("batch/batch_file.py");

@@ -7,7 +7,6 @@ pub mod cellprofiler;
 #[cfg(feature = "aws")]
 pub mod cloud;
 pub mod load_check;
-pub mod loaddata;
 pub mod plugins;
 pub mod session;
 pub mod worker;

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::attempt::{Attempt, Done, Failure};
 use crate::load_check::LoadChecks;
-use crate::loaddata::LoadDataCache;
+use dcp_common::loaddata::LoadDataCache;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use dcp_common::prefix::check_relative;
+use crate::prefix::check_relative;
 
 /// The run's buckets and the mount root that maps paths to the source bucket.
 #[derive(Clone, Copy, Debug)]
@@ -21,7 +21,7 @@ pub struct Buckets<'a> {
 
 impl<'a> Buckets<'a> {
     /// The buckets of `config`.
-    pub fn of(config: &'a dcp_common::Config) -> Self {
+    pub fn of(config: &'a crate::Config) -> Self {
         Buckets {
             mount_root: &config.mount_root,
             named: [

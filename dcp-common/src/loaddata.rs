@@ -1,6 +1,7 @@
-//! Load-data files: find a group's rows of a LoadData CSV as CellProfiler will, map the
-//! images they name to objects of the run's buckets, and write the CSV back whole with
-//! those images at their fetched paths; the same mapping for `.txt` file lists.
+//! Load-data files, as dcp-worker fetches by them and `dcp-fleet check` checks them: find
+//! a group's rows of a LoadData CSV as CellProfiler will, map the images they name to
+//! objects of the run's buckets, and write the CSV back whole with those images at their
+//! fetched paths; the same mapping for `.txt` file lists.
 
 mod group;
 mod header;

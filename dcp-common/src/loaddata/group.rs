@@ -166,7 +166,7 @@ impl LoadData {
         Ok(GroupRows {
             data: self,
             rows,
-            argument: dcp_common::metadata::join_pairs(&argument),
+            argument: crate::metadata::join_pairs(&argument),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Property tests of load-data row selection through its public API: no CSV or group
 //! panics, and a group gets exactly the rows whose metadata equal its values.
 
-use dcp_worker::loaddata::{Buckets, LoadData};
+use dcp_common::loaddata::{Buckets, LoadData};
 use proptest::prelude::*;
 
 fn buckets() -> Buckets<'static> {
