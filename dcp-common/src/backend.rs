@@ -158,6 +158,9 @@ impl Store for ConfiguredStore {
     async fn read(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         on_store!(self, s => s.read(bucket, key).await)
     }
+    async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, StoreError> {
+        on_store!(self, s => s.size(bucket, key).await)
+    }
     async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         on_store!(self, s => s.write(bucket, key, bytes).await)
     }

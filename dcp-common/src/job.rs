@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 use crate::metadata::Metadata;
 use crate::task::{Task, TaskError};
 
+pub mod task_lines;
+
 /// The job-level fields of a DCP job file, which every group shares.
 ///
 /// A field may name the group's metadata in braces, e.g.

@@ -156,6 +156,14 @@ pub trait Store: Send + Sync {
         key: &str,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 
+    /// The size in bytes of an object, or `None` when it is missing; nothing is downloaded
+    /// (S3 HeadObject). `dcp-fleet check` asks it of the images a job names.
+    fn size(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
     /// Writes a small object (a completion record) whole, replacing it.
     fn write(
         &self,

@@ -14,7 +14,7 @@ use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
-use dcp_queue::task_lines::read_task_lines;
+use dcp_common::job::task_lines::read_task_lines;
 use dcp_queue::unsent::write_unsent;
 use indicatif::{ProgressBar, ProgressStyle};
 

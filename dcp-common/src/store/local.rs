@@ -168,6 +168,16 @@ impl Store for LocalStore {
         }
     }
 
+    async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, StoreError> {
+        let path = path_in_bucket(bucket, key)?;
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
     async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         let target = path_in_bucket(bucket, key)?;
         let parent = target.parent().expect("a key has a parent folder");

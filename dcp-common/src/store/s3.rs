@@ -392,6 +392,16 @@ impl Store for S3Store {
         Ok(Some(bytes.to_vec()))
     }
 
+    async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, StoreError> {
+        match self.client.head_object().bucket(bucket).key(key).send().await {
+            Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) => match aws_sdk_s3::Error::from(e) {
+                aws_sdk_s3::Error::NotFound(_) => Ok(None),
+                other => Err(service("HeadObject", bucket, key, other)),
+            },
+        }
+    }
+
     async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         let mut request = self
             .client

@@ -2,8 +2,8 @@
 //! `dcp-queue push --dry-run` prints, and what a failed push on SQS writes of the tasks it
 //! did not send.
 
-use dcp_common::task::TaskError;
-use dcp_common::{JobError, JobErrors, Metadata, PlannedTask, Task, TaskSet};
+use crate::task::TaskError;
+use crate::{JobError, JobErrors, Metadata, PlannedTask, Task, TaskSet};
 use serde_json::{Map, Value};
 
 /// The keys of a DCP message body, in its order; `output_structure` may be left out.
