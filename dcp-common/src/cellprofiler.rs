@@ -54,6 +54,24 @@ fn find_program(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The folder CellProfiler loads plugins from: the checkout's `active_plugins` when there is
+/// one (CellProfiler-plugins 1.0 and later), else the folder itself, as DCP's worker chooses.
+pub fn plugins_folder(plugins_directory: &Path) -> PathBuf {
+    let active = plugins_directory.join("active_plugins");
+    if active.is_dir() {
+        active
+    } else {
+        plugins_directory.to_owned()
+    }
+}
+
+/// The plugins folder `--plugins-directory` gets for `config`: with USE_PLUGINS and a
+/// PLUGINS_DIRECTORY, [`plugins_folder`] of it; else none.
+pub fn configured_plugins(config: &crate::Config) -> Option<PathBuf> {
+    (config.use_plugins && !config.plugins_directory.is_empty())
+        .then(|| plugins_folder(Path::new(&config.plugins_directory)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,7 +80,7 @@ pub fn argv(config: &Config, run: &Run<'_>) -> Vec<OsString> {
     if config.use_plugins && !config.plugins_directory.is_empty() {
         args.push(flag(
             "--plugins-directory=",
-            &crate::plugins::folder(Path::new(&config.plugins_directory)),
+            &dcp_common::cellprofiler::plugins_folder(Path::new(&config.plugins_directory)),
         ));
     }
     if config.always_continue {

@@ -38,8 +38,7 @@ impl LoadChecks {
         if let Some(answer) = answers.get(&key) {
             return Ok(Arc::clone(answer));
         }
-        let plugins = (config.use_plugins && !config.plugins_directory.is_empty())
-            .then(|| crate::plugins::folder(Path::new(&config.plugins_directory)));
+        let plugins = dcp_common::cellprofiler::configured_plugins(config);
         let answer = pipeline_load::check(&config.cellprofiler, pipeline, plugins.as_deref()).await;
         let answer = Arc::new(answer);
         answers.insert(key, Arc::clone(&answer));

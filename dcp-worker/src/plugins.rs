@@ -30,17 +30,6 @@ fn fail(setting: &'static str, message: impl Into<String>) -> PluginError {
     }
 }
 
-/// The folder CellProfiler loads plugins from: the checkout's `active_plugins` when there is
-/// one (CellProfiler-plugins 1.0 and later), else the folder itself, as DCP's worker chooses.
-pub fn folder(plugins_directory: &Path) -> PathBuf {
-    let active = plugins_directory.join("active_plugins");
-    if active.is_dir() {
-        active
-    } else {
-        plugins_directory.to_owned()
-    }
-}
-
 /// Prepares the plugins as the settings ask; nothing when USE_PLUGINS is false or no
 /// PLUGINS_DIRECTORY is set (`dcp-config` warns of that). Worker processes of one machine
 /// take turns, holding a lock file in the system's temporary folder.
