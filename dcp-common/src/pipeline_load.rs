@@ -8,6 +8,10 @@
 //! (`setup_modules` in cellprofiler_core/pipeline/_pipeline.py: a `LoadException` whose
 //! `cancel_run` nobody clears). A pipeline that lost a module writing files cannot make
 //! its task's outputs: [`PipelineLoad::lost_file_writers`] names them.
+//!
+//! A second probe (`pipeline_load/validate.py`, [`validate`]) asks which modules' settings
+//! CellProfiler finds invalid once LoadData reads a given load-data file: the pipeline's
+//! images and the file's columns must agree.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -81,14 +85,62 @@ pub async fn check(
     pipeline: &Path,
     plugins: Option<&Path>,
 ) -> Result<PipelineLoad, CheckError> {
+    let args = [pipeline].into_iter().chain(plugins);
+    parse(&probe(cellprofiler, PROBE, args).await?)
+}
+
+/// The validation probe, run as `python -c VALIDATE PIPELINE DATA_FILE [PLUGINS_FOLDER]`.
+const VALIDATE: &str = include_str!("pipeline_load/validate.py");
+
+/// A module whose settings CellProfiler finds invalid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invalid {
+    /// The module's place in the pipeline, from 1.
+    pub number: u32,
+    /// Its name (`IdentifyPrimaryObjects`).
+    pub name: String,
+    /// CellProfiler's message (`OrigBlue not in DNA, OrigGreen, OrigRed`).
+    pub message: String,
+}
+
+/// Asks CellProfiler which enabled modules of `pipeline` have invalid settings when its
+/// LoadData reads `data_file`, as `cellprofiler -p PIPELINE --data-file DATA_FILE` would
+/// run it: a module naming an image no column of the file provides is one (each module's
+/// `test_valid`, the check CellProfiler's GUI shows in red).
+pub async fn validate(
+    cellprofiler: &str,
+    pipeline: &Path,
+    data_file: &Path,
+    plugins: Option<&Path>,
+) -> Result<Vec<Invalid>, CheckError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Answer {
+        Unloadable { error: String },
+        Checked { invalid: Vec<Invalid> },
+    }
+    let args = [pipeline, data_file].into_iter().chain(plugins);
+    let answer = probe(cellprofiler, VALIDATE, args).await?;
+    match serde_json::from_slice(&answer) {
+        Ok(Answer::Checked { invalid }) => Ok(invalid),
+        Ok(Answer::Unloadable { error }) => Err(CheckError::Unloadable(error)),
+        Err(e) => Err(CheckError::BadAnswer(e.to_string())),
+    }
+}
+
+/// Runs `script` with CellProfiler's own Python and returns what it printed on stdout.
+async fn probe<'a>(
+    cellprofiler: &str,
+    script: &str,
+    args: impl Iterator<Item = &'a Path>,
+) -> Result<Vec<u8>, CheckError> {
     let python = crate::cellprofiler::python(cellprofiler).map_err(CheckError::NoPython)?;
     let failed = |message: String| CheckError::Probe {
         python: python.display().to_string(),
         message,
     };
     let mut command = tokio::process::Command::new(&python);
-    command.arg("-c").arg(PROBE).arg(pipeline);
-    command.args(plugins);
+    command.arg("-c").arg(script).args(args);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -105,7 +157,7 @@ pub async fn check(
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Err(failed(format!("{}: {}", out.status, tail.join(" | "))));
     }
-    parse(&out.stdout)
+    Ok(out.stdout)
 }
 
 /// The probe's answer: `{"modules": [...], "warnings": [...]}`, or `{"error": "..."}`

@@ -14,6 +14,7 @@
 //! [`Fleet`] starts, inspects, scales and stops it ([`report`] is what it returns);
 //! [`local`] does the process work.
 
+pub mod check;
 #[cfg(feature = "aws")]
 pub mod cloud;
 #[cfg(feature = "aws")]

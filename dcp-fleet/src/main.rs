@@ -35,6 +35,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The preflight: read-only checks of the run before anything is started, one JSON
+    /// line each ({"check", "subject", "status": "ok"|"problem"|"skipped", "detail",
+    /// "fix"}). Both backends: each job's pipeline and data file exist, every group selects
+    /// rows of its load-data CSV, the images those rows name exist (all, or a sample of
+    /// 1,000), and CellProfiler (CELLPROFILER) loads the pipeline whole and finds the
+    /// images it names among the file's columns. Without a job, the embedded queue's tasks
+    /// are checked. Exit 0 when nothing is a problem, 2 otherwise; nothing is changed.
+    Check {
+        /// The fleet file and the job files (.json, or .jsonl of message bodies), in any
+        /// order: a file with `groups` is a job, one with `LaunchSpecifications` a fleet file.
+        #[arg(value_name = "FLEET.json|JOB")]
+        inputs: Vec<PathBuf>,
+    },
     /// AWS: make the ECS cluster (if missing), the worker task definition (settings in
     /// DCP_SETTINGS, never credentials: containers use TASK_ROLE_ARN), the ECS service with
     /// desired count 0, and the log groups (60 days). Nothing to do on the embedded backend.
@@ -118,13 +131,16 @@ fn main() -> ExitCode {
         return code;
     }
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => exit::report("dcp-fleet", err.as_ref(), &[exit::kind_of::<FleetError>]),
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::locate(cli.config.as_deref(), true)?;
+    if let Command::Check { inputs } = &cli.command {
+        return check(&config, inputs);
+    }
     // A fleet file is read and checked whole before anything changes, on either backend.
     let fleet_file = match &cli.command {
         Command::Start {
@@ -148,7 +164,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &report)?;
     writeln!(out)?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dcp-fleet check`: prints the findings; exit 2 when one is a problem.
+fn check(config: &Config, inputs: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut stdout = std::io::stdout().lock();
+    let mut findings = dcp_fleet::check::Findings::new(&mut stdout);
+    runtime.block_on(dcp_fleet::check::run(config, inputs, &mut findings))?;
+    Ok(match findings.problems() {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(exit::Kind::BadInput.code()),
+    })
 }
 
 /// A command on the local fleet.
@@ -167,6 +197,7 @@ fn local(config: &Config, command: Command) -> anyhow::Result<serde_json::Value>
         Command::Stop { grace, .. } | Command::Teardown { grace, .. } => {
             serde_json::to_value(fleet.stop(grace.grace)?)?
         }
+        Command::Check { .. } => unreachable!("run() handles check"),
     })
 }
 
@@ -198,6 +229,7 @@ fn aws(
                 cloud.start(&file, dry_run.dry_run, wait).await?
             }
             Command::Status => serde_json::to_value(cloud.discover().await?)?,
+            Command::Check { .. } => unreachable!("run() handles check"),
             Command::Scale {
                 workers, dry_run, ..
             } => {

@@ -9,12 +9,12 @@ use anyhow::Context;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
+use dcp_common::job::task_lines::read_task_lines;
 use dcp_common::text::InputFileError;
 use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
-use dcp_common::job::task_lines::read_task_lines;
 use dcp_queue::unsent::write_unsent;
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -365,3 +365,28 @@ fn a_file_list_saved_with_a_byte_order_mark_is_read_as_the_csv_reader_reads_one(
         "Metadata_Plate,FileName_A,PathName_A"
     );
 }
+
+#[test]
+fn rows_know_their_lines_in_crlf_files_too() {
+    // The csv crate starts a CRLF file's record at the `\n` ending the line before, one
+    // line early; Excel and Windows tools save CRLF.
+    for text in [
+        "a,b\n1,2\n3,4\n",
+        "a,b\r\n1,2\r\n3,4\r\n",
+        "\u{feff}a,b\r\n\r\n1,2\r\n3,4",
+    ] {
+        let data = LoadData::parse(text.as_bytes()).unwrap();
+        let lines: Vec<u64> = data
+            .rows
+            .iter()
+            .map(|r| r.position().unwrap().line())
+            .collect();
+        let first = if text.contains("\r\n\r\n") { 3 } else { 2 };
+        assert_eq!(lines, [first, first + 1], "{text:?}");
+    }
+    let short = LoadData::parse(b"a,b\r\n1,2\r\n3\r\n")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(short.starts_with("line 3: has 1 cells"), "{short}");
+}

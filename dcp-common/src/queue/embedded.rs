@@ -94,6 +94,30 @@ impl EmbeddedQueue {
         })
     }
 
+    /// The bodies of the tasks in the queue `queue` of the queue file at `path`, visible or
+    /// in flight, in the order they were sent, read without changing anything (the file is
+    /// opened read-only); `None` when there is no queue file. For `dcp-fleet check`.
+    pub fn peek_bodies(path: &Path, queue: &str) -> Result<Option<Vec<String>>, QueueError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let fail = |source| QueueError::Embedded {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(fail)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        let mut select = conn
+            .prepare("SELECT body FROM messages WHERE queue = ?1 ORDER BY id")
+            .map_err(fail)?;
+        let bodies = select
+            .query_map([queue], |r| r.get(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            .map_err(fail)?;
+        Ok(Some(bodies))
+    }
+
     /// The spec this handle was opened with.
     pub fn spec(&self) -> &QueueSpec {
         &self.spec

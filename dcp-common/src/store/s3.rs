@@ -393,7 +393,14 @@ impl Store for S3Store {
     }
 
     async fn size(&self, bucket: &str, key: &str) -> Result<Option<u64>, StoreError> {
-        match self.client.head_object().bucket(bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(head) => Ok(Some(head.content_length().unwrap_or(0).max(0) as u64)),
             Err(e) => match aws_sdk_s3::Error::from(e) {
                 aws_sdk_s3::Error::NotFound(_) => Ok(None),

@@ -1,0 +1,115 @@
+//! `dcp-fleet check`, the built binary, on a copy of DCP's ExampleFly example laid out as
+//! the embedded backend's buckets: the example as it is passes, and each test breaks one
+//! thing and expects exactly that problem with its fix (exit 2). Pipeline checks use real
+//! CellProfiler ([`dcp_tests::cellprofiler`]); the data checks run without it (CELLPROFILER
+//! names nothing, so the pipeline checks are skipped, which is no problem).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+mod data;
+mod pipeline;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dcp-fleet");
+
+/// A run folder: `src/` a copy of ExampleFly, `dcp.toml`, and `job.json` (ExampleFly's job).
+struct Example {
+    dir: tempfile::TempDir,
+}
+
+impl Example {
+    /// ExampleFly with CELLPROFILER = `cellprofiler`.
+    fn new(cellprofiler: &Path) -> Example {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dcp_tests::examplefly();
+        copy_tree(&source, &dir.path().join("src"));
+        std::fs::copy(source.join("job.json"), dir.path().join("job.json")).unwrap();
+        let toml = format!(
+            "APP_NAME = \"ExampleFly\"\nAWS_BUCKET = \"run\"\nSOURCE_BUCKET = \"src\"\n\
+             DESTINATION_BUCKET = \"results\"\nCELLPROFILER = \"{}\"\n",
+            cellprofiler.display()
+        );
+        std::fs::write(dir.path().join("dcp.toml"), toml).unwrap();
+        Example { dir }
+    }
+
+    /// ExampleFly without CellProfiler: the pipeline checks are skipped.
+    fn without_cellprofiler() -> Example {
+        Example::new(Path::new("/nonexistent/cellprofiler"))
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Replaces `from` with `to` in the file at `relative`.
+    fn edit(&self, relative: &str, from: &str, to: &str) {
+        let path = self.path(relative);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{relative} has no `{from}`");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+
+    /// Runs `dcp-fleet check ARGS…` in the run folder.
+    fn check(&self, args: &[&str]) -> Output {
+        let mut all = vec!["check"];
+        all.extend(args);
+        dcp_tests::run(BIN, self.dir.path(), &all, "")
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The findings a run printed, one JSON object per line.
+fn findings(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect()
+}
+
+/// The one problem a run found (exit 2), checked to carry a fix.
+fn the_problem(out: &Output) -> Value {
+    dcp_tests::assert_exit(out, 2);
+    let all = findings(out);
+    let problems: Vec<&Value> = all.iter().filter(|f| f["status"] == "problem").collect();
+    assert_eq!(problems.len(), 1, "{all:#?}");
+    let problem = problems[0].clone();
+    assert!(
+        problem["fix"].as_str().is_some_and(|fix| !fix.is_empty()),
+        "{problem}"
+    );
+    problem
+}
+
+/// Every file under `dir` with its contents, to show that a check changed nothing.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
