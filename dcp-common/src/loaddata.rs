@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 pub use group::GroupRows;
 use header::{Channel, channels, synthetic_well};
-pub use location::{Buckets, Object};
+pub use location::{Buckets, Object, percent_decode};
 
 /// Why a load-data file cannot be used for a group. Values are quoted with backticks so
 /// that spaces show.
@@ -113,7 +113,7 @@ impl LoadData {
         let mut rows = Vec::new();
         for record in reader.records() {
             let mut record = record?;
-            at_its_line(&mut record, csv_text);
+            crate::text::at_its_line(&mut record, csv_text);
             if record.len() < headers.len() {
                 return Err(LoadDataError::ShortRow {
                     line: record.position().map_or(0, |p| p.line()),
@@ -142,32 +142,6 @@ impl LoadData {
     /// Whether the CSV has no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
-    }
-}
-
-/// Puts a record's position on its own line: after a CRLF line, the csv crate starts the
-/// next record at the line end before it (and before any blank lines it skipped), so its
-/// line would be one or more too early. A record never starts with a line end.
-fn at_its_line(record: &mut csv::StringRecord, text: &[u8]) {
-    let Some(position) = record.position() else {
-        return;
-    };
-    let start = position.byte() as usize;
-    let ends = text
-        .get(start..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
-    if ends > 0 {
-        let passed = text[start..start + ends]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        let mut own = position.clone();
-        own.set_byte((start + ends) as u64)
-            .set_line(position.line() + passed as u64);
-        record.set_position(Some(own));
     }
 }
 

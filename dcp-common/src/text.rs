@@ -67,6 +67,33 @@ pub fn read(path: &Path) -> Result<String, InputFileError> {
     })
 }
 
+/// Puts a CSV record's position (its line, for error messages) on its own line: after a
+/// CRLF line (as Excel saves), the csv crate starts the next record at the line end before
+/// it (and before any blank lines it skipped), so its line would be one or more too early.
+/// A record never starts with a line end. `text` is what the reader read.
+pub fn at_its_line(record: &mut csv::StringRecord, text: &[u8]) {
+    let Some(position) = record.position() else {
+        return;
+    };
+    let start = position.byte() as usize;
+    let ends = text
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    if ends > 0 {
+        let passed = text[start..start + ends]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        let mut own = position.clone();
+        own.set_byte((start + ends) as u64)
+            .set_line(position.line() + passed as u64);
+        record.set_position(Some(own));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

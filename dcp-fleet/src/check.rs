@@ -8,6 +8,8 @@
 //! route out of a private subnet (#184), an old AMI (#60), a Spot limit (#157), and a first
 //! task failing because load-data file, groups and bucket disagree (#201).
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod data;
 pub mod inputs;
 pub mod pipeline;
@@ -24,6 +26,11 @@ use serde::Serialize;
 /// account. Changes nothing: files are fetched into a temporary folder, removed after.
 pub async fn run(config: &Config, paths: &[PathBuf], out: &mut Findings<'_>) -> anyhow::Result<()> {
     let inputs = inputs::read(config, paths, out)?;
+    #[cfg(feature = "aws")]
+    if config.backend == dcp_common::Backend::Aws {
+        let request = inputs.fleet_file.as_ref().map(|(_, request)| request);
+        aws::check(config, request, out).await?;
+    }
     let store = ConfiguredStore::open(config).await?;
     let scratch = tempfile::Builder::new().prefix("dcp-check-").tempdir()?;
     let fetched = data::check(config, &store, &inputs.tasks, scratch.path(), out).await?;

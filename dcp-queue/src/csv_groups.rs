@@ -2,8 +2,6 @@
 //! columns named like job fields overriding the job for that row, and each row expanded by
 //! a plate [`Layout`].
 
-use std::io::Read;
-
 use dcp_common::job::JOB_FIELDS;
 use dcp_common::metadata::join_pairs;
 use dcp_common::{JobError, JobErrors, JobTemplate, Metadata, TaskSet};
@@ -20,7 +18,7 @@ enum Column {
 /// Reads a CSV of groups and returns every task, validated; all problems are reported with
 /// their CSV line and column, and nothing is returned unless every row is valid.
 pub fn read_groups(
-    input: impl Read,
+    input: &[u8],
     origin: &str,
     template: &JobTemplate,
     layout: &Layout,
@@ -94,6 +92,7 @@ pub fn read_groups(
             }
         }
         rows += 1;
+        dcp_common::text::at_its_line(&mut record, input);
         let line = record.position().map_or(0, |p| p.line());
         if record.len() < columns.len() {
             let message = format!(

@@ -184,7 +184,7 @@ fn collapse_slashes(path: &str) -> String {
 }
 
 /// `%XX` escapes decoded, as Python's `urllib.parse.unquote` does (invalid ones kept).
-fn percent_decode(text: &str) -> String {
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

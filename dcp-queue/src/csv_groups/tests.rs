@@ -129,14 +129,21 @@ fn excel_trailing_commas_and_unnamed_empty_columns_are_ignored() {
         );
     }
     // A value there is refused with its line and column, and no other error follows.
-    let errors = tasks("Metadata_Plate,\nP1,\nP2,x\n", &Layout::default()).unwrap_err();
-    let found: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
-    assert_eq!(
-        found,
-        [
-            "plates.csv:3: column 2: `x` is under no column name; name the column or remove the value"
-        ]
-    );
+    // Excel saves CRLF lines, where the csv crate would place a row one line early.
+    for csv in [
+        "Metadata_Plate,\nP1,\nP2,x\n",
+        "Metadata_Plate,\r\nP1,\r\nP2,x\r\n",
+    ] {
+        let errors = tasks(csv, &Layout::default()).unwrap_err();
+        let found: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "plates.csv:3: column 2: `x` is under no column name; name the column or remove the value"
+            ],
+            "{csv:?}"
+        );
+    }
     let errors = tasks("Metadata_Plate\nP1,x\n", &Layout::default()).unwrap_err();
     let found: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
     assert_eq!(
