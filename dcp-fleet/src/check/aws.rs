@@ -1,10 +1,11 @@
 //! The AWS account's side of a run, read-only: the caller and region, the buckets, the
-//! fleet file's roles and instance profile ([`iam`]), its AMI, key pair and network
-//! ([`network`]), the Spot vCPU quota and the worker image in ECR ([`account`]). A call
-//! the endpoint does not serve (an emulator) or the caller may not make is reported
-//! `skipped` with the service's answer, never as a pass.
+//! Spot vCPU quota and the worker image in ECR ([`account`]), the fleet file's roles and
+//! instance profiles ([`iam`]), its AMIs ([`ami`]), key pair and network ([`network`]). A
+//! call the endpoint does not serve (an emulator) is reported `skipped` with the service's
+//! answer, never as a pass.
 
 mod account;
+mod ami;
 mod iam;
 mod network;
 
@@ -62,7 +63,7 @@ pub async fn check(
     iam::fleet_role(&clients, request, out).await?;
     iam::instance_profiles(&clients, request, out).await?;
     let specs = launch_specifications(request);
-    network::images(&clients, &specs, out).await?;
+    ami::images(&clients, &specs, out).await?;
     network::key_pairs(&clients, config, &specs, out).await?;
     network::subnets(&clients, config, &specs, out).await?;
     account::spot_quota(&clients, config, out).await
