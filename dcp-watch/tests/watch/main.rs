@@ -128,6 +128,7 @@ impl Run {
             receive_count: task.receive_count,
             detail: (!status.is_done()).then(|| "CellProfiler exited with 1".into()),
             log: None,
+            batch: task.batch.clone(),
         };
         append(
             &self.run_dir().join(format!("workers/{worker}.jsonl")),
