@@ -50,3 +50,13 @@ fn refuse(name: &str, message: &str) -> ExitCode {
     eprintln!("{name}: error: {message} ({KINDS})");
     ExitCode::from(2)
 }
+
+/// Reads a non-negative number of seconds, e.g. `10` or `0.5` (for options such as
+/// `--grace`, `--wait` and `--interval`).
+pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("`{text}` is not a number of seconds ≥ 0"))
+}

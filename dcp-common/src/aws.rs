@@ -1,12 +1,25 @@
-//! AWS clients built the standard way: the default credential chain (environment,
-//! profiles, SSO, IMDS, task roles), the settings' region, and endpoints from
-//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` when set, so the same binaries run
-//! against AWS, S3-compatible stores and local emulators.
+//! AWS plumbing every tool shares. Clients are built the standard way: the default
+//! credential chain (environment, profiles, SSO, IMDS, task roles), the settings' region,
+//! endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` when set (so the same
+//! binaries run against AWS, S3-compatible stores and local emulators), and the SDK's
+//! standard retry mode ([`RETRY_ATTEMPTS`] attempts with exponential backoff and jitter, for
+//! throttling and transient errors, as the AWS SDKs and Tools Reference Guide describes
+//! "Retry behavior"). A call that still fails becomes an [`AwsError`] naming the operation
+//! and the resource; [`codes`] lists the service codes that mean "already exists" and
+//! "already gone", which make repeated commands idempotent.
 
+mod error;
+
+pub use error::{AwsError, Settled, codes, failed, settle};
+
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use tokio::sync::Mutex;
 
 use crate::Config;
+
+/// Attempts per call (the first and two retries): the SDK's standard mode default.
+pub const RETRY_ATTEMPTS: u32 = 3;
 
 /// The shared SDK configuration for a run's settings. `AWS_PROFILE` from the settings
 /// picks the profile unless the environment names one.
@@ -26,7 +39,8 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
         return shared.clone();
     }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(config.aws_region.clone()));
+        .region(Region::new(config.aws_region.clone()))
+        .retry_config(RetryConfig::standard().with_max_attempts(RETRY_ATTEMPTS));
     if std::env::var_os("AWS_PROFILE").is_none()
         && config.aws_profile != "default"
         && !config.aws_profile.is_empty()

@@ -11,6 +11,7 @@ pub mod backend;
 pub mod cellprofiler;
 pub mod config;
 pub mod exit;
+pub mod file;
 pub mod job;
 pub mod metadata;
 pub mod outcome;

@@ -32,7 +32,7 @@ pub fn read(path: &Path) -> Result<Value, FleetError> {
 
 #[cfg(feature = "aws")]
 fn check(value: &Value) -> Result<(), FleetError> {
-    crate::spot::check(value)
+    crate::aws::spot::check(value)
 }
 
 /// Without the AWS backend, a fleet file is only read, never sent: it must be an object.

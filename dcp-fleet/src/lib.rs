@@ -1,35 +1,22 @@
-//! The local fleet of a dcp run: background `dcp-worker` processes on this machine, the
-//! embedded backend's counterpart of DCP's Spot Fleet (reference §5).
+//! The fleet of workers of a dcp run, one room per backend, each with the same commands
+//! (setup, start, status, scale, stop, teardown) returning typed reports:
 //!
-//! A fleet lives in the run folder ([`dcp_common::Config::local_run_dir`]):
+//! - [`embedded`]: background `dcp-worker` processes on this machine, kept in the run
+//!   folder ([`EmbeddedFleet`]);
+//! - [`aws`] (feature `aws`): ECS tasks on EC2 capacity, found from the settings and tags
+//!   alone ([`aws::AwsFleet`]).
 //!
-//! | file | holds |
-//! |---|---|
-//! | `config.json` | the resolved settings every worker of the fleet reads |
-//! | `fleet.json` | the fleet's record ([`state::FleetState`]), replaced atomically |
-//! | `fleet.lock` | held while `start`, `scale` or `stop` change the fleet |
-//! | `workers/<n>.jsonl` | worker *n*'s stdout: one outcome line per task attempt (appended) |
-//! | `workers/<n>.log` | worker *n*'s stderr (appended) |
-//!
-//! [`Fleet`] starts, inspects, scales and stops it ([`report`] is what it returns);
-//! [`local`] does the process work.
+//! [`fleet_file`] reads DCP's fleet file, which both backends check before anything changes.
 
 #[cfg(feature = "aws")]
-pub mod cloud;
-#[cfg(feature = "aws")]
-pub mod ecs;
-mod fleet;
+pub mod aws;
+pub mod embedded;
 pub mod fleet_file;
-pub mod local;
-pub mod report;
-#[cfg(feature = "aws")]
-pub mod spot;
-pub mod state;
 
 use std::path::PathBuf;
 
-pub use fleet::Fleet;
-pub use report::{Ended, Launched, Scaled, Started, Status, Stopped, WorkerStatus};
+pub use embedded::EmbeddedFleet;
+pub use embedded::report::{Ended, Launched, Scaled, Started, Status, Stopped, WorkerStatus};
 
 /// The environment variable naming the worker program to launch instead of `dcp-worker`.
 pub const WORKER_ENV: &str = "DCP_WORKER";
@@ -37,8 +24,8 @@ pub const WORKER_ENV: &str = "DCP_WORKER";
 /// Why a fleet operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
-    /// The local fleet was asked for on the AWS backend.
-    #[error("BACKEND = \"aws\": a local fleet runs on the embedded backend only")]
+    /// The embedded fleet was asked for on the AWS backend.
+    #[error("BACKEND = \"aws\": the embedded fleet runs on the embedded backend only")]
     NoAwsBackend,
     /// `teardown` found tasks still queued.
     #[error(
@@ -76,8 +63,20 @@ pub enum FleetError {
     #[error(transparent)]
     Bucket(#[from] dcp_common::StoreError),
     /// An AWS call failed.
+    #[cfg(feature = "aws")]
     #[error("AWS: {0}")]
-    Aws(String),
+    Aws(#[from] dcp_common::aws::AwsError),
+    /// `scale` found no capacity of the run to resize.
+    #[error(
+        "no open Spot Fleet tagged Name = {app_name}: start one with `dcp-fleet start FLEET.json`"
+    )]
+    NotStarted {
+        /// APP_NAME, the tag the capacity carries.
+        app_name: String,
+    },
+    /// The run's queues could not be read.
+    #[error(transparent)]
+    Queue(#[from] dcp_common::QueueError),
     /// A file of the run folder could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -121,7 +120,7 @@ pub enum FleetError {
     },
 }
 
-/// A fleet file, AWS settings on a local fleet and a build without the AWS backend are bad
+/// A fleet file, AWS settings on the embedded fleet and a build without the AWS backend are bad
 /// input; a fleet already running, a queue not drained and what fails while working are
 /// failures.
 impl dcp_common::exit::Classify for FleetError {
@@ -132,8 +131,11 @@ impl dcp_common::exit::Classify for FleetError {
                 Kind::BadInput
             }
             FleetError::Bucket(e) => dcp_common::exit::Classify::kind(e),
+            #[cfg(feature = "aws")]
+            FleetError::Aws(_) => Kind::Failure,
+            FleetError::Queue(e) => dcp_common::exit::Classify::kind(e),
             FleetError::NotDrained { .. }
-            | FleetError::Aws(_)
+            | FleetError::NotStarted { .. }
             | FleetError::Io { .. }
             | FleetError::State { .. }
             | FleetError::AlreadyRunning { .. }
@@ -148,14 +150,4 @@ impl FleetError {
         let path = path.into();
         move |source| FleetError::Io { path, source }
     }
-}
-
-/// Reads a non-negative number of seconds, e.g. `10` or `0.5` (for `--grace` and
-/// `--interval` options).
-pub fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
-    let seconds: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    std::time::Duration::try_from_secs_f64(seconds)
-        .map_err(|_| format!("`{text}` is not a number of seconds ≥ 0"))
 }

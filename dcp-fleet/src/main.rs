@@ -1,4 +1,4 @@
-//! dcp-fleet: start, inspect, scale and stop the local fleet of workers of a dcp run.
+//! dcp-fleet: start, inspect, scale and stop the embedded fleet of workers of a dcp run.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use dcp_cli::parse_seconds;
 use dcp_common::{Backend, Config, config, exit};
-use dcp_fleet::{Fleet, FleetError, fleet_file, parse_seconds};
+use dcp_fleet::{EmbeddedFleet, FleetError, fleet_file};
 
 /// Start, inspect, scale and stop the fleet of workers of a dcp run.
 ///
@@ -142,7 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         _ => None,
     };
     let report = match config.backend {
-        Backend::Embedded => local(&config, cli.command)?,
+        Backend::Embedded => embedded(&config, cli.command)?,
         Backend::Aws => aws(&config, cli.command, fleet_file)?,
     };
     let mut out = std::io::stdout().lock();
@@ -151,13 +152,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A command on the local fleet.
-fn local(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
-    let fleet = Fleet::new(config)?;
+/// A command on the embedded fleet.
+fn embedded(config: &Config, command: Command) -> anyhow::Result<serde_json::Value> {
+    let fleet = EmbeddedFleet::new(config)?;
     Ok(match command {
         Command::Setup { .. } => serde_json::json!({
             "backend": "embedded",
-            "setup": "nothing to set up: the local fleet needs no resources",
+            "setup": "nothing to set up: the embedded fleet needs no resources",
         }),
         Command::Start { .. } => serde_json::to_value(fleet.start(config)?)?,
         Command::Status => serde_json::to_value(fleet.status()?)?,
@@ -182,7 +183,7 @@ fn aws(
     command: Command,
     fleet_file: Option<serde_json::Value>,
 ) -> anyhow::Result<serde_json::Value> {
-    use dcp_fleet::cloud::{ApplyOptions, Cloud, plan};
+    use dcp_fleet::aws::{ApplyOptions, AwsFleet, plan};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -190,23 +191,23 @@ fn aws(
         export_wait: Duration::ZERO,
     };
     runtime.block_on(async {
-        let cloud = Cloud::connect(config).await;
+        let fleet = AwsFleet::connect(config).await;
         Ok(match command {
-            Command::Setup { dry_run } => cloud.setup(dry_run.dry_run).await?,
+            Command::Setup { dry_run } => fleet.setup(dry_run.dry_run).await?,
             Command::Start { dry_run, wait, .. } => {
                 let file = fleet_file.unwrap_or_default();
-                cloud.start(&file, dry_run.dry_run, wait).await?
+                fleet.start(&file, dry_run.dry_run, wait).await?
             }
-            Command::Status => serde_json::to_value(cloud.discover().await?)?,
+            Command::Status => serde_json::to_value(fleet.discover().await?)?,
             Command::Scale {
                 workers, dry_run, ..
             } => {
-                let plan = plan::scale(config, &cloud.discover().await?, workers)?;
-                serde_json::to_value(cloud.carry_out(plan, dry_run.dry_run, quick).await?)?
+                let plan = plan::scale(config, &fleet.discover().await?, workers)?;
+                serde_json::to_value(fleet.carry_out(plan, dry_run.dry_run, quick).await?)?
             }
             Command::Stop { dry_run, .. } => {
-                let plan = plan::stop(config, &cloud.discover().await?);
-                serde_json::to_value(cloud.carry_out(plan, dry_run.dry_run, quick).await?)?
+                let plan = plan::stop(config, &fleet.discover().await?);
+                serde_json::to_value(fleet.carry_out(plan, dry_run.dry_run, quick).await?)?
             }
             Command::Teardown {
                 dry_run,
@@ -216,8 +217,8 @@ fn aws(
                 ..
             } => {
                 let options = ApplyOptions { export_wait };
-                let found = cloud.discover().await?;
-                let done = cloud
+                let found = fleet.discover().await?;
+                let done = fleet
                     .teardown(&found, keep_logs, force, dry_run.dry_run, options)
                     .await?;
                 serde_json::to_value(done)?

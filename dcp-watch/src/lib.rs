@@ -1,16 +1,19 @@
-//! The monitor of a dcp run (reference §7): watches the queue drain, and when it has,
-//! stops the local fleet and writes the run report.
+//! The monitor of a dcp run (reference §7): watches the queue drain, and when it has, stops
+//! the fleet and writes the run report. One room per backend:
 //!
-//! [`tick::Watch`] takes one look at a time: queue counts, the workers' outcome lines
-//! ([`outcomes`]) and the fleet's live workers. [`report`] gathers the final outcome of
-//! every task and the dead letters into `<run_dir>/report.json`. On AWS, [`cloud`] does
-//! the same from the run's resources alone, and tears the run down.
+//! - [`embedded`]: [`embedded::EmbeddedWatch`] takes one look at a time (queue counts, the
+//!   workers' outcome lines, the embedded fleet's live workers), then stops the fleet and
+//!   writes `<run_dir>/report.json`;
+//! - [`aws`] (feature `aws`): [`aws::AwsWatch`] does the same from the run's resources
+//!   alone, and tears the run down.
+//!
+//! [`report`] gathers the final outcome of every task ([`outcomes`]) and the dead letters.
 
 #[cfg(feature = "aws")]
-pub mod cloud;
+pub mod aws;
+pub mod embedded;
 pub mod outcomes;
 pub mod report;
-pub mod tick;
 
 use std::path::PathBuf;
 
@@ -27,8 +30,18 @@ pub enum WatchError {
     #[error(transparent)]
     Fleet(#[from] FleetError),
     /// An AWS call failed.
+    #[cfg(feature = "aws")]
     #[error("AWS: {0}")]
-    Aws(String),
+    Aws(#[from] dcp_common::aws::AwsError),
+    /// The queue is gone and the run has no report.
+    #[error(
+        "queue {queue} does not exist and the run has no report: nothing to watch \
+         (create the queue with `dcp-queue create`)"
+    )]
+    NothingToWatch {
+        /// SQS_QUEUE_NAME.
+        queue: String,
+    },
     /// A file of the run folder could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -45,7 +58,11 @@ impl dcp_common::exit::Classify for WatchError {
         match self {
             WatchError::Queue(e) => e.kind(),
             WatchError::Fleet(e) => e.kind(),
-            WatchError::Aws(_) | WatchError::Io { .. } => dcp_common::exit::Kind::Failure,
+            #[cfg(feature = "aws")]
+            WatchError::Aws(_) => dcp_common::exit::Kind::Failure,
+            WatchError::NothingToWatch { .. } | WatchError::Io { .. } => {
+                dcp_common::exit::Kind::Failure
+            }
         }
     }
 }

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
+use dcp_cli::parse_seconds;
 use dcp_common::backend::ConfiguredQueue;
 use dcp_common::{Backend, Config, Queue, config, exit};
-use dcp_fleet::parse_seconds;
-use dcp_watch::tick::{Tick, Watch};
+use dcp_watch::embedded::{EmbeddedWatch, Tick};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Watch a dcp run drain; then stop its fleet and write its report.
@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Embedded: every tick prints one JSON line: {"visible", "in_flight", "dead", "done",
 /// "failed_attempts", "workers_alive", "elapsed_seconds"} ("done" counts each task once;
 /// "elapsed_seconds" runs from the fleet's start). On a terminal, stderr also shows a
-/// progress bar. When nothing is visible or in flight, dcp-watch stops the local fleet,
+/// progress bar. When nothing is visible or in flight, dcp-watch stops the embedded fleet,
 /// writes the run report to AWS_BUCKET/runs/APP_NAME/report.json, prints
 /// {"drained": true, "report": …} and exits. Running it again after that, or without a
 /// fleet, does no harm.
@@ -97,8 +97,8 @@ async fn watch_aws(_: &Cli, _: &Config) -> anyhow::Result<u8> {
 /// Watches a run on AWS: one JSON line per look, until it has drained and been torn down.
 #[cfg(feature = "aws")]
 async fn watch_aws(cli: &Cli, config: &Config) -> anyhow::Result<u8> {
-    use dcp_watch::cloud::{CloudWatch, Look};
-    let watch = CloudWatch::connect(config, cli.cheapest).await;
+    use dcp_watch::aws::{AwsWatch, Look};
+    let watch = AwsWatch::connect(config, cli.cheapest).await;
     loop {
         match watch.look().await? {
             Look::Going(tick) => {
@@ -121,7 +121,7 @@ async fn watch_aws(cli: &Cli, config: &Config) -> anyhow::Result<u8> {
 }
 
 async fn watch(cli: &Cli, config: &Config, queue: impl Queue) -> anyhow::Result<u8> {
-    let mut watch = Watch::new(config, queue)?;
+    let mut watch = EmbeddedWatch::new(config, queue)?;
     let bar = Bar::new(!cli.once && std::io::stderr().is_terminal())?;
     loop {
         let tick = watch.tick().await?;

@@ -164,7 +164,7 @@ impl Report {
         let mut text =
             serde_json::to_vec_pretty(self).map_err(|e| WatchError::io(path)(e.into()))?;
         text.push(b'\n');
-        dcp_fleet::state::write_atomic(path, &text).map_err(WatchError::io(path))
+        dcp_common::file::write_atomic(path, &text).map_err(WatchError::io(path))
     }
 }
 

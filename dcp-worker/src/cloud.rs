@@ -1,7 +1,8 @@
 //! The worker's AWS side, next to SQS and S3: each attempt's log and every outcome line in
 //! CloudWatch Logs, and on EC2 the instance's Name tag, its idle alarm, a line of machine
-//! figures every 30 s and a watch for spot interruption notices, which stop the worker as
-//! SIGTERM does. None of it stops the work when it fails: it warns on stderr.
+//! figures every 30 s and a watch of the instance metadata: a rebalance recommendation
+//! stops the worker taking tasks, a spot interruption notice hands them back as SIGTERM
+//! does ([`crate::Stop`]). None of it stops the work when it fails: it warns on stderr.
 
 pub mod instance;
 pub mod interruption;
@@ -16,6 +17,7 @@ use dcp_common::outcome::OUTCOME_STREAM_PREFIX;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::Stop;
 use crate::worker::AttemptLog;
 use logs::{Event, LogGroup};
 
@@ -33,9 +35,9 @@ pub struct Cloud {
 
 impl Cloud {
     /// Starts the log writers and, in the background, looks for the EC2 instance (skipping
-    /// the instance's part off EC2). A spot interruption notice sets `stop`. `scratch` is
+    /// the instance's part off EC2). The instance's notices advance `stop`. `scratch` is
     /// the folder whose disk the machine figures report.
-    pub async fn start(config: &Config, scratch: PathBuf, stop: watch::Sender<bool>) -> Cloud {
+    pub async fn start(config: &Config, scratch: PathBuf, stop: watch::Sender<Stop>) -> Cloud {
         let shared = dcp_common::aws::sdk_config(config).await;
         let group = LogGroup::new(
             aws_sdk_cloudwatchlogs::Client::new(&shared),
@@ -101,12 +103,13 @@ impl Cloud {
 
 /// On EC2: tags the instance, puts its idle alarm and logs the machine's figures (then
 /// says it is set up), and goes on logging them until a spot interruption notice, which
-/// sets `stop`. Sends the instance id (`None` off EC2) first.
+/// sets `stop` to [`Stop::HandBack`]; a rebalance recommendation before it sets
+/// [`Stop::Drain`]. Sends the instance id (`None` off EC2) first.
 async fn on_instance(
     shared: aws_config::SdkConfig,
     config: Config,
     scratch: PathBuf,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Stop>,
     (identity, set_up): (oneshot::Sender<Option<String>>, oneshot::Sender<()>),
 ) {
     let imds = instance::imds_client();
@@ -138,11 +141,18 @@ async fn on_instance(
             eprintln!("{}", sampler.line(&scratch));
         }
     };
+    let rebalance = async {
+        let notice = interruption::wait_for_notice(&imds, interruption::REBALANCE_PATH).await;
+        eprintln!("dcp-worker: rebalance recommendation {notice}: taking no new tasks");
+        stop.send_if_modified(|state| Stop::advance(state, Stop::Drain));
+        std::future::pending::<()>().await;
+    };
     tokio::select! {
         () = figures => {}
-        notice = interruption::wait_for_notice(&imds) => {
+        () = rebalance => {}
+        notice = interruption::wait_for_notice(&imds, interruption::INTERRUPTION_PATH) => {
             eprintln!("dcp-worker: spot interruption notice {notice}: handing tasks back");
-            stop.send_replace(true);
+            stop.send_if_modified(|state| Stop::advance(state, Stop::HandBack));
         }
     }
 }

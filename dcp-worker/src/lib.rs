@@ -10,7 +10,9 @@ pub mod load_check;
 pub mod loaddata;
 pub mod plugins;
 pub mod session;
+pub mod stop;
 pub mod worker;
 
 pub use session::{RunError, run};
+pub use stop::Stop;
 pub use worker::{AttemptLog, Worker, WorkerOptions};

@@ -8,7 +8,7 @@ use dcp_common::{Config, QueueError};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::{Worker, WorkerOptions};
+use crate::{Stop, Worker, WorkerOptions};
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,9 @@ impl dcp_common::exit::Classify for RunError {
 
 /// Prepares the plugins ([`crate::plugins::prepare`]), then runs the worker with `config`
 /// until the queue is done (or a signal, or a spot interruption notice, stops it); `emit`
-/// receives each attempt's outcome as one JSON line.
+/// receives each attempt's outcome as one JSON line. After a rebalance recommendation
+/// ([`Stop::Drain`]) the worker finishes its tasks and then stays up, taking none, until
+/// it is stopped: exiting would let ECS start a new worker on the same instance.
 pub async fn run(
     config: &Config,
     options: WorkerOptions,
@@ -52,7 +54,7 @@ pub async fn run(
         .await
         .expect("preparing the plugins does not panic")?;
     // `stop` lives to the end: the worker takes a closed channel for a shutdown.
-    let (stop, shutdown) = watch::channel(false);
+    let (stop, shutdown) = watch::channel(Stop::Run);
     let mut terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
     let on_signal = stop.clone();
@@ -61,7 +63,7 @@ pub async fn run(
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
         }
-        on_signal.send_replace(true);
+        on_signal.send_replace(Stop::HandBack);
     });
     let queue = ConfiguredQueue::open(config).await?;
     let store = ConfiguredStore::open(config).await?;
@@ -88,6 +90,13 @@ pub async fn run(
     };
     let result = worker.run(&emit_outcome).await;
     drop(worker);
+    if result.is_ok() && *stop.borrow() == Stop::Drain {
+        eprintln!(
+            "dcp-worker: drained after the rebalance recommendation; taking no tasks until \
+             stopped"
+        );
+        let _ = stop.subscribe().wait_for(|&s| s == Stop::HandBack).await;
+    }
     #[cfg(feature = "aws")]
     if let Some(cloud) = cloud {
         cloud.finish().await;

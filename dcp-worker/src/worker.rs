@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use crate::attempt::{Attempt, Done, Failure};
 use crate::load_check::LoadChecks;
 use crate::loaddata::LoadDataCache;
+use crate::stop::Stop;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -54,7 +55,7 @@ pub struct Worker<'a, Q, S> {
     queue: &'a Q,
     store: &'a S,
     options: WorkerOptions,
-    shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<Stop>,
     load_data: LoadDataCache,
     load_checks: LoadChecks,
     attempt_logs: Option<mpsc::UnboundedSender<AttemptLog>>,
@@ -64,14 +65,14 @@ pub struct Worker<'a, Q, S> {
 const RECEIVE_WAIT: Duration = Duration::from_secs(1);
 
 impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
-    /// A worker that stops taking tasks, and hands back the ones it holds, once `shutdown`
-    /// turns true.
+    /// A worker that stops taking tasks once `shutdown` leaves [`Stop::Run`], and hands
+    /// back the ones it holds at [`Stop::HandBack`] (or when the sender is dropped).
     pub fn new(
         config: &'a Config,
         queue: &'a Q,
         store: &'a S,
         options: WorkerOptions,
-        shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<Stop>,
     ) -> Self {
         Worker {
             config,
@@ -104,14 +105,14 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
     async fn copy(&self, index: u32, emit: &(dyn Fn(&Outcome) + Sync)) -> Result<(), QueueError> {
         let mut shutdown = self.shutdown.clone();
         let start = self.options.stagger * index;
-        if tokio::time::timeout(start, shutdown.wait_for(|&stop| stop))
+        if tokio::time::timeout(start, shutdown.wait_for(|&stop| stop != Stop::Run))
             .await
             .is_ok()
         {
             return Ok(());
         }
         let mut backoff = Backoff::default();
-        while !*shutdown.borrow() {
+        while *shutdown.borrow() == Stop::Run {
             let message = match self.next_message().await {
                 Ok(Next::Message(message)) => message,
                 Ok(Next::Waited) => continue,
@@ -243,7 +244,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
                         Err(e) => eprintln!("dcp-worker: cannot extend task {}: {e}", message.id),
                     }
                 }
-                _ = shutdown.wait_for(|&stop| stop) => {
+                _ = shutdown.wait_for(|&stop| stop == Stop::HandBack) => {
                     match self.queue.change_visibility(&message.receipt, Duration::ZERO).await {
                         Ok(()) | Err(QueueError::StaleReceipt(_)) => {}
                         Err(e @ QueueError::Missing(_)) => return Err(e),
@@ -419,10 +420,10 @@ enum Held {
 struct Backoff(u32);
 
 impl Backoff {
-    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) {
+    async fn wait(&mut self, shutdown: &mut watch::Receiver<Stop>) {
         let delay = Duration::from_secs(1 << self.0.min(5)).min(Duration::from_secs(30));
         self.0 += 1;
-        let _ = tokio::time::timeout(delay, shutdown.wait_for(|&stop| stop)).await;
+        let _ = tokio::time::timeout(delay, shutdown.wait_for(|&stop| stop != Stop::Run)).await;
     }
 }
 

@@ -2,20 +2,18 @@
 //! instance metadata service (instance `i-fake`, through the relay [`Imds`]): the
 //! instance's idle alarm and Name tag, the task logs and outcome lines in CloudWatch Logs,
 //! CHECK_IF_DONE requiring a complete record, a spot interruption notice handing the task
-//! back, and a task purged while it runs ending as `lost-receipt` without ending the
+//! back, a rebalance recommendation letting the task finish but taking no new one, and a task purged while it runs ending as `lost-receipt` without ending the
 //! worker. Everything is read back through the SDK. CellProfiler is the stand-in: these
 //! test the worker's own handling.
 #![cfg(feature = "aws")]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatchlogs::types::OutputLogEvent;
 use aws_sdk_s3::primitives::ByteStream;
+use dcp_tests::imds::Imds;
 use dcp_tests::moto::{Moto, queue_url};
 use dcp_tests::stdout_ok;
 
@@ -144,6 +142,28 @@ impl Run {
             .unwrap()
             .events
             .unwrap_or_default()
+    }
+
+    /// Waits until the worker found its instance (and so watches for notices): the idle
+    /// alarm is there.
+    async fn found_instance(&self, deadline: Instant) {
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&self.sdk);
+        while cloudwatch
+            .describe_alarms()
+            .alarm_names(format!("{APP}_i-fake"))
+            .send()
+            .await
+            .unwrap()
+            .metric_alarms
+            .unwrap_or_default()
+            .is_empty()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no alarm: the worker found no instance"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// (visible, in flight) of the task queue, read through the SDK.
@@ -363,95 +383,6 @@ fn hostname() -> String {
         .replace([':', '*'], "_")
 }
 
-/// The instance metadata service as the worker sees it: moto's, through a small relay
-/// that (1) adds the `X-aws-ec2-metadata-token-ttl-seconds` header moto leaves off its
-/// token answer (the AWS SDK refuses a token without it; EC2 always sends it), and (2) when
-/// `spot` is set, answers the one path moto does not serve, `spot/instance-action`: 404
-/// until `notice` is set, then a notice as EC2 words it. Without `spot` that path goes to
-/// moto too, which fails it with a 500.
-struct Imds {
-    url: String,
-    notice: Arc<AtomicBool>,
-}
-
-impl Imds {
-    fn start(moto: &str, spot: bool) -> Imds {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let notice = Arc::new(AtomicBool::new(false));
-        let moto = moto.trim_start_matches("http://").to_owned();
-        let set = notice.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let (moto, set) = (moto.clone(), set.clone());
-                let notice = spot.then(|| set.load(Ordering::SeqCst));
-                std::thread::spawn(move || relay(client, &moto, notice));
-            }
-        });
-        Imds { url, notice }
-    }
-}
-
-/// Relays one request to moto; `notice` (when answering the spot path here) says whether
-/// there is an interruption notice.
-fn relay(mut client: TcpStream, moto: &str, notice: Option<bool>) {
-    let mut reader = BufReader::new(client.try_clone().unwrap());
-    let mut head = Vec::new();
-    let (mut length, mut ttl) = (0, String::from("21600"));
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        let lower = line.to_ascii_lowercase();
-        if let Some(value) = lower.strip_prefix("content-length:") {
-            length = value.trim().parse().unwrap_or(0);
-        }
-        if let Some(value) = lower.strip_prefix("x-aws-ec2-metadata-token-ttl-seconds:") {
-            ttl = value.trim().to_owned();
-        }
-        if !lower.starts_with("connection:") {
-            head.push(line);
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    if let Some(notice) = notice
-        && head[0].contains("/latest/meta-data/spot/instance-action")
-    {
-        let (status, text) = if notice {
-            (
-                "200 OK",
-                r#"{"action": "terminate", "time": "2030-01-01T00:00:00Z"}"#,
-            )
-        } else {
-            ("404 Not Found", "")
-        };
-        let _ = write!(
-            client,
-            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{text}",
-            text.len()
-        );
-        return;
-    }
-    let mut upstream = TcpStream::connect(moto).unwrap();
-    let request = format!("{}Connection: close\r\n\r\n", head.concat());
-    upstream.write_all(request.as_bytes()).unwrap();
-    upstream.write_all(&body).unwrap();
-    let mut answer = Vec::new();
-    let _ = upstream.read_to_end(&mut answer);
-    if head[0].contains("/latest/api/token") {
-        let end = answer.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
-        let header = format!("X-aws-ec2-metadata-token-ttl-seconds: {ttl}\r\n");
-        answer.splice(end..end, header.into_bytes());
-    }
-    let _ = client.write_all(&answer);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spot_interruption_notice_hands_the_task_back_and_stops_the_worker() {
     let run = Run::new("SQS_MESSAGE_VISIBILITY = 600").await;
@@ -463,27 +394,10 @@ async fn a_spot_interruption_notice_hands_the_task_back_and_stops_the_worker() {
         assert!(Instant::now() < deadline, "the task never started");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The alarm shows the worker found its instance (and so is watching for notices).
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&run.sdk);
-    while cloudwatch
-        .describe_alarms()
-        .alarm_names(format!("{APP}_i-fake"))
-        .send()
-        .await
-        .unwrap()
-        .metric_alarms
-        .unwrap_or_default()
-        .is_empty()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no alarm: the worker found no instance"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    run.found_instance(deadline).await;
     assert_eq!(run.queue_counts().await, (0, 1), "the task is in flight");
 
-    imds.notice.store(true, Ordering::SeqCst);
+    imds.interruption.store(true, Ordering::SeqCst);
     let noticed = Instant::now();
     let out = worker.wait_with_output().unwrap();
     let waited = noticed.elapsed();
@@ -500,6 +414,56 @@ async fn a_spot_interruption_notice_hands_the_task_back_and_stops_the_worker() {
         (1, 0),
         "visible again at once, not after 600 s"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebalance_recommendation_lets_the_task_finish_and_takes_no_new_one() {
+    use std::io::BufRead;
+    let run = Run::new("SQS_MESSAGE_VISIBILITY = 600").await;
+    run.push(&["P1", "P2"]);
+    let imds = Imds::start(&run.moto.url, true);
+    let mut worker = run.worker("sleep:15", Some(&imds.url)).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run.starts() == 0 {
+        assert!(Instant::now() < deadline, "the task never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    run.found_instance(deadline).await;
+    imds.rebalance.store(true, Ordering::SeqCst);
+
+    let mut stdout = std::io::BufReader::new(worker.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let outcome: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(outcome["status"], "success", "the held task ran to the end");
+    // Long enough for a worker still taking tasks to have started the next one.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        run.starts(),
+        1,
+        "no task was taken after the recommendation"
+    );
+    assert_eq!(run.queue_counts().await, (1, 0), "the other task waits");
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker stays up: exiting would let ECS start a new one on this instance"
+    );
+    let listed = dcp_tests::moto::keys(&run.s3, BUCKET, "out/").await;
+    assert_eq!(
+        listed,
+        [
+            "out/P1/.dcp-done/Metadata_Plate=P1.json",
+            "out/P1/Image.csv"
+        ]
+    );
+
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = worker.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("rebalance recommendation"), "{stderr}");
+    assert_eq!(run.queue_counts().await, (1, 0));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,7 +15,7 @@ while [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 fn the_drain_stops_the_fleet_before_reading_its_last_lines() {
     let run = Run::new("LOCAL_WORKERS = 2\n", &[1]);
     let script = run.dir.path().join("dcp-worker");
-    let fleet = dcp_fleet::Fleet::new(&run.config)
+    let fleet = dcp_fleet::EmbeddedFleet::new(&run.config)
         .unwrap()
         .with_program(&script);
     let started = {

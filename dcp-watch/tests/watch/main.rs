@@ -1,6 +1,6 @@
 //! The built dcp-watch binary on a real embedded queue: tasks pushed with dcp-queue, taken
 //! and deleted here as a worker would, with the outcome lines a worker prints written into
-//! the run folder; and a local fleet of stand-in workers for it to stop.
+//! the run folder; and a embedded fleet of stand-in workers for it to stop.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ impl Run {
 impl Drop for Run {
     /// Stops a fleet a failed test may have left running.
     fn drop(&mut self) {
-        if let Ok(fleet) = dcp_fleet::Fleet::new(&self.config) {
+        if let Ok(fleet) = dcp_fleet::EmbeddedFleet::new(&self.config) {
             let _ = fleet.stop(Duration::from_secs(1));
         }
     }

@@ -82,7 +82,7 @@ fn dcp_fleet_and_dcp_watch_run_the_real_worker_to_the_end() {
         "{printed:?}"
     );
 
-    let fleet = dcp_fleet::Fleet::new(&run.config).unwrap();
+    let fleet = dcp_fleet::EmbeddedFleet::new(&run.config).unwrap();
     assert_eq!(
         fleet.status().unwrap().alive,
         0,

@@ -1,6 +1,6 @@
 //! The fault test of issue 8: a run of 1,000 tasks on the embedded backend (10 plates × 100
 //! sites, each plate's 100 tasks sharing its output folder `out/<plate>`, each task writing
-//! its own per-group file), drained by a local fleet of 4 workers × 4 CellProfiler copies
+//! its own per-group file), drained by a embedded fleet of 4 workers × 4 CellProfiler copies
 //! (the stand-in of tests/fixtures sleeping 1 s per task), while the test does to it what
 //! machines do to real runs:
 //!

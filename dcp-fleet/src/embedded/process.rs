@@ -1,4 +1,4 @@
-//! Process work of the local fleet: finding the worker program, launching a worker in a
+//! Process work of the embedded fleet: finding the worker program, launching a worker in a
 //! session of its own, telling a live worker from a dead one (or from another process that
 //! reuses its pid), and stopping workers gracefully.
 
@@ -8,12 +8,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::{Pid, setsid};
 
-use crate::state::{End, WorkerRecord};
+use crate::embedded::state::{End, WorkerRecord};
 use crate::{FleetError, WORKER_ENV};
 
 /// How often a stop looks whether its workers are gone.
@@ -160,13 +160,6 @@ fn wait_while(limit: Duration, mut busy: impl FnMut() -> bool) {
     while busy() && start.elapsed() < limit {
         std::thread::sleep(POLL);
     }
-}
-
-/// Now, in unix seconds.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

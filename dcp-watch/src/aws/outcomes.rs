@@ -2,20 +2,11 @@
 //! log stream `outcomes/…` of LOG_GROUP_NAME ([`OUTCOME_STREAM_PREFIX`]).
 
 use aws_sdk_cloudwatchlogs::Client;
-use dcp_common::aws::{ProvideErrorMetadata, error_line};
+use dcp_common::aws::{ProvideErrorMetadata, codes, failed};
 use dcp_common::outcome::{OUTCOME_STREAM_PREFIX, Outcome};
 
 use crate::WatchError;
 use crate::outcomes::Batch;
-
-/// An AWS call that failed, as one line: the operation, the resource and the service's
-/// error code and message.
-fn failed<E: ProvideErrorMetadata + std::error::Error>(
-    call: &'static str,
-    resource: impl std::fmt::Display,
-) -> impl FnOnce(E) -> WatchError {
-    move |e| WatchError::Aws(format!("{call} {resource}: {}", error_line(&e)))
-}
 
 /// Every outcome line in the outcome streams of `group`; `None` when the group is gone
 /// (another look is tearing the run down and has written the report).
@@ -31,8 +22,8 @@ pub async fn read_all(logs: &Client, group: &str) -> Result<Option<Batch>, Watch
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(page) => page,
-            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
-            Err(e) => return Err(failed("DescribeLogStreams", group)(e)),
+            Err(e) if e.code().is_some_and(|c| codes::LOGS_GONE.contains(&c)) => return Ok(None),
+            Err(e) => return Err(failed("DescribeLogStreams", group)(e).into()),
         };
         streams.extend(
             page.log_streams()
@@ -53,8 +44,12 @@ pub async fn read_all(logs: &Client, group: &str) -> Result<Option<Batch>, Watch
                 .await;
             let page = match page {
                 Ok(page) => page,
-                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
-                Err(e) => return Err(failed("GetLogEvents", format!("{group}/{stream}"))(e)),
+                Err(e) if e.code().is_some_and(|c| codes::LOGS_GONE.contains(&c)) => {
+                    return Ok(None);
+                }
+                Err(e) => {
+                    return Err(failed("GetLogEvents", format!("{group}/{stream}"))(e).into());
+                }
             };
             for event in page.events() {
                 match serde_json::from_str::<Outcome>(event.message().unwrap_or_default()) {

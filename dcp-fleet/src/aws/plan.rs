@@ -136,10 +136,9 @@ fn update_service(config: &Config, desired: i32) -> Request {
 pub fn scale(config: &Config, found: &Found, machines: u32) -> Result<Plan, FleetError> {
     let open: Vec<_> = found.fleets.iter().filter(|f| f.is_open()).collect();
     if open.is_empty() {
-        return Err(FleetError::Aws(format!(
-            "no open Spot Fleet tagged Name = {}: start one with `dcp-fleet start FLEET.json`",
-            config.app_name
-        )));
+        return Err(FleetError::NotStarted {
+            app_name: config.app_name.clone(),
+        });
     }
     let mut requests: Vec<Request> = open
         .iter()

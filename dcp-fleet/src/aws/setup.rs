@@ -7,7 +7,7 @@ use aws_sdk_cloudwatchlogs::Client as Logs;
 use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, LogConfiguration, LogDriver};
 use dcp_common::Config;
-use dcp_common::aws::{ProvideErrorMetadata, error_line};
+use dcp_common::aws::{AwsError, codes, failed, settle};
 use dcp_common::config::SETTINGS_ENV;
 use serde::Serialize;
 
@@ -67,7 +67,7 @@ pub struct SetupReport {
 
 /// The plan for a run's settings.
 pub fn plan(config: &Config) -> Result<SetupPlan, FleetError> {
-    let settings = serde_json::to_string(config).map_err(|e| FleetError::Aws(e.to_string()))?;
+    let settings = serde_json::to_string(config).expect("settings are JSON");
     let per_instance = config.per_instance_log_group();
     Ok(SetupPlan {
         cluster: config.ecs_cluster.clone(),
@@ -95,14 +95,9 @@ pub fn plan(config: &Config) -> Result<SetupPlan, FleetError> {
 /// value that does not fit is refused here rather than wrapped.
 fn ecs_integer(key: &str, value: u32) -> Result<i32, FleetError> {
     i32::try_from(value).map_err(|_| {
-        FleetError::Aws(format!(
-            "{key} = {value} does not fit the 32-bit integer ECS takes"
-        ))
+        let why = format!("{key} = {value} does not fit the 32-bit integer ECS takes");
+        AwsError::new("RegisterTaskDefinition", key, why).into()
     })
-}
-
-fn aws(e: impl ProvideErrorMetadata + std::error::Error) -> FleetError {
-    FleetError::Aws(error_line(&e))
 }
 
 /// Carries out a plan.
@@ -111,21 +106,16 @@ pub async fn apply(plan: SetupPlan, ecs: &Ecs, logs: &Logs) -> Result<SetupRepor
         .cluster_name(&plan.cluster)
         .send()
         .await
-        .map_err(aws)?;
+        .map_err(failed("CreateCluster", &plan.cluster))?;
     for group in &plan.log_groups {
-        match logs.create_log_group().log_group_name(group).send().await {
-            Ok(_) => {}
-            Err(e) => match aws_sdk_cloudwatchlogs::Error::from(e) {
-                aws_sdk_cloudwatchlogs::Error::ResourceAlreadyExistsException(_) => {}
-                other => return Err(aws(other)),
-            },
-        }
+        let sent = logs.create_log_group().log_group_name(group).send().await;
+        settle("CreateLogGroup", group, sent, codes::LOGS_EXISTS)?;
         logs.put_retention_policy()
             .log_group_name(group)
             .retention_in_days(plan.retention_in_days)
             .send()
             .await
-            .map_err(aws)?;
+            .map_err(failed("PutRetentionPolicy", group))?;
     }
     let c = &plan.container;
     let mut log_configuration = LogConfiguration::builder().log_driver(LogDriver::Awslogs);
@@ -138,11 +128,10 @@ pub async fn apply(plan: SetupPlan, ecs: &Ecs, logs: &Logs) -> Result<SetupRepor
         .cpu(c.cpu)
         .memory(c.memory)
         .essential(true)
-        .log_configuration(
-            log_configuration
-                .build()
-                .map_err(|e| FleetError::Aws(dcp_common::aws::error_chain(&e)))?,
-        );
+        .log_configuration(log_configuration.build().map_err(|e| {
+            let why = dcp_common::aws::error_chain(&e);
+            AwsError::new("RegisterTaskDefinition", &plan.family, why)
+        })?);
     for (name, value) in &c.environment {
         container = container.environment(KeyValuePair::builder().name(name).value(value).build());
     }
@@ -153,16 +142,21 @@ pub async fn apply(plan: SetupPlan, ecs: &Ecs, logs: &Logs) -> Result<SetupRepor
     if !plan.task_role_arn.is_empty() {
         register = register.task_role_arn(&plan.task_role_arn);
     }
-    let registered = register.send().await.map_err(aws)?.task_definition;
+    let registered = register
+        .send()
+        .await
+        .map_err(failed("RegisterTaskDefinition", &plan.family))?
+        .task_definition;
     let revision = registered.map_or(0, |t| t.revision);
     let task_definition = format!("{}:{revision}", plan.family);
+    let service = format!("{}/{}", plan.cluster, plan.service);
     let existing = ecs
         .describe_services()
         .cluster(&plan.cluster)
         .services(&plan.service)
         .send()
         .await
-        .map_err(aws)?;
+        .map_err(failed("DescribeServices", &service))?;
     let active = existing
         .services()
         .iter()
@@ -174,7 +168,7 @@ pub async fn apply(plan: SetupPlan, ecs: &Ecs, logs: &Logs) -> Result<SetupRepor
             .task_definition(&task_definition)
             .send()
             .await
-            .map_err(aws)?;
+            .map_err(failed("UpdateService", &service))?;
     } else {
         ecs.create_service()
             .cluster(&plan.cluster)
@@ -183,7 +177,7 @@ pub async fn apply(plan: SetupPlan, ecs: &Ecs, logs: &Logs) -> Result<SetupRepor
             .desired_count(0)
             .send()
             .await
-            .map_err(aws)?;
+            .map_err(failed("CreateService", &service))?;
     }
     Ok(SetupReport {
         plan,

@@ -1,31 +1,17 @@
-//! Reading what a run has on AWS ([`Cloud::discover`]): read-only calls only.
+//! Reading what a run has on AWS ([`AwsFleet::discover`]): read-only calls only.
 
 use aws_sdk_ec2::types::Filter;
-use dcp_common::aws::{ProvideErrorMetadata, error_line};
+use dcp_common::aws::{ProvideErrorMetadata, codes, failed};
 
-use super::{Alarm, Cloud, Found, Service, SpotFleet};
+use super::{Alarm, AwsFleet, Found, Service, SpotFleet};
 use crate::FleetError;
 
-/// The error of a failed call, with the SDK's context.
-/// An AWS call that failed, as one line: the operation, the resource and the service's
-/// error code and message.
-pub(super) fn failed<E: ProvideErrorMetadata + std::error::Error>(
-    call: &'static str,
-    resource: impl std::fmt::Display,
-) -> impl FnOnce(E) -> FleetError {
-    move |e| FleetError::Aws(format!("{call} {resource}: {}", error_line(&e)))
-}
-
-impl Cloud {
+impl AwsFleet {
     /// Finds everything the run has on AWS.
     pub async fn discover(&self) -> Result<Found, FleetError> {
         let (cluster, other_services) = self.cluster().await?;
         let service = if cluster { self.service().await? } else { None };
-        let (queue, dead_letter_queue) = self
-            .queue
-            .found()
-            .await
-            .map_err(|e| FleetError::Aws(e.to_string()))?;
+        let (queue, dead_letter_queue) = self.queue.found().await?;
         Ok(Found {
             fleets: self.fleets().await?,
             alarms: self.alarms().await?,
@@ -275,8 +261,8 @@ impl Cloud {
                 .await;
             let page = match page {
                 Ok(page) => page,
-                Err(e) if e.code() == Some("ResourceNotFoundException") => continue,
-                Err(e) => return Err(failed("DescribeLogGroups", &group)(e)),
+                Err(e) if e.code().is_some_and(|c| codes::LOGS_GONE.contains(&c)) => continue,
+                Err(e) => return Err(failed("DescribeLogGroups", &group)(e).into()),
             };
             if page
                 .log_groups()

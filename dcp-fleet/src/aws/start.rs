@@ -1,23 +1,23 @@
-//! `setup` and `start` on AWS through the run's clients ([`crate::ecs`], [`crate::spot`]).
+//! `setup` and `start` on AWS through the run's clients ([`super::setup`], [`super::spot`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::discover::failed;
-use super::{Cloud, dashboard};
-use crate::FleetError;
-use crate::{ecs, spot};
+use dcp_common::aws::failed;
 
-impl Cloud {
+use super::{AwsFleet, dashboard, setup, spot};
+use crate::FleetError;
+
+impl AwsFleet {
     /// `setup`: what it did (or, with `dry_run`, would do) as JSON.
     pub async fn setup(&self, dry_run: bool) -> Result<Value, FleetError> {
-        let plan = ecs::plan(&self.config)?;
+        let plan = setup::plan(&self.config)?;
         let report = if dry_run {
             json!({ "dry_run": true, "requests": plan })
         } else {
-            let done = ecs::apply(plan, &self.ecs, &self.logs).await?;
-            serde_json::to_value(done).map_err(|e| FleetError::Aws(e.to_string()))?
+            let done = setup::apply(plan, &self.ecs, &self.logs).await?;
+            serde_json::to_value(done).expect("a setup report is JSON")
         };
         Ok(report)
     }

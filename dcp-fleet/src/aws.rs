@@ -4,14 +4,18 @@
 //! on disk between commands, so `scale`, `stop`, `teardown` and `dcp-watch --once` work
 //! from any machine, and again after one another.
 //!
-//! [`Cloud::discover`] reads; [`plan`] turns what was found into [`plan::Request`]s;
-//! [`Cloud::apply`] sends them (or `--dry-run` prints them). [`Cloud::setup`] and
-//! [`Cloud::start`] make the run's resources in the first place.
+//! [`AwsFleet::discover`] reads; [`plan`] turns what was found into [`plan::Request`]s;
+//! [`AwsFleet::apply`] sends them (or `--dry-run` prints them). [`AwsFleet::setup`]
+//! ([`setup`]) and [`AwsFleet::start`] ([`spot`]) make the run's resources in the first
+//! place. AWS plumbing shared with the other tools (clients, errors, codes, retries) is in
+//! [`dcp_common::aws`].
 
 mod apply;
 pub mod dashboard;
 mod discover;
 pub mod plan;
+pub mod setup;
+pub mod spot;
 mod start;
 
 use std::time::SystemTime;
@@ -25,8 +29,8 @@ use plan::Plan;
 
 use crate::FleetError;
 
-/// Clients for every service a run uses.
-pub struct Cloud {
+/// The AWS fleet of a run: clients for every service it uses.
+pub struct AwsFleet {
     config: Config,
     ec2: aws_sdk_ec2::Client,
     ecs: aws_sdk_ecs::Client,
@@ -36,12 +40,12 @@ pub struct Cloud {
     cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
-impl Cloud {
+impl AwsFleet {
     /// Clients for the run the settings describe (standard credential chain, the
     /// settings' region, `AWS_ENDPOINT_URL` honoured).
-    pub async fn connect(config: &Config) -> Cloud {
+    pub async fn connect(config: &Config) -> AwsFleet {
         let shared = dcp_common::aws::sdk_config(config).await;
-        Cloud {
+        AwsFleet {
             config: config.clone(),
             ec2: aws_sdk_ec2::Client::new(&shared),
             ecs: aws_sdk_ecs::Client::new(&shared),

@@ -12,11 +12,13 @@
 
 mod outcomes;
 
-use dcp_common::aws::{ProvideErrorMetadata, error_line};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use dcp_common::aws::failed;
+use dcp_common::file::unix_seconds;
 
 use dcp_common::{Config, Queue, QueueError};
-use dcp_fleet::cloud::{Applied, ApplyOptions, Cloud, Done, Found, plan};
+use dcp_fleet::aws::{Applied, ApplyOptions, AwsFleet, Done, Found, plan};
 use serde::Serialize;
 
 use crate::WatchError;
@@ -30,7 +32,7 @@ const EXPORT_WAIT: Duration = Duration::from_secs(600);
 
 /// One look at a run on AWS that found it still going.
 #[derive(Clone, Debug, Serialize)]
-pub struct CloudTick {
+pub struct AwsTick {
     /// Tasks waiting.
     pub visible: u64,
     /// Tasks received and not yet deleted.
@@ -49,7 +51,7 @@ pub struct CloudTick {
 
 /// The last look at a run: drained, reported and torn down.
 #[derive(Clone, Debug, Serialize)]
-pub struct CloudDrained {
+pub struct AwsDrained {
     /// Always true.
     pub drained: bool,
     /// Where the report was written (`s3://…`); `None` when an earlier look wrote it.
@@ -72,14 +74,14 @@ pub struct CloudDrained {
 #[derive(Clone, Debug)]
 pub enum Look {
     /// The run goes on (or no fleet has been started yet).
-    Going(CloudTick),
+    Going(AwsTick),
     /// The run has ended.
-    Drained(CloudDrained),
+    Drained(AwsDrained),
 }
 
 /// Watches one run on AWS.
-pub struct CloudWatch {
-    cloud: Cloud,
+pub struct AwsWatch {
+    fleet: AwsFleet,
     logs: aws_sdk_cloudwatchlogs::Client,
     s3: aws_sdk_s3::Client,
     cheapest: bool,
@@ -105,28 +107,13 @@ fn scale_down(
     }
 }
 
-fn s3_error(
-    call: &str,
-    bucket: &str,
-    key: &str,
-    e: impl ProvideErrorMetadata + std::error::Error,
-) -> WatchError {
-    WatchError::Aws(format!("{call} {bucket}/{key}: {}", error_line(&e)))
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-impl CloudWatch {
+impl AwsWatch {
     /// Clients for the run the settings describe; `cheapest` shrinks the fleets to one
     /// machine once they have run 15 minutes.
-    pub async fn connect(config: &Config, cheapest: bool) -> CloudWatch {
+    pub async fn connect(config: &Config, cheapest: bool) -> AwsWatch {
         let shared = dcp_common::aws::sdk_config(config).await;
-        CloudWatch {
-            cloud: Cloud::connect(config).await,
+        AwsWatch {
+            fleet: AwsFleet::connect(config).await,
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
             s3: dcp_common::aws::s3_client(config).await,
             cheapest,
@@ -135,17 +122,15 @@ impl CloudWatch {
 
     /// Takes one look and acts on it.
     pub async fn look(&self) -> Result<Look, WatchError> {
-        let found = self.cloud.discover().await?;
+        let found = self.fleet.discover().await?;
         let started = found.fleets.iter().filter_map(|f| f.created).min();
-        let elapsed = started.map_or(0, |s| now_secs().saturating_sub(s as u64));
+        let elapsed = started.map_or(0, |s| unix_seconds().saturating_sub(s as u64));
         let dead = found.dead_letter_queue.as_ref().map_or(0, |q| q.dead);
         let Some(queue) = &found.queue else {
             if !self.reported().await? {
-                return Err(WatchError::Aws(format!(
-                    "queue {} does not exist and the run has no report: nothing to watch \
-                     (create the queue with `dcp-queue create`)",
-                    self.cloud.config().sqs_queue_name
-                )));
+                return Err(WatchError::NothingToWatch {
+                    queue: self.fleet.config().sqs_queue_name.clone(),
+                });
             }
             return Ok(Look::Drained(
                 self.finish(&found, None, dead, elapsed).await?,
@@ -159,7 +144,7 @@ impl CloudWatch {
             ));
         }
         let requests = self.tend(&found, visible, in_flight, elapsed).await?;
-        Ok(Look::Going(CloudTick {
+        Ok(Look::Going(AwsTick {
             visible,
             in_flight,
             dead,
@@ -181,28 +166,28 @@ impl CloudWatch {
     ) -> Result<Vec<Applied>, WatchError> {
         let mut requests = scale_down(found, visible, in_flight, elapsed, self.cheapest);
         let watched: Vec<&str> = found.alarms.iter().map(|a| a.instance.as_str()).collect();
-        let gone = self.cloud.gone_instances(&watched).await?;
+        let gone = self.fleet.gone_instances(&watched).await?;
         requests.extend(plan::stale_alarms(found, &gone));
         let options = ApplyOptions {
             export_wait: Duration::ZERO,
         };
-        Ok(self.cloud.apply(requests, options).await?)
+        Ok(self.fleet.apply(requests, options).await?)
     }
 
     /// Where the run report goes in AWS_BUCKET.
     fn report_key(&self) -> String {
-        format!("runs/{}/report.json", self.cloud.config().app_name)
+        format!("runs/{}/report.json", self.fleet.config().app_name)
     }
 
     /// Whether the run report was written: the run ended, and a look that finds the queue
     /// gone finishes its teardown.
     async fn reported(&self) -> Result<bool, WatchError> {
-        let bucket = &self.cloud.config().aws_bucket;
+        let bucket = &self.fleet.config().aws_bucket;
         let key = self.report_key();
         match self.s3.head_object().bucket(bucket).key(&key).send().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
-            Err(e) => Err(s3_error("HeadObject", bucket, &key, e)),
+            Err(e) => Err(failed("HeadObject", format!("{bucket}/{key}"))(e).into()),
         }
     }
 
@@ -210,11 +195,11 @@ impl CloudWatch {
     /// letters. `None` when the log group or a queue is gone: another look got there
     /// first, wrote the report and is tearing the run down.
     async fn report(&self, started: Option<i64>) -> Result<Option<Report>, WatchError> {
-        let config = self.cloud.config();
+        let config = self.fleet.config();
         let Some(batch) = outcomes::read_all(&self.logs, &config.log_group_name).await? else {
             return Ok(None);
         };
-        let dead = match self.cloud.queue().dead_letters().await {
+        let dead = match self.fleet.queue().dead_letters().await {
             Ok(dead) => dead,
             // Deleted since the look began: by another look's teardown.
             Err(QueueError::Missing(_)) => return Ok(None),
@@ -224,7 +209,7 @@ impl CloudWatch {
         Ok(Some(Report::build(
             config,
             started,
-            now_secs(),
+            unix_seconds(),
             &batch,
             &dead,
         )))
@@ -237,9 +222,9 @@ impl CloudWatch {
         report: Option<Report>,
         dead: u64,
         elapsed: u64,
-    ) -> Result<CloudDrained, WatchError> {
-        let config = self.cloud.config();
-        let mut drained = CloudDrained {
+    ) -> Result<AwsDrained, WatchError> {
+        let config = self.fleet.config();
+        let mut drained = AwsDrained {
             drained: true,
             report: None,
             tasks: 0,
@@ -251,8 +236,7 @@ impl CloudWatch {
         };
         if let Some(report) = report {
             let key = self.report_key();
-            let body =
-                serde_json::to_vec_pretty(&report).map_err(|e| WatchError::Aws(e.to_string()))?;
+            let body = serde_json::to_vec_pretty(&report).expect("a run report is JSON");
             self.s3
                 .put_object()
                 .bucket(&config.aws_bucket)
@@ -261,7 +245,7 @@ impl CloudWatch {
                 .body(body.into())
                 .send()
                 .await
-                .map_err(|e| s3_error("PutObject", &config.aws_bucket, &key, e))?;
+                .map_err(failed("PutObject", format!("{}/{key}", config.aws_bucket)))?;
             drained.report = Some(format!("s3://{}/{key}", config.aws_bucket));
             drained.tasks = report.counts.tasks;
             drained.done = report.counts.done;
@@ -272,7 +256,7 @@ impl CloudWatch {
             export_wait: EXPORT_WAIT,
         };
         drained.teardown = self
-            .cloud
+            .fleet
             .teardown(found, false, false, false, options)
             .await?;
         Ok(drained)
@@ -281,7 +265,7 @@ impl CloudWatch {
 
 #[cfg(test)]
 mod tests {
-    use dcp_fleet::cloud::SpotFleet;
+    use dcp_fleet::aws::SpotFleet;
 
     use super::*;
 

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::*;
 use dcp_common::queue::{DeadLetterQueueState, QueueState};
 
-use crate::cloud::{Alarm, Service, SpotFleet};
+use crate::aws::{Alarm, Service, SpotFleet};
 
 fn config() -> Config {
     let text = json!({

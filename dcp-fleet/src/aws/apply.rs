@@ -1,16 +1,14 @@
-//! Sending a plan's requests ([`Cloud::apply`]). Every request is safe to send twice:
+//! Sending a plan's requests ([`AwsFleet::apply`]). Every request is safe to send twice:
 //! a resource already gone counts as done, so a second teardown — or two monitors at
 //! once — does no harm.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::error::ProvideErrorMetadata;
-use aws_sdk_ecs::error::SdkError;
+use dcp_common::aws::{ProvideErrorMetadata, Settled, codes, failed, settle};
 use serde::Serialize;
 
-use super::Cloud;
-use super::discover::failed;
+use super::AwsFleet;
 use super::plan::Request;
 use crate::FleetError;
 
@@ -47,24 +45,7 @@ enum Export {
 /// How often an export's state is read.
 const EXPORT_POLL: Duration = Duration::from_secs(2);
 
-/// A call's result: done, or gone when the error's code is one of `gone`.
-fn settle<T, E>(
-    call: &'static str,
-    resource: impl std::fmt::Display,
-    sent: Result<T, SdkError<E>>,
-    gone: &[&str],
-) -> Result<&'static str, FleetError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match sent {
-        Ok(_) => Ok("done"),
-        Err(e) if e.code().is_some_and(|c| gone.contains(&c)) => Ok("gone"),
-        Err(e) => Err(failed(call, resource)(e)),
-    }
-}
-
-impl Cloud {
+impl AwsFleet {
     /// Sends `requests` in order. A log group is deleted only after its export finished
     /// within `options.export_wait`; otherwise it is kept, with the reason.
     pub async fn apply(
@@ -102,17 +83,13 @@ impl Cloud {
                             )),
                         ),
                         sent => (
-                            settle(
-                                "DeleteCluster",
-                                cluster,
-                                sent,
-                                &["ClusterNotFoundException"],
-                            )?,
+                            settle("DeleteCluster", cluster, sent, codes::ECS_CLUSTER_GONE)?
+                                .as_str(),
                             None,
                         ),
                     }
                 }
-                other => (self.send(other).await?, None),
+                other => (self.send(other).await?.as_str(), None),
             };
             applied.push(Applied {
                 request,
@@ -124,12 +101,8 @@ impl Cloud {
     }
 
     /// Sends one request that needs no follow-up.
-    async fn send(&self, request: &Request) -> Result<&'static str, FleetError> {
-        const SERVICE_GONE: &[&str] = &[
-            "ServiceNotFoundException",
-            "ServiceNotActiveException",
-            "ClusterNotFoundException",
-        ];
+    async fn send(&self, request: &Request) -> Result<Settled, FleetError> {
+        const SERVICE_GONE: &[&str] = codes::ECS_SERVICE_GONE;
         match request {
             Request::UpdateService {
                 cluster,
@@ -144,12 +117,12 @@ impl Cloud {
                     .desired_count(*desired_count)
                     .send()
                     .await;
-                settle(
+                Ok(settle(
                     "UpdateService",
                     format!("{cluster}/{service}"),
                     sent,
                     SERVICE_GONE,
-                )
+                )?)
             }
             Request::ModifySpotFleetRequest {
                 spot_fleet_request_id,
@@ -166,12 +139,12 @@ impl Cloud {
                     )
                     .send()
                     .await;
-                settle(
+                Ok(settle(
                     "ModifySpotFleetRequest",
                     spot_fleet_request_id,
                     sent,
-                    &["InvalidSpotFleetRequestId.NotFound"],
-                )
+                    codes::SPOT_FLEET_GONE,
+                )?)
             }
             Request::CancelSpotFleetRequests {
                 spot_fleet_request_ids,
@@ -185,8 +158,8 @@ impl Cloud {
                     .send()
                     .await;
                 match sent {
-                    Ok(sent) if sent.successful_fleet_requests().is_empty() => Ok("gone"),
-                    Ok(_) => Ok("done"),
+                    Ok(sent) if sent.successful_fleet_requests().is_empty() => Ok(Settled::Gone),
+                    Ok(_) => Ok(Settled::Done),
                     // Some endpoints fail on a fleet cancelled meanwhile (by another
                     // teardown) instead of listing it as unsuccessful: look again.
                     Err(e) => {
@@ -195,9 +168,10 @@ impl Cloud {
                             Err(failed(
                                 "CancelSpotFleetRequests",
                                 spot_fleet_request_ids.join(","),
-                            )(e))
+                            )(e)
+                            .into())
                         } else {
-                            Ok("gone")
+                            Ok(Settled::Gone)
                         }
                     }
                 }
@@ -209,12 +183,12 @@ impl Cloud {
                     .set_alarm_names(Some(alarm_names.clone()))
                     .send()
                     .await;
-                settle(
+                Ok(settle(
                     "DeleteAlarms",
                     alarm_names.join(","),
                     sent,
-                    &["ResourceNotFound"],
-                )
+                    codes::CLOUDWATCH_GONE,
+                )?)
             }
             Request::DeleteService {
                 cluster,
@@ -229,12 +203,12 @@ impl Cloud {
                     .force(*force)
                     .send()
                     .await;
-                settle(
+                Ok(settle(
                     "DeleteService",
                     format!("{cluster}/{service}"),
                     sent,
                     SERVICE_GONE,
-                )
+                )?)
             }
             Request::DeregisterTaskDefinition { task_definition } => {
                 let sent = self
@@ -243,24 +217,21 @@ impl Cloud {
                     .task_definition(task_definition)
                     .send()
                     .await;
-                settle(
+                Ok(settle(
                     "DeregisterTaskDefinition",
                     task_definition,
                     sent,
-                    &["ClientException"],
-                )
+                    codes::ECS_TASK_DEFINITION_GONE,
+                )?)
             }
             Request::DeleteQueue { queue_url } => {
                 let sent = self.sqs.delete_queue().queue_url(queue_url).send().await;
-                settle(
+                Ok(settle(
                     "DeleteQueue",
                     queue_url,
                     sent,
-                    &[
-                        "AWS.SimpleQueueService.NonExistentQueue",
-                        "QueueDoesNotExist",
-                    ],
-                )
+                    codes::SQS_QUEUE_GONE,
+                )?)
             }
             Request::DeleteDashboards { dashboard_names } => {
                 let sent = self
@@ -269,12 +240,12 @@ impl Cloud {
                     .set_dashboard_names(Some(dashboard_names.clone()))
                     .send()
                     .await;
-                settle(
+                Ok(settle(
                     "DeleteDashboards",
                     dashboard_names.join(","),
                     sent,
-                    &["ResourceNotFound"],
-                )
+                    codes::CLOUDWATCH_GONE,
+                )?)
             }
             Request::DeleteLogGroup { log_group_name } => {
                 let sent = self
@@ -283,12 +254,12 @@ impl Cloud {
                     .log_group_name(log_group_name)
                     .send()
                     .await;
-                settle(
+                Ok(settle(
                     "DeleteLogGroup",
                     log_group_name,
                     sent,
-                    &["ResourceNotFoundException"],
-                )
+                    codes::LOGS_GONE,
+                )?)
             }
             Request::CreateExportTask { .. } | Request::DeleteCluster { .. } => {
                 unreachable!("sent by apply with their follow-up")
@@ -323,7 +294,7 @@ impl Cloud {
                 .await;
             match sent {
                 Ok(task) => break task.task_id.unwrap_or_default(),
-                Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                Err(e) if e.code().is_some_and(|c| codes::LOGS_GONE.contains(&c)) => {
                     return Ok(Export::GroupGone);
                 }
                 Err(e)
@@ -335,7 +306,8 @@ impl Cloud {
                     return Err(failed(
                         "CreateExportTask",
                         format!("{log_group_name} to {destination}/{destination_prefix}"),
-                    )(e));
+                    )(e)
+                    .into());
                 }
             }
         };

@@ -1,4 +1,22 @@
-//! [`Fleet`]: start, inspect, scale and stop the local fleet of a run.
+//! The embedded fleet of a dcp run: background `dcp-worker` processes on this machine, the
+//! embedded backend's counterpart of DCP's Spot Fleet (reference §5).
+//!
+//! A fleet lives in the run folder ([`dcp_common::Config::local_run_dir`]):
+//!
+//! | file | holds |
+//! |---|---|
+//! | `config.json` | the resolved settings every worker of the fleet reads |
+//! | `fleet.json` | the fleet's record ([`state::FleetState`]), replaced atomically |
+//! | `fleet.lock` | held while `start`, `scale` or `stop` change the fleet |
+//! | `workers/<n>.jsonl` | worker *n*'s stdout: one outcome line per task attempt (appended) |
+//! | `workers/<n>.log` | worker *n*'s stderr (appended) |
+//!
+//! [`EmbeddedFleet`] starts, inspects, scales and stops it ([`report`] is what it returns);
+//! [`process`] does the process work.
+
+pub mod process;
+pub mod report;
+pub mod state;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -6,27 +24,29 @@ use std::time::Duration;
 
 use dcp_common::{Backend, Config};
 
-use crate::FleetError;
-use crate::local::{self, is_worker, now};
-use crate::report::{Ended, Launched, Scaled, Started, Status, Stopped, WorkerStatus};
-use crate::state::{End, FleetState, WorkerRecord, write_atomic};
+use dcp_common::file::{unix_seconds, write_atomic};
 
-/// The local fleet of one run, kept in its run folder.
+use crate::FleetError;
+use process::is_worker;
+use report::{Ended, Launched, Scaled, Started, Status, Stopped, WorkerStatus};
+use state::{End, FleetState, WorkerRecord};
+
+/// The embedded fleet of one run, kept in its run folder.
 #[derive(Clone, Debug)]
-pub struct Fleet {
+pub struct EmbeddedFleet {
     run_dir: PathBuf,
     program: Option<PathBuf>,
 }
 
-impl Fleet {
-    /// The local fleet of the run the settings describe (embedded backend only).
-    pub fn new(config: &Config) -> Result<Fleet, FleetError> {
+impl EmbeddedFleet {
+    /// The embedded fleet of the run the settings describe (embedded backend only).
+    pub fn new(config: &Config) -> Result<EmbeddedFleet, FleetError> {
         match config.backend {
             Backend::Embedded => {
                 // The run folder and its workers/ resolve inside AWS_BUCKET (no link out).
                 let key = format!("runs/{}/workers", config.app_name);
                 dcp_common::store::path_in_bucket(&config.aws_bucket, &key)?;
-                Ok(Fleet {
+                Ok(EmbeddedFleet {
                     run_dir: config.local_run_dir(),
                     program: None,
                 })
@@ -35,8 +55,8 @@ impl Fleet {
         }
     }
 
-    /// Launches `program` as the worker instead of [`local::worker_program`]'s choice.
-    pub fn with_program(mut self, program: impl Into<PathBuf>) -> Fleet {
+    /// Launches `program` as the worker instead of [`process::worker_program`]'s choice.
+    pub fn with_program(mut self, program: impl Into<PathBuf>) -> EmbeddedFleet {
         self.program = Some(program.into());
         self
     }
@@ -193,7 +213,7 @@ impl Fleet {
         text.push(b'\n');
         write_atomic(&path, &text).map_err(FleetError::io(&path))?;
         Ok(FleetState {
-            started: now(),
+            started: unix_seconds(),
             config: path,
             workers: Vec::new(),
         })
@@ -208,7 +228,7 @@ impl Fleet {
     ) -> Result<Vec<Launched>, FleetError> {
         let program = match &self.program {
             Some(p) => p.clone(),
-            None => local::worker_program()?,
+            None => process::worker_program()?,
         };
         let mut launched = Vec::new();
         let mut index = 0;
@@ -222,13 +242,13 @@ impl Fleet {
                 index,
                 pid: 0,
                 program: program.clone(),
-                started: now(),
+                started: unix_seconds(),
                 outcomes: dir.join(format!("{index}.jsonl")),
                 log: dir.join(format!("{index}.log")),
                 stopped: None,
                 end: None,
             };
-            let pid = local::launch(&program, &state.config, &record.outcomes, &record.log)?;
+            let pid = process::launch(&program, &state.config, &record.outcomes, &record.log)?;
             state.workers.retain(|w| w.index != index);
             state.workers.push(WorkerRecord { pid, ..record });
             state.workers.sort_by_key(|w| w.index);
@@ -250,7 +270,7 @@ fn running(state: &FleetState) -> Vec<&WorkerRecord> {
 /// Stops the workers in slots `indices` and records how each ended.
 fn stop_slots(state: &mut FleetState, indices: &[u32], grace: Duration) -> Vec<Ended> {
     let targets: Vec<&WorkerRecord> = indices.iter().filter_map(|&i| state.worker(i)).collect();
-    let ends = local::stop(&targets, &state.config, grace);
+    let ends = process::stop(&targets, &state.config, grace);
     let ended: Vec<Ended> = targets
         .iter()
         .zip(ends)
@@ -281,7 +301,7 @@ fn mark_exited(state: &mut FleetState) -> Vec<Ended> {
 }
 
 fn record_ends(state: &mut FleetState, ended: &[Ended]) {
-    let at = now();
+    let at = unix_seconds();
     for e in ended {
         if let Some(w) = state.workers.iter_mut().find(|w| w.index == e.index) {
             w.stopped = Some(at);

@@ -1,11 +1,11 @@
 //! `dcp-fleet start FLEET.json` on AWS (reference §5): DCP's fleet file with DCP's
 //! overrides, as a Spot Fleet request.
 
-use dcp_common::aws::{ProvideErrorMetadata, error_line};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use dcp_common::Config;
+use dcp_common::aws::{AwsError, failed};
 use serde_json::{Value, json};
 
 use crate::FleetError;
@@ -139,13 +139,9 @@ pub async fn request(ec2: &aws_sdk_ec2::Client, request: &Value) -> Result<Strin
         .spot_fleet_request_config(config)
         .send()
         .await;
-    let sent = sent.map_err(ec2_error)?;
-    sent.spot_fleet_request_id
-        .ok_or_else(|| FleetError::Aws("RequestSpotFleet returned no id".into()))
-}
-
-fn ec2_error(e: impl ProvideErrorMetadata + std::error::Error) -> FleetError {
-    FleetError::Aws(error_line(&e))
+    let sent = sent.map_err(failed("RequestSpotFleet", ""))?;
+    let id = sent.spot_fleet_request_id;
+    Ok(id.ok_or_else(|| AwsError::new("RequestSpotFleet", "", "returned no id"))?)
 }
 
 /// Waits up to `limit` for the fleet to run `target` instances and returns how many run.
@@ -165,7 +161,7 @@ pub async fn wait_for_capacity(
             .spot_fleet_request_id(fleet_id)
             .send()
             .await
-            .map_err(ec2_error)?
+            .map_err(failed("DescribeSpotFleetInstances", fleet_id))?
             .active_instances
             .map_or(0, |i| i.len());
         let since = aws_smithy_types::DateTime::from(started - Duration::from_secs(60));
@@ -191,11 +187,9 @@ pub async fn wait_for_capacity(
                 .terminate_instances(true)
                 .send()
                 .await
-                .map_err(ec2_error)?;
-            return Err(FleetError::Aws(format!(
-                "fleet {fleet_id} failed and was cancelled: {}",
-                errors.join("; ")
-            )));
+                .map_err(failed("CancelSpotFleetRequests", fleet_id))?;
+            let why = format!("failed and was cancelled: {}", errors.join("; "));
+            return Err(AwsError::new("RequestSpotFleet", fleet_id, why).into());
         }
         if running >= target || started.elapsed().unwrap_or_default() >= limit {
             return Ok(running);

@@ -1,10 +1,11 @@
-//! `fleet.json`: the record of a run's local fleet, kept after the fleet stops so that the
+//! `fleet.json`: the record of a run's embedded fleet, kept after the fleet stops so that the
 //! monitor can still find every worker's files.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use dcp_common::file::write_atomic;
 
 use crate::FleetError;
 
@@ -83,23 +84,6 @@ impl FleetState {
     pub fn worker(&self, index: u32) -> Option<&WorkerRecord> {
         self.workers.iter().find(|w| w.index == index)
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it over
-/// `path`, so readers see the old content or the new one, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ fn record(pid: u32, program: &Path, dir: &Path) -> WorkerRecord {
         index: 1,
         pid,
         program: program.to_owned(),
-        started: now(),
+        started: dcp_common::file::unix_seconds(),
         outcomes: dir.join("1.jsonl"),
         log: dir.join("1.log"),
         stopped: None,

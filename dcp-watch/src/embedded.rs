@@ -1,17 +1,21 @@
-//! [`Watch`]: one look at a run per tick, and the end of a drained run.
+//! The monitor on the embedded backend: [`EmbeddedWatch`] takes one look at a run per tick
+//! (queue counts, the workers' outcome lines from [`outcomes`], the embedded fleet's live
+//! workers), and ends a drained run: it stops the fleet and writes the run report.
+
+pub mod outcomes;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dcp_common::file::unix_seconds;
 use dcp_common::{Config, Queue};
-use dcp_fleet::Fleet;
-use dcp_fleet::local::now;
+use dcp_fleet::EmbeddedFleet;
 use serde::Serialize;
 
 use crate::WatchError;
-use crate::outcomes::{OutcomeLog, read_all};
 use crate::report::Report;
+use outcomes::{OutcomeLog, read_all};
 
 /// What one tick saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -27,7 +31,7 @@ pub struct Tick {
     pub done: u64,
     /// Attempts that failed.
     pub failed_attempts: u64,
-    /// Live workers of the local fleet.
+    /// Live workers of the embedded fleet.
     pub workers_alive: u64,
     /// Seconds since the fleet was started (since the watch started, without a fleet).
     pub elapsed_seconds: u64,
@@ -61,29 +65,29 @@ pub struct Drained {
     pub elapsed_seconds: u64,
 }
 
-/// Watches one run: its queue, its workers' outcome lines and its local fleet.
-pub struct Watch<Q> {
+/// Watches one run: its queue, its workers' outcome lines and its embedded fleet.
+pub struct EmbeddedWatch<Q> {
     config: Config,
     queue: Q,
-    fleet: Fleet,
+    fleet: EmbeddedFleet,
     log: OutcomeLog,
     done: HashSet<(String, String)>,
     failed_attempts: u64,
     since: u64,
 }
 
-impl<Q: Queue> Watch<Q> {
+impl<Q: Queue> EmbeddedWatch<Q> {
     /// Watches the run the settings describe through `queue`.
-    pub fn new(config: &Config, queue: Q) -> Result<Watch<Q>, WatchError> {
-        let fleet = Fleet::new(config)?;
-        Ok(Watch {
+    pub fn new(config: &Config, queue: Q) -> Result<EmbeddedWatch<Q>, WatchError> {
+        let fleet = EmbeddedFleet::new(config)?;
+        Ok(EmbeddedWatch {
             config: config.clone(),
             queue,
             log: OutcomeLog::new(fleet.workers_dir()),
             fleet,
             done: HashSet::new(),
             failed_attempts: 0,
-            since: now(),
+            since: unix_seconds(),
         })
     }
 
@@ -107,11 +111,11 @@ impl<Q: Queue> Watch<Q> {
             done: self.done.len() as u64,
             failed_attempts: self.failed_attempts,
             workers_alive: fleet.alive as u64,
-            elapsed_seconds: now().saturating_sub(fleet.started.unwrap_or(self.since)),
+            elapsed_seconds: unix_seconds().saturating_sub(fleet.started.unwrap_or(self.since)),
         })
     }
 
-    /// Ends a drained run: stops the local fleet (the workers' last lines are written when
+    /// Ends a drained run: stops the embedded fleet (the workers' last lines are written when
     /// they exit), then writes `<run_dir>/report.json` from every outcome line and the
     /// dead letters. Safe to repeat: a stopped fleet stays stopped, the report is rewritten.
     pub async fn finish(&mut self, grace: Duration) -> Result<(Drained, Report), WatchError> {
@@ -119,7 +123,7 @@ impl<Q: Queue> Watch<Q> {
         let batch = read_all(&self.fleet.workers_dir())?;
         let dead = self.queue.dead_letters().await?;
         let started = self.fleet.state()?.map(|s| s.started);
-        let finished = now();
+        let finished = unix_seconds();
         let report = Report::build(&self.config, started, finished, &batch, &dead);
         let run_dir = self.fleet.run_dir();
         std::fs::create_dir_all(run_dir).map_err(WatchError::io(run_dir))?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::state::End;
+use crate::embedded::state::End;
 
 /// `status`: every recorded worker and whether it is alive.
 #[derive(Clone, Debug, Serialize)]
