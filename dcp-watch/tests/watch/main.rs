@@ -14,6 +14,7 @@ use dcp_common::{Config, EmbeddedQueue, Queue, QueueSpec};
 use dcp_tests::{assert_exit, golden, stdout_ok, tool};
 use serde_json::{Value, json};
 
+mod batches;
 mod drain;
 mod fleet;
 mod real_worker;
