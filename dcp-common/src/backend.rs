@@ -1,10 +1,11 @@
 //! The queue and the store of the configured backend, chosen once from the settings, so
 //! the tools run the same code on either backend.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::queue::{Counts, Created, DeadLetter, Deleted, Received, SendError};
+use crate::queue::{BatchCounts, Counts, Created, DeadLetter, Deleted, Received, SendError};
 use crate::store::{Object, Placement};
 use crate::{
     Backend, Config, EmbeddedQueue, LocalStore, Queue, QueueError, QueueSpec, Store, StoreError,
@@ -110,9 +111,10 @@ impl Queue for ConfiguredQueue {
     async fn send_with_progress(
         &self,
         bodies: &[String],
+        batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<(), SendError> {
-        on_queue!(self, q => q.send_with_progress(bodies, progress).await)
+        on_queue!(self, q => q.send_with_progress(bodies, batch, progress).await)
     }
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
         on_queue!(self, q => q.receive(max, wait).await)
@@ -135,8 +137,11 @@ impl Queue for ConfiguredQueue {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
         on_queue!(self, q => q.dead_letters().await)
     }
-    async fn redrive(&self) -> Result<u64, QueueError> {
-        on_queue!(self, q => q.redrive().await)
+    async fn batch_counts(&self) -> Result<BTreeMap<String, BatchCounts>, QueueError> {
+        on_queue!(self, q => q.batch_counts().await)
+    }
+    async fn redrive(&self, batch: Option<&str>) -> Result<u64, QueueError> {
+        on_queue!(self, q => q.redrive(batch).await)
     }
     async fn delete_queues(&self) -> Result<Deleted, QueueError> {
         on_queue!(self, q => q.delete_queues().await)

@@ -70,4 +70,7 @@ pub struct Outcome {
     /// The attempt's log in the destination bucket, when it was filed there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// The batch the task was pushed in (`dcp-queue push --batch`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }

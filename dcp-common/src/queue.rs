@@ -19,6 +19,7 @@ mod embedded;
 #[cfg(feature = "aws")]
 mod sqs;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -78,6 +79,8 @@ pub struct Received {
     pub body: String,
     /// How often the message has been received, this time included.
     pub receive_count: u32,
+    /// The batch the task was pushed in ([`BATCH_ATTRIBUTE`]), when it has one.
+    pub batch: Option<String>,
 }
 
 /// A message in the dead-letter queue.
@@ -89,6 +92,23 @@ pub struct DeadLetter {
     pub receive_count: u32,
     /// The message body (a DCP task).
     pub body: String,
+    /// The batch the task was pushed in, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+}
+
+/// How many tasks of one batch a queue holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchCounts {
+    /// Waiting to be received; `None` on SQS, which cannot count a queue's messages by
+    /// attribute without receiving them (and so raising their receive count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visible: Option<u64>,
+    /// Received and hidden; `None` on SQS, as `visible`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<u64>,
+    /// This queue's dead letters of the batch.
+    pub dead: u64,
 }
 
 /// How many messages a queue holds.
@@ -106,6 +126,48 @@ pub struct Counts {
 /// DCP's `SQS_QUEUE_NAME`: the source of a dead letter where SQS's own
 /// `DeadLetterQueueSourceArn` is missing.
 pub const SOURCE_ATTRIBUTE: &str = "SQS_QUEUE_NAME";
+
+/// The message attribute (type `String`) naming the batch a task was pushed in
+/// (`dcp-queue push --batch`). Beside the body, so DCP's message format is unchanged; SQS
+/// keeps message attributes when it moves a message to the dead-letter queue.
+pub const BATCH_ATTRIBUTE: &str = "DCP_BATCH";
+
+/// Why a batch name is refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("batch name `{0}`: use 1 to 80 letters, digits, '-', '_' or '.'")]
+pub struct BatchNameError(pub String);
+
+/// Checks a batch name: 1 to 80 ASCII letters, digits, `-`, `_` or `.` (SQS's rule for
+/// queue names, with dots), so it is a file name, a make target and a shell word as is.
+pub fn check_batch_name(name: &str) -> Result<(), BatchNameError> {
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if (1..=80).contains(&name.len()) && name.chars().all(fits) {
+        Ok(())
+    } else {
+        Err(BatchNameError(name.to_owned()))
+    }
+}
+
+/// A batch name made from a file name (its stem, e.g. `job_illum_P1` of
+/// `jobs/job_illum_P1.json`): characters a name may not hold become `-`; cut to 80.
+pub fn batch_name_from(file_stem: &str) -> String {
+    let name: String = file_stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
+    if name.is_empty() {
+        "batch".into()
+    } else {
+        name
+    }
+}
 
 /// Whether a dead letter whose source is `source` (`None`: not recorded) is the letter of
 /// `queue`; `alone` says that no other queue names the dead-letter queue.
@@ -216,12 +278,14 @@ pub trait Queue: Send + Sync {
     /// queues are kept and their attributes set to the spec's.
     fn create(&self) -> impl Future<Output = Result<Created, QueueError>> + Send;
 
-    /// Sends message bodies, in order: [`Queue::send_with_progress`] without progress.
+    /// Sends message bodies, in order, in no batch: [`Queue::send_with_progress`] without
+    /// progress.
     fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), SendError>> + Send {
-        self.send_with_progress(bodies, &|_| {})
+        self.send_with_progress(bodies, None, &|_| {})
     }
 
-    /// Sends message bodies, in order, calling `progress` with how many of them are sent
+    /// Sends message bodies, in order, labelled with `batch` (the [`BATCH_ATTRIBUTE`] on
+    /// SQS, a column of the embedded queue) when given, calling `progress` with how many of them are sent
     /// so far (on the embedded queue: written, made visible together at the end).
     ///
     /// The embedded queue sends all or nothing, even if the process is killed. SQS cannot:
@@ -230,6 +294,7 @@ pub trait Queue: Send + Sync {
     fn send_with_progress(
         &self,
         bodies: &[String],
+        batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> impl Future<Output = Result<(), SendError>> + Send;
 
@@ -265,8 +330,15 @@ pub trait Queue: Send + Sync {
     /// Lists this queue's dead letters.
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, QueueError>> + Send;
 
-    /// Moves this queue's dead letters back to it with a fresh receive count; returns how many.
-    fn redrive(&self) -> impl Future<Output = Result<u64, QueueError>> + Send;
+    /// Counts this queue's tasks batch by batch (tasks pushed without a batch are not
+    /// counted), by batch name. On SQS only dead letters are counted ([`BatchCounts`]).
+    fn batch_counts(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<String, BatchCounts>, QueueError>> + Send;
+
+    /// Moves this queue's dead letters (of `batch` only, when given) back to it with a fresh
+    /// receive count and their batch; returns how many.
+    fn redrive(&self, batch: Option<&str>) -> impl Future<Output = Result<u64, QueueError>> + Send;
 
     /// Deletes the task queue with its messages and its dead letters, and the dead-letter
     /// queue unless another queue's redrive policy names it or it holds letters.

@@ -10,6 +10,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
 use dcp_common::job::task_lines::read_task_lines;
+use dcp_common::queue::{batch_name_from, check_batch_name};
 use dcp_common::text::InputFileError;
 use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
@@ -60,15 +61,25 @@ enum Command {
 enum QueueCommand {
     /// Create the queue and its dead-letter queue (idempotent).
     Create,
-    /// Print the counts of visible, in-flight and dead tasks.
+    /// Print the counts of visible, in-flight and dead tasks, and per batch.
     ///
     /// A dead-letter queue shared with other queues (DCP's `user_DeadMessages`) holds
     /// their letters too; status, dead, redrive and purge see only this queue's.
+    /// "batches" counts each batch's tasks; on SQS only its dead letters ("dead"), as SQS
+    /// cannot count a queue's messages by attribute without receiving them.
     Status,
     /// Print this queue's dead letters as JSON Lines.
-    Dead,
+    Dead {
+        /// Only the dead letters of this batch.
+        #[arg(long, value_name = "NAME", value_parser = batch_name)]
+        batch: Option<String>,
+    },
     /// Move this queue's dead letters back into it with a fresh receive count.
-    Redrive,
+    Redrive {
+        /// Only the dead letters of this batch.
+        #[arg(long, value_name = "NAME", value_parser = batch_name)]
+        batch: Option<String>,
+    },
     /// Delete every task of the queue (or, with --dead-letters, this queue's dead letters).
     Purge {
         /// Purge this queue's dead letters instead.
@@ -100,6 +111,12 @@ struct PushArgs {
     /// Expand each CSV row (and well) into these sites, e.g. 1-9 or 1,3,5.
     #[arg(long, value_name = "LIST")]
     sites: Option<String>,
+    /// Label every task with this batch (`dcp-watch --batch NAME` waits for it); by default
+    /// the name of the job file, or of the CSV of groups (`jobs/illum_P1.json`: illum_P1),
+    /// and no batch for stdin. Beside the message body (an SQS message attribute), which
+    /// stays DCP's.
+    #[arg(long, value_name = "NAME", value_parser = batch_name)]
+    batch: Option<String>,
     /// Validate and print the message bodies as JSON Lines instead of sending them.
     #[arg(long)]
     dry_run: bool,
@@ -147,7 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let planned = plan(&args)?;
                 let mut out = std::io::stdout().lock();
                 if args.dry_run {
-                    for body in planned.0.bodies() {
+                    for body in planned.tasks.bodies() {
                         writeln!(out, "{body}")?;
                     }
                     return Ok(());
@@ -179,27 +196,32 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
         QueueCommand::Status => {
             let counts = queue.counts().await?;
+            let batches = queue.batch_counts().await?;
             print_json(
                 &mut out,
                 &StatusReport {
                     queue: &spec.name,
                     dead_letter_queue: &spec.dead_letter_queue,
                     counts,
+                    batches,
                 },
             )?;
         }
-        QueueCommand::Dead => {
+        QueueCommand::Dead { batch } => {
             for dead in queue.dead_letters().await? {
-                serde_json::to_writer(&mut out, &DeadLine::from(dead))?;
-                writeln!(out)?;
+                if batch.is_none() || dead.batch == batch {
+                    serde_json::to_writer(&mut out, &DeadLine::from(dead))?;
+                    writeln!(out)?;
+                }
             }
         }
-        QueueCommand::Redrive => {
-            let redriven = queue.redrive().await?;
-            print_json(
-                &mut out,
-                &serde_json::json!({ "queue": spec.name, "redriven": redriven }),
-            )?;
+        QueueCommand::Redrive { batch } => {
+            let redriven = queue.redrive(batch.as_deref()).await?;
+            let mut report = serde_json::json!({ "queue": spec.name, "redriven": redriven });
+            if let Some(batch) = batch {
+                report["batch"] = batch.into();
+            }
+            print_json(&mut out, &report)?;
         }
         QueueCommand::Purge { dead_letters } => {
             let purged = queue.purge(dead_letters).await?;
@@ -225,20 +247,22 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
 /// tasks not sent go to a file the error names.
 /// Sends a planned job and prints what was sent.
 async fn push(
-    (tasks, source): (TaskSet, String),
+    planned: Planned,
     spec: &QueueSpec,
     queue: &impl Queue,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let bodies = tasks.bodies();
+    let bodies = planned.tasks.bodies();
+    let batch = planned.batch.as_deref();
     let mut report = PushReport {
         queue: &spec.name,
-        source: &source,
+        source: &planned.source,
+        batch,
         sent: bodies.len(),
         unsent: None,
         unsent_file: None,
     };
-    let Err(failure) = send(queue, bodies).await else {
+    let Err(failure) = send(queue, bodies, batch).await else {
         return print_json(out, &report);
     };
     if failure.sent() == 0 {
@@ -258,14 +282,22 @@ async fn push(
     report.unsent = Some(unsent);
     report.unsent_file = Some(&path);
     print_json(out, &report)?;
+    let keep_batch = batch.map_or(String::new(), |b| format!(" --batch {b}"));
     Err(anyhow::Error::new(failure).context(format!(
-        "the {unsent} tasks not sent are in {0}; finish the job with `dcp-queue push {0}`",
+        "the {unsent} tasks not sent are in {0}; finish the job with `dcp-queue push {0}{keep_batch}`",
         path.display()
     )))
 }
 
+/// A job read and checked: its tasks, where they came from, and their batch.
+struct Planned {
+    tasks: TaskSet,
+    source: String,
+    batch: Option<String>,
+}
+
 /// Reads and validates the whole job before anything is sent.
-fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
+fn plan(args: &PushArgs) -> anyhow::Result<Planned> {
     let source = args
         .file
         .as_ref()
@@ -313,11 +345,25 @@ fn plan(args: &PushArgs) -> anyhow::Result<(TaskSet, String)> {
             read_groups(text.as_bytes(), &source, &template, &layout)?
         }
     };
-    Ok((tasks, source))
+    let batch = args.batch.clone().or_else(|| {
+        let stem = args.file.as_deref()?.file_stem()?;
+        Some(batch_name_from(&stem.to_string_lossy()))
+    });
+    Ok(Planned {
+        tasks,
+        source,
+        batch,
+    })
+}
+
+/// A batch name as --batch takes it ([`check_batch_name`]).
+fn batch_name(text: &str) -> Result<String, String> {
+    check_batch_name(text).map_err(|e| e.to_string())?;
+    Ok(text.to_owned())
 }
 
 /// Sends every body, with a progress bar on a terminal for large pushes.
-async fn send(queue: &impl Queue, bodies: &[String]) -> Result<(), SendError> {
+async fn send(queue: &impl Queue, bodies: &[String], batch: Option<&str>) -> Result<(), SendError> {
     let bar = if bodies.len() >= PROGRESS_FROM && std::io::stderr().is_terminal() {
         ProgressBar::new(bodies.len() as u64)
     } else {
@@ -328,7 +374,7 @@ async fn send(queue: &impl Queue, bodies: &[String]) -> Result<(), SendError> {
             .expect("the template is valid"),
     );
     let sent = queue
-        .send_with_progress(bodies, &|n| bar.set_position(n as u64))
+        .send_with_progress(bodies, batch, &|n| bar.set_position(n as u64))
         .await;
     bar.finish_and_clear();
     sent

@@ -1,9 +1,10 @@
 //! What the dcp-queue commands print: one JSON object each, or JSON Lines for lists.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use dcp_common::QueueSpec;
-use dcp_common::queue::{Counts, Created, DeadLetter};
+use dcp_common::queue::{BatchCounts, Counts, Created, DeadLetter};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,6 +28,8 @@ pub struct StatusReport<'a> {
     /// How many messages each holds.
     #[serde(flatten)]
     pub counts: Counts,
+    /// The counts of each batch, by name (`dcp-queue push --batch`).
+    pub batches: BTreeMap<String, BatchCounts>,
 }
 
 /// `dcp-queue push`: what was sent, and, when SQS failed part-way, what was not.
@@ -36,6 +39,9 @@ pub struct PushReport<'a> {
     pub queue: &'a str,
     /// Where the groups came from.
     pub source: &'a str,
+    /// The batch every task is labelled with, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<&'a str>,
     /// Tasks sent (acknowledged by the queue), one per group.
     pub sent: usize,
     /// Tasks not sent, after a failure part-way.
@@ -53,6 +59,9 @@ pub struct DeadLine {
     pub id: String,
     /// Receives before it was given up.
     pub receive_count: u32,
+    /// Its batch, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
     /// The task (the message body as JSON; the raw text if it is not JSON).
     pub task: Value,
 }
@@ -63,6 +72,7 @@ impl From<DeadLetter> for DeadLine {
         DeadLine {
             id: d.id,
             receive_count: d.receive_count,
+            batch: d.batch,
             task,
         }
     }

@@ -186,8 +186,12 @@ fn message_bodies_push_as_json_lines() {
     );
 
     assert_eq!(
-        stdout_ok(dcp_queue(d, &["push", "unsent.jsonl"], "")),
-        "{\"queue\":\"GoldenQueue\",\"source\":\"unsent.jsonl\",\"sent\":3}\n"
+        stdout_ok(dcp_queue(
+            d,
+            &["push", "unsent.jsonl", "--batch", "job"],
+            ""
+        )),
+        "{\"queue\":\"GoldenQueue\",\"source\":\"unsent.jsonl\",\"batch\":\"job\",\"sent\":3}\n"
     );
     assert_eq!(
         stdout_ok(dcp_queue(d, &["status"], "")),

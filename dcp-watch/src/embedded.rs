@@ -2,6 +2,7 @@
 //! (queue counts, the workers' outcome lines from [`outcomes`], the embedded fleet's live
 //! workers), and ends a drained run: it stops the fleet and writes the run report.
 
+pub mod batch;
 pub mod outcomes;
 
 use std::collections::HashSet;

@@ -42,6 +42,15 @@ pub enum WatchError {
         /// SQS_QUEUE_NAME.
         queue: String,
     },
+    /// `dcp-watch --batch NAME` found no task of the batch anywhere.
+    #[error(
+        "batch `{batch}`: no task of it is in the queue, its dead letters or the workers' \
+         outcome lines (push it with `dcp-queue push --batch {batch}`)"
+    )]
+    UnknownBatch {
+        /// The batch's name.
+        batch: String,
+    },
     /// A file of the run folder could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -60,9 +69,9 @@ impl dcp_common::exit::Classify for WatchError {
             WatchError::Fleet(e) => e.kind(),
             #[cfg(feature = "aws")]
             WatchError::Aws(_) => dcp_common::exit::Kind::Failure,
-            WatchError::NothingToWatch { .. } | WatchError::Io { .. } => {
-                dcp_common::exit::Kind::Failure
-            }
+            WatchError::NothingToWatch { .. }
+            | WatchError::UnknownBatch { .. }
+            | WatchError::Io { .. } => dcp_common::exit::Kind::Failure,
         }
     }
 }

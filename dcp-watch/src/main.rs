@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser};
 use dcp_cli::parse_seconds;
 use dcp_common::backend::ConfiguredQueue;
 use dcp_common::{Backend, Config, Queue, config, exit};
+use dcp_watch::embedded::batch::BatchWatch;
 use dcp_watch::embedded::{EmbeddedWatch, Tick};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -31,11 +32,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// {"drained": true, "report", …, "teardown"}. Two looks at once, or one after the end,
 /// do no harm.
 ///
+/// --batch NAME (embedded): watches only the tasks pushed with `dcp-queue push --batch
+/// NAME`; each look prints {"batch", "visible", "in_flight", "dead", "done",
+/// "failed_attempts", "elapsed_seconds"}. When none of them is visible or in flight it
+/// prints the batch's summary {"batch", "finished": true, "counts", "by_status",
+/// "dead_letters", "elapsed_seconds"} and exits, leaving the fleet running for other
+/// batches. Any number of batch watches may run at once on one queue.
+///
 /// Settings come from --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml.
 ///
 /// Exit codes: 0 drained clean (with --once: also not drained yet); 1 failure (queue, files,
-/// AWS calls); 2 invalid settings or usage; 3 drained with tasks in the dead-letter
-/// queue (see `dcp-queue dead`, `dcp-queue redrive`).
+/// AWS calls, a batch with no task anywhere); 2 invalid settings or usage; 3 drained with
+/// tasks in the dead-letter queue (see `dcp-queue dead`, `dcp-queue redrive`).
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
@@ -48,6 +56,10 @@ struct Cli {
     /// AWS: after the fleet has run 15 minutes, lower its target to one machine.
     #[arg(long)]
     cheapest: bool,
+    /// Watch only this batch (`dcp-queue push --batch NAME`) until its tasks are done or
+    /// dead; the fleet keeps running. Embedded backend only.
+    #[arg(long, value_name = "NAME", conflicts_with = "cheapest", value_parser = batch_name)]
+    batch: Option<String>,
     /// Seconds between looks.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = interval)]
     interval: Duration,
@@ -82,8 +94,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         match config.backend {
             Backend::Embedded => {
                 let queue = ConfiguredQueue::open(&config).await?;
-                watch(&cli, &config, queue).await
+                match &cli.batch {
+                    Some(name) => watch_batch(&cli, &config, queue, name).await,
+                    None => watch(&cli, &config, queue).await,
+                }
             }
+            Backend::Aws if cli.batch.is_some() => Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--batch needs the embedded backend: SQS cannot count a batch's tasks \
+                     without receiving them",
+                )
+                .exit(),
             Backend::Aws => watch_aws(&cli, &config).await,
         }
     })
@@ -143,6 +165,33 @@ async fn watch(cli: &Cli, config: &Config, queue: impl Queue) -> anyhow::Result<
     }
 }
 
+/// Watches one batch until none of its tasks is visible or in flight.
+async fn watch_batch(
+    cli: &Cli,
+    config: &Config,
+    queue: impl Queue,
+    name: &str,
+) -> anyhow::Result<u8> {
+    let mut watch = BatchWatch::new(config, queue, name)?;
+    loop {
+        let tick = watch.tick().await?;
+        if tick.finished() {
+            let summary = watch.finish().await?;
+            print_line(&summary)?;
+            return Ok(if summary.dead_letters.is_empty() {
+                0
+            } else {
+                exit::DEAD_LETTERS
+            });
+        }
+        print_line(&tick)?;
+        if cli.once {
+            return Ok(0);
+        }
+        tokio::time::sleep(cli.interval).await;
+    }
+}
+
 /// The progress bar on stderr (hidden when stderr is not a terminal): tasks finished
 /// (done or dead) out of all, with the ETA.
 struct Bar(ProgressBar);
@@ -184,6 +233,12 @@ fn print_line(value: &impl serde::Serialize) -> anyhow::Result<()> {
     serde_json::to_writer(&mut out, value)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// A batch name as `dcp-queue push --batch` takes it.
+fn batch_name(text: &str) -> Result<String, String> {
+    dcp_common::queue::check_batch_name(text).map_err(|e| e.to_string())?;
+    Ok(text.to_owned())
 }
 
 /// A positive number of seconds.

@@ -218,6 +218,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             receive_count: message.receive_count,
             detail,
             log,
+            batch: message.batch.clone(),
         }))
     }
 

@@ -141,6 +141,7 @@ async fn a_failed_push_leaves_a_file_that_finishes_the_job() {
     for needed in [
         format!("{sent} of {TASKS} messages were sent"),
         format!("the {unsent} tasks not sent are in {}", file.display()),
+        format!("`dcp-queue push {} --batch plates`", file.display()),
         "SendMessageBatch".to_owned(),
     ] {
         assert!(stderr.contains(&needed), "{needed:?} not in {stderr}");
@@ -160,10 +161,11 @@ async fn a_failed_push_leaves_a_file_that_finishes_the_job() {
     let finished: serde_json::Value = serde_json::from_str(&stdout_ok(dcp_queue(
         &moto,
         d,
-        &["push", file.to_str().unwrap()],
+        &["push", file.to_str().unwrap(), "--batch", "plates"],
     )))
     .unwrap();
     assert_eq!(finished["sent"].as_u64(), Some(unsent as u64));
+    assert_eq!(finished["batch"], "plates", "the batch of the first push");
     let mut held = receive_all(&sqs, &url).await;
     held.sort();
     expected.sort();

@@ -158,7 +158,7 @@ async fn dead_letters_after_max_receives_are_listed_and_redriven() {
         2,
         "listing leaves them in place"
     );
-    assert_eq!(queue.redrive().await.unwrap(), 2);
+    assert_eq!(queue.redrive(None).await.unwrap(), 2);
     assert_eq!(
         queue.counts().await.unwrap(),
         Counts {

@@ -6,7 +6,12 @@
 //! that column existed get it when opened; their dead letters have no source (NULL) and
 //! follow the rule for unrecorded sources (see [`super`]): they are the letters of the
 //! queue that alone names their dead-letter queue, and of no queue while several do.
+//!
+//! A task's batch (`dcp-queue push --batch`) is `messages.batch`; it stays with the
+//! message into the dead-letter queue and back. Files made before batches get the column
+//! (NULL: no batch) when opened.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -14,7 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{
-    Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received, SendError,
+    BatchCounts, Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received,
+    SendError,
 };
 
 const SCHEMA: &str = "
@@ -32,14 +38,24 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_ms INTEGER NOT NULL,
     receives INTEGER NOT NULL DEFAULT 0,
     receipt TEXT,
-    source_queue TEXT
+    source_queue TEXT,
+    batch TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, visible_ms);
 ";
 
-/// Whether `messages` lacks `source_queue` (a file made before sources were recorded).
-const WITHOUT_SOURCE: &str =
-    "SELECT COUNT(*) = 0 FROM pragma_table_info('messages') WHERE name = 'source_queue'";
+/// Whether `messages` lacks the column `?1` (a file made before it existed).
+const WITHOUT_COLUMN: &str =
+    "SELECT COUNT(*) = 0 FROM pragma_table_info('messages') WHERE name = ?1";
+
+/// The columns added to `messages` since the first files were made, in order.
+const ADDED_COLUMNS: [(&str, &str); 2] = [
+    (
+        "source_queue",
+        "ALTER TABLE messages ADD COLUMN source_queue TEXT",
+    ),
+    ("batch", "ALTER TABLE messages ADD COLUMN batch TEXT"),
+];
 
 /// This queue's dead letters (`?1` the queue, `?2` its dead-letter queue): those it is the
 /// source of, and those without a source when no other queue names the dead-letter queue.
@@ -180,21 +196,22 @@ impl EmbeddedQueue {
                         ])?;
                         continue;
                     }
-                    let (receipt, body, count): (String, String, u32) = tx
+                    let message = tx
                         .prepare_cached(
                             "UPDATE messages SET receives = receives + 1, visible_ms = ?2, \
                              receipt = id || '.' || lower(hex(randomblob(8))) \
-                             WHERE id = ?1 RETURNING receipt, body, receives",
+                             WHERE id = ?1 RETURNING receipt, body, receives, batch",
                         )?
                         .query_row(params![id, now + visibility_ms], |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                            Ok(Received {
+                                id: id.to_string(),
+                                receipt: r.get(0)?,
+                                body: r.get(1)?,
+                                receive_count: r.get(2)?,
+                                batch: r.get(3)?,
+                            })
                         })?;
-                    received.push(Received {
-                        id: id.to_string(),
-                        receipt,
-                        body,
-                        receive_count: count,
-                    });
+                    received.push(message);
                 }
                 if received.len() == max {
                     break;
@@ -241,12 +258,14 @@ impl EmbeddedQueue {
     }
 }
 
-/// Adds `messages.source_queue` to a file made before it existed (once, whichever process
+/// Adds the [`ADDED_COLUMNS`] a file made before them lacks (once, whichever process
 /// opens the file first).
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if tx.query_row(WITHOUT_SOURCE, [], |r| r.get(0))? {
-        tx.execute("ALTER TABLE messages ADD COLUMN source_queue TEXT", [])?;
+    for (column, add) in ADDED_COLUMNS {
+        if tx.query_row(WITHOUT_COLUMN, [column], |r| r.get(0))? {
+            tx.execute(add, [])?;
+        }
     }
     tx.commit()
 }
@@ -286,6 +305,7 @@ impl Queue for EmbeddedQueue {
     async fn send_with_progress(
         &self,
         bodies: &[String],
+        batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<(), SendError> {
         self.with(|conn| {
@@ -294,12 +314,12 @@ impl Queue for EmbeddedQueue {
             let now = now_ms();
             {
                 let mut insert =
-                    tx.prepare("INSERT INTO messages (queue, body, sent_ms, visible_ms) VALUES (?1, ?2, ?3, ?3)")?;
+                    tx.prepare("INSERT INTO messages (queue, body, sent_ms, visible_ms, batch) VALUES (?1, ?2, ?3, ?3, ?4)")?;
                 for (written, body) in bodies.iter().enumerate() {
                     if written.is_multiple_of(PROGRESS_STEP) {
                         progress(written);
                     }
-                    insert.execute(params![self.spec.name, body, now])?;
+                    insert.execute(params![self.spec.name, body, now, batch])?;
                 }
             }
             tx.commit()?;
@@ -392,28 +412,55 @@ impl Queue for EmbeddedQueue {
         self.with(|conn| {
             self.require_queue(conn)?;
             let mut select = conn.prepare(&format!(
-                "SELECT id, receives, body FROM messages WHERE {OWN_LETTERS} ORDER BY id"
+                "SELECT id, receives, body, batch FROM messages WHERE {OWN_LETTERS} ORDER BY id"
             ))?;
             let rows = select.query_map([&self.spec.name, &self.spec.dead_letter_queue], |r| {
                 Ok(DeadLetter {
                     id: r.get::<_, i64>(0)?.to_string(),
                     receive_count: r.get(1)?,
                     body: r.get(2)?,
+                    batch: r.get(3)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
-    async fn redrive(&self) -> Result<u64, QueueError> {
+    async fn batch_counts(&self) -> Result<BTreeMap<String, BatchCounts>, QueueError> {
+        self.with(|conn| {
+            self.require_queue(conn)?;
+            let mut select = conn.prepare(&format!(
+                "SELECT batch, SUM(queue = ?1 AND visible_ms <= ?3), SUM(queue = ?1 AND visible_ms > ?3), \
+                 SUM(queue = ?2) FROM messages WHERE batch IS NOT NULL AND (queue = ?1 OR {OWN_LETTERS}) \
+                 GROUP BY batch"
+            ))?;
+            let rows = select.query_map(
+                params![self.spec.name, self.spec.dead_letter_queue, now_ms()],
+                |r| {
+                    let count = |i: usize| r.get::<_, i64>(i).map(|n| n as u64);
+                    Ok((
+                        r.get(0)?,
+                        BatchCounts {
+                            visible: Some(count(1)?),
+                            in_flight: Some(count(2)?),
+                            dead: count(3)?,
+                        },
+                    ))
+                },
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    async fn redrive(&self, batch: Option<&str>) -> Result<u64, QueueError> {
         self.with(|conn| {
             self.require_queue(conn)?;
             let moved = conn.execute(
                 &format!(
                     "UPDATE messages SET queue = ?1, receives = 0, visible_ms = ?3, receipt = NULL, \
-                     source_queue = NULL WHERE {OWN_LETTERS}"
+                     source_queue = NULL WHERE {OWN_LETTERS} AND (?4 IS NULL OR batch = ?4)"
                 ),
-                params![self.spec.name, self.spec.dead_letter_queue, now_ms()],
+                params![self.spec.name, self.spec.dead_letter_queue, now_ms(), batch],
             )?;
             Ok(moved as u64)
         })

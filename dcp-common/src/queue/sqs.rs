@@ -4,6 +4,7 @@
 mod letters;
 mod send;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
@@ -13,8 +14,8 @@ use aws_sdk_sqs::types::{
 use tokio::sync::OnceCell;
 
 use super::{
-    Counts, Created, DeadLetter, Deleted, Queue, QueueError, QueueSpec, Received, SOURCE_ATTRIBUTE,
-    SendError,
+    BATCH_ATTRIBUTE, BatchCounts, Counts, Created, DeadLetter, Deleted, Queue, QueueError,
+    QueueSpec, Received, SOURCE_ATTRIBUTE, SendError,
 };
 
 /// How long SQS keeps a message: 14 days, as DCP sets it.
@@ -75,6 +76,12 @@ pub struct DeadLetterQueueState {
 
 fn received(m: Message) -> Received {
     Received {
+        batch: m
+            .message_attributes
+            .as_ref()
+            .and_then(|a| a.get(BATCH_ATTRIBUTE))
+            .and_then(|v| v.string_value())
+            .map(str::to_owned),
         receive_count: m
             .attributes
             .as_ref()
@@ -277,7 +284,8 @@ impl SqsQueue {
             .queue_url(url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
             .wait_time_seconds(wait.as_secs().min(20) as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount);
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names(BATCH_ATTRIBUTE);
         if let Some(seconds) = visibility {
             request = request.visibility_timeout(seconds);
         }
@@ -385,13 +393,14 @@ impl Queue for SqsQueue {
     async fn send_with_progress(
         &self,
         bodies: &[String],
+        batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<(), SendError> {
         let (main, _) = self
             .urls()
             .await
             .map_err(|e| SendError::nothing_sent(bodies.len(), e))?;
-        self.send_batches(main, bodies, progress).await
+        self.send_batches(main, bodies, batch, progress).await
     }
 
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
@@ -488,18 +497,46 @@ impl Queue for SqsQueue {
                 id: m.id,
                 receive_count: m.receive_count.saturating_sub(1),
                 body: m.body,
+                batch: m.batch,
             })
             .collect())
     }
 
-    async fn redrive(&self) -> Result<u64, QueueError> {
+    /// Dead letters only: the task queue's messages cannot be read without receiving them,
+    /// which would raise their receive count toward the redrive policy's maximum.
+    async fn batch_counts(&self) -> Result<BTreeMap<String, BatchCounts>, QueueError> {
+        let (_, dead) = self.urls().await?;
+        let sorted = self.sort_letters(dead).await?;
+        self.release(dead, &sorted.own).await?;
+        self.release(dead, &sorted.others).await?;
+        let mut counts = BTreeMap::<String, BatchCounts>::new();
+        for batch in sorted.own.into_iter().filter_map(|m| m.batch) {
+            counts.entry(batch).or_default().dead += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn redrive(&self, batch: Option<&str>) -> Result<u64, QueueError> {
         let (main, dead) = self.urls().await?;
         let sorted = self.sort_letters(dead).await?;
-        let bodies: Vec<String> = sorted.own.iter().map(|m| m.body.clone()).collect();
-        self.send_to(main, &bodies).await?;
-        self.delete_taken(dead, &sorted.own).await?;
+        let (chosen, kept): (Vec<Received>, Vec<Received>) = sorted
+            .own
+            .into_iter()
+            .partition(|m| batch.is_none() || m.batch.as_deref() == batch);
+        let mut by_batch = BTreeMap::<Option<&str>, Vec<String>>::new();
+        for m in &chosen {
+            by_batch
+                .entry(m.batch.as_deref())
+                .or_default()
+                .push(m.body.clone());
+        }
+        for (batch, bodies) in by_batch {
+            self.send_to(main, &bodies, batch).await?;
+        }
+        self.delete_taken(dead, &chosen).await?;
+        self.release(dead, &kept).await?;
         self.release(dead, &sorted.others).await?;
-        Ok(sorted.own.len() as u64)
+        Ok(chosen.len() as u64)
     }
 
     async fn delete_queues(&self) -> Result<Deleted, QueueError> {

@@ -30,6 +30,7 @@ fn outcome(output: &str, status: Status, id: &str, receive_count: u32, seconds: 
         receive_count,
         detail: (!status.is_done()).then(|| format!("{status:?} at receive {receive_count}")),
         log: None,
+        batch: None,
     }
 }
 
@@ -68,11 +69,13 @@ fn sample() -> (Batch, Vec<DeadLetter>) {
             id: "3".into(),
             receive_count: 2,
             body: body(3),
+            batch: None,
         },
         DeadLetter {
             id: "9".into(),
             receive_count: 1,
             body: "not a task".into(),
+            batch: None,
         },
     ];
     (
@@ -170,6 +173,7 @@ fn a_dead_letter_no_worker_reported_has_no_failure() {
         id: "5".into(),
         receive_count: 3,
         body: body(5),
+        batch: None,
     }];
     let report = Report::build(&config(), None, 1, &Batch::default(), &dead);
     assert_eq!(report.counts.dead, 1);

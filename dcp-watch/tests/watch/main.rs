@@ -14,6 +14,7 @@ use dcp_common::{Config, EmbeddedQueue, Queue, QueueSpec};
 use dcp_tests::{assert_exit, golden, stdout_ok, tool};
 use serde_json::{Value, json};
 
+mod batches;
 mod drain;
 mod fleet;
 mod real_worker;
@@ -128,6 +129,7 @@ impl Run {
             receive_count: task.receive_count,
             detail: (!status.is_done()).then(|| "CellProfiler exited with 1".into()),
             log: None,
+            batch: task.batch.clone(),
         };
         append(
             &self.run_dir().join(format!("workers/{worker}.jsonl")),

@@ -1,4 +1,7 @@
+use std::collections::BTreeMap;
+
 use super::*;
+use crate::queue::BatchCounts;
 
 fn spec(visibility_ms: u64, max_receives: u32) -> QueueSpec {
     QueueSpec {
@@ -170,7 +173,7 @@ async fn dead_letter_after_max_receives_and_redrive() {
             .collect::<Vec<_>>(),
         [("task 0", 2), ("task 1", 2)]
     );
-    assert_eq!(q.redrive().await.unwrap(), 2);
+    assert_eq!(q.redrive(None).await.unwrap(), 2);
     assert_eq!(
         q.counts().await.unwrap(),
         Counts {
@@ -278,7 +281,7 @@ async fn queues_sharing_a_dead_letter_queue_see_only_their_own_letters() {
         assert_eq!(q.counts().await.unwrap().dead, 1);
         assert_eq!(bodies_of(&q.dead_letters().await.unwrap()), [body]);
     }
-    assert_eq!(analysis.redrive().await.unwrap(), 1);
+    assert_eq!(analysis.redrive(None).await.unwrap(), 1);
     assert_eq!(
         analysis.counts().await.unwrap(),
         Counts {
@@ -371,7 +374,7 @@ async fn old_files_keep_their_letters_which_belong_to_a_sole_source() {
     let analysis = sharing(&dir, "analysis_Queue").await;
     // Two queues name the dead-letter queue: a letter without a source is neither's.
     assert_eq!(illum.counts().await.unwrap().dead, 0);
-    assert_eq!(analysis.redrive().await.unwrap(), 0);
+    assert_eq!(analysis.redrive(None).await.unwrap(), 0);
     assert_eq!(analysis.purge(true).await.unwrap(), 0);
     // New letters record their source beside it.
     kill(&analysis, "analysis task").await;
@@ -385,6 +388,69 @@ async fn old_files_keep_their_letters_which_belong_to_a_sole_source() {
         bodies_of(&illum.dead_letters().await.unwrap()),
         ["old letter"]
     );
-    assert_eq!(illum.redrive().await.unwrap(), 1);
+    assert_eq!(illum.redrive(None).await.unwrap(), 1);
     assert_eq!(illum.counts().await.unwrap().visible, 1);
+    // The file got the batch column too: the old task has none, a new one keeps its own.
+    assert_eq!(illum.batch_counts().await.unwrap(), BTreeMap::new());
+    illum
+        .send_with_progress(&bodies(1), Some("P1"), &|_| {})
+        .await
+        .unwrap();
+    let batches: Vec<Option<String>> = illum
+        .receive(10, Duration::ZERO)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.batch)
+        .collect();
+    assert_eq!(batches, [None, Some("P1".into())]);
+}
+
+#[tokio::test]
+async fn a_batch_is_counted_and_keeps_its_name_through_the_dead_letter_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = queue(&dir, 50, 1).await;
+    for (batch, n) in [("illum-P1", 2), ("illum-P2", 1)] {
+        let bodies: Vec<String> = (0..n).map(|i| format!("{batch} task {i}")).collect();
+        q.send_with_progress(&bodies, Some(batch), &|_| {})
+            .await
+            .unwrap();
+    }
+    q.send(&bodies(1)).await.unwrap();
+    let taken = q.receive(1, Duration::ZERO).await.unwrap();
+    assert_eq!(taken[0].batch.as_deref(), Some("illum-P1"));
+    let counts = q.batch_counts().await.unwrap();
+    let expected = |visible, in_flight, dead| BatchCounts {
+        visible: Some(visible),
+        in_flight: Some(in_flight),
+        dead,
+    };
+    assert_eq!(counts["illum-P1"], expected(1, 1, 0));
+    assert_eq!(counts["illum-P2"], expected(1, 0, 0));
+    assert_eq!(counts.len(), 2, "a task without a batch is in none");
+
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(q.receive(10, Duration::ZERO).await.unwrap().len(), 3);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    // Every task was received once: all four go to the dead-letter queue.
+    assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+    let counts = q.batch_counts().await.unwrap();
+    assert_eq!(counts["illum-P1"], expected(0, 0, 2));
+    let dead: Vec<Option<&str>> = q
+        .dead_letters()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.batch.as_deref())
+        .map(|b| b.map(|b| if b == "illum-P1" { "illum-P1" } else { "other" }))
+        .collect();
+    assert_eq!(
+        dead,
+        [Some("illum-P1"), Some("illum-P1"), Some("other"), None]
+    );
+    assert_eq!(q.redrive(Some("illum-P1")).await.unwrap(), 2);
+    let counts = q.batch_counts().await.unwrap();
+    assert_eq!(counts["illum-P1"], expected(2, 0, 0));
+    assert_eq!(counts["illum-P2"], expected(0, 0, 1), "left in place");
+    assert_eq!(q.counts().await.unwrap().dead, 2);
 }

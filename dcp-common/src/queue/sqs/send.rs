@@ -1,11 +1,11 @@
 //! Sending on SQS: batches of [`BATCH_ENTRIES`], [`CONCURRENT_BATCHES`] at once,
 //! counting exactly what SQS acknowledged.
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::{SqsQueue, service};
-use crate::queue::{QueueError, SOURCE_ATTRIBUTE, SendError};
+use crate::queue::{BATCH_ATTRIBUTE, QueueError, SOURCE_ATTRIBUTE, SendError};
 
 /// The most entries SQS takes in one SendMessageBatch call.
 const BATCH_ENTRIES: usize = 10;
@@ -14,21 +14,35 @@ const CONCURRENT_BATCHES: usize = 16;
 
 impl SqsQueue {
     /// Sends in batches of ten, many batches at once; fails as [`Self::send_batches`].
-    pub(super) async fn send_to(&self, url: &str, bodies: &[String]) -> Result<(), QueueError> {
-        self.send_batches(url, bodies, &|_| {})
+    pub(super) async fn send_to(
+        &self,
+        url: &str,
+        bodies: &[String],
+        batch: Option<&str>,
+    ) -> Result<(), QueueError> {
+        self.send_batches(url, bodies, batch, &|_| {})
             .await
             .map_err(|e| e.source)
     }
 
-    /// Sends in batches of [`BATCH_ENTRIES`], [`CONCURRENT_BATCHES`] at once, calling
+    /// Sends in batches of [`BATCH_ENTRIES`], [`CONCURRENT_BATCHES`] at once, each message
+    /// with the [`BATCH_ATTRIBUTE`] `batch` when given, calling
     /// `progress` with the count acknowledged so far. After the first failure no batch is
     /// started; those under way finish and count.
     pub(super) async fn send_batches(
         &self,
         url: &str,
         bodies: &[String],
+        batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<(), SendError> {
+        let label = batch.map(|name| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(name)
+                .build()
+                .expect("the data type is set")
+        });
         let mut batches = bodies.chunks(BATCH_ENTRIES).enumerate();
         let mut pending = FuturesUnordered::new();
         let (mut sent, mut unsent, mut failure) = (0, Vec::new(), None);
@@ -37,7 +51,7 @@ impl SqsQueue {
                 let Some((i, chunk)) = batches.next() else {
                     break;
                 };
-                pending.push(self.send_batch(url, i * BATCH_ENTRIES, chunk));
+                pending.push(self.send_batch(url, i * BATCH_ENTRIES, chunk, label.as_ref()));
             }
             let Some(batch) = pending.next().await else {
                 break;
@@ -65,15 +79,23 @@ impl SqsQueue {
 
     /// One SendMessageBatch call of the bodies at positions `first..` of a send. Only the
     /// entries SQS lists as successful are acknowledged; a call that fails acknowledges none.
-    async fn send_batch(&self, url: &str, first: usize, chunk: &[String]) -> Batch {
+    async fn send_batch(
+        &self,
+        url: &str,
+        first: usize,
+        chunk: &[String],
+        label: Option<&MessageAttributeValue>,
+    ) -> Batch {
         let mut request = self.client.send_message_batch().queue_url(url);
         for (i, body) in chunk.iter().enumerate() {
-            let entry = SendMessageBatchRequestEntry::builder()
+            let mut entry = SendMessageBatchRequestEntry::builder()
                 .id(i.to_string())
                 .message_body(body)
-                .message_attributes(SOURCE_ATTRIBUTE, self.source_attribute.clone())
-                .build()
-                .expect("id and body are set");
+                .message_attributes(SOURCE_ATTRIBUTE, self.source_attribute.clone());
+            if let Some(label) = label {
+                entry = entry.message_attributes(BATCH_ATTRIBUTE, label.clone());
+            }
+            let entry = entry.build().expect("id and body are set");
             request = request.entries(entry);
         }
         let positions = first..first + chunk.len();

@@ -1,0 +1,154 @@
+//! Watching one batch (`dcp-watch --batch NAME`) on the embedded backend: the tasks pushed
+//! with `dcp-queue push --batch NAME` (reference: the "Plate batches"), until none
+//! is visible or in flight. It never stops the fleet: other batches may still have work;
+//! the whole-queue watch stops it when the queue drains.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dcp_common::file::unix_seconds;
+use dcp_common::queue::BatchCounts;
+use dcp_common::{Config, Queue};
+use dcp_fleet::EmbeddedFleet;
+use serde::Serialize;
+
+use super::outcomes::OutcomeLog;
+use crate::WatchError;
+use crate::outcomes::Batch;
+use crate::report::{Counts, DeadReport, Report};
+
+/// How long a finished batch waits before its last reading of the outcome lines: a worker
+/// appends a task's line just after deleting its message.
+const LAST_LINES: Duration = Duration::from_millis(500);
+
+/// What one look at a batch saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BatchTick {
+    /// The batch's name.
+    pub batch: String,
+    /// Its tasks waiting in the queue.
+    pub visible: u64,
+    /// Its tasks received and not yet deleted.
+    pub in_flight: u64,
+    /// Its tasks in the dead-letter queue.
+    pub dead: u64,
+    /// Its tasks with a done outcome, each once.
+    pub done: u64,
+    /// Its failed attempts.
+    pub failed_attempts: u64,
+    /// Seconds since the watch started.
+    pub elapsed_seconds: u64,
+}
+
+impl BatchTick {
+    /// None of the batch's tasks is visible or in flight.
+    pub fn finished(&self) -> bool {
+        self.visible + self.in_flight == 0
+    }
+}
+
+/// The last line of `dcp-watch --batch`: the batch's part of the run report.
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchSummary {
+    /// The batch's name.
+    pub batch: String,
+    /// Always true.
+    pub finished: bool,
+    /// Totals over the batch's outcome lines and dead letters.
+    pub counts: Counts,
+    /// Tasks per final status.
+    pub by_status: BTreeMap<String, u64>,
+    /// The batch's dead letters with their last failure.
+    pub dead_letters: Vec<DeadReport>,
+    /// Seconds since the watch started.
+    pub elapsed_seconds: u64,
+}
+
+/// Watches the tasks of one batch through a queue and the workers' outcome lines.
+pub struct BatchWatch<Q> {
+    config: Config,
+    queue: Q,
+    name: String,
+    log: OutcomeLog,
+    seen: Batch,
+    since: u64,
+}
+
+impl<Q: Queue> BatchWatch<Q> {
+    /// Watches batch `name` of the run the settings describe through `queue`.
+    pub fn new(config: &Config, queue: Q, name: &str) -> Result<BatchWatch<Q>, WatchError> {
+        let fleet = EmbeddedFleet::new(config)?;
+        Ok(BatchWatch {
+            config: config.clone(),
+            queue,
+            name: name.to_owned(),
+            log: OutcomeLog::new(fleet.workers_dir()),
+            seen: Batch::default(),
+            since: unix_seconds(),
+        })
+    }
+
+    /// Takes one look: the batch's counts in the queue and its new outcome lines.
+    pub async fn tick(&mut self) -> Result<BatchTick, WatchError> {
+        let counts = self.counts().await?;
+        self.read_lines()?;
+        let report = self.report(&[]);
+        Ok(BatchTick {
+            batch: self.name.clone(),
+            visible: counts.visible.unwrap_or(0),
+            in_flight: counts.in_flight.unwrap_or(0),
+            dead: counts.dead,
+            done: report.counts.done,
+            failed_attempts: report.counts.failed_attempts,
+            elapsed_seconds: unix_seconds().saturating_sub(self.since),
+        })
+    }
+
+    /// The summary of a finished batch; [`WatchError::UnknownBatch`] when nothing of it was found.
+    pub async fn finish(&mut self) -> Result<BatchSummary, WatchError> {
+        tokio::time::sleep(LAST_LINES).await;
+        self.read_lines()?;
+        let dead: Vec<_> = self
+            .queue
+            .dead_letters()
+            .await?
+            .into_iter()
+            .filter(|d| d.batch.as_deref() == Some(&self.name))
+            .collect();
+        let report = self.report(&dead);
+        if report.counts.tasks + report.counts.dead == 0 {
+            return Err(WatchError::UnknownBatch {
+                batch: self.name.clone(),
+            });
+        }
+        Ok(BatchSummary {
+            batch: self.name.clone(),
+            finished: true,
+            counts: report.counts,
+            by_status: report.by_status,
+            dead_letters: report.dead_letters,
+            elapsed_seconds: unix_seconds().saturating_sub(self.since),
+        })
+    }
+
+    async fn counts(&self) -> Result<BatchCounts, WatchError> {
+        let mut all = self.queue.batch_counts().await?;
+        Ok(all.remove(&self.name).unwrap_or_default())
+    }
+
+    /// Keeps the batch's lines of those appended since the last reading.
+    fn read_lines(&mut self) -> Result<(), WatchError> {
+        let new = self.log.read_new()?;
+        let name = Some(self.name.as_str());
+        self.seen.outcomes.extend(
+            new.outcomes
+                .into_iter()
+                .filter(|o| o.batch.as_deref() == name),
+        );
+        Ok(())
+    }
+
+    fn report(&self, dead: &[dcp_common::queue::DeadLetter]) -> Report {
+        Report::build(&self.config, None, unix_seconds(), &self.seen, dead)
+    }
+}

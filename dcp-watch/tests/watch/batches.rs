@@ -1,0 +1,89 @@
+//! `dcp-watch --batch NAME`: two batches and other work on one queue, each batch watched by
+//! its own dcp-watch at once; each ends with its summary and exit code when its own tasks
+//! are done or dead, and the run goes on (no report, the queue's other work untouched).
+
+use super::*;
+
+/// Pushes one task per site labelled `batch`.
+fn push_batch(run: &Run, batch: &str, sites: &[u32]) {
+    let groups: Vec<Value> = sites
+        .iter()
+        .map(|s| json!({"Metadata": format!("Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site={s}")}))
+        .collect();
+    // The prefix the test's outcome lines name: out/P1-A01-SITE.
+    let job = json!({"pipeline": "p.cppipe", "data_file": "d.csv", "input": "in", "output": "out",
+        "output_structure": "Metadata_Plate-Metadata_Well-Metadata_Site", "groups": groups});
+    let _guard = spawning();
+    let args = ["push", "--batch", batch];
+    let out = dcp_tests::run(tool("dcp-queue"), run.dir.path(), &args, &job.to_string());
+    assert!(stdout_ok(out).contains(&format!("\"batch\":\"{batch}\"")));
+}
+
+#[test]
+fn batches_on_one_queue_are_watched_apart_and_the_run_goes_on() {
+    let run = Run::new("JOB_RETRIES = 1\n", &[9]);
+    push_batch(&run, "P1", &[1, 2]);
+    push_batch(&run, "P2", &[3, 4]);
+    let watches = ["P1", "P2"].map(|b| run.spawn_watch(&["--batch", b, "--interval", "1"]));
+
+    let taken = run.receive(10);
+    assert_eq!(taken.len(), 5);
+    for task in &taken {
+        match task.batch.as_deref() {
+            None => {} // other work, held in flight throughout
+            Some("P2") if task.body.contains("Site=4") => {
+                run.report(2, task, Status::CellprofilerFailed);
+                run.release(task);
+            }
+            Some(_) => {
+                run.report(1, task, Status::Success);
+                run.delete(task);
+            }
+        }
+    }
+    // The failed task's next receive gives it up (JOB_RETRIES = 1).
+    assert!(run.receive(10).is_empty());
+
+    let [p1, p2] = watches.map(|w| ended(w, Duration::from_secs(30)));
+    assert_exit(&p1, 0);
+    assert_exit(&p2, exit_dead());
+    let summary = |out: &Output| lines(&out.stdout).pop().unwrap();
+    let (p1, p2) = (summary(&p1), summary(&p2));
+    assert_eq!(p1["batch"], "P1");
+    assert_eq!(p1["finished"], true);
+    assert_eq!(
+        (
+            &p1["counts"]["done"],
+            &p1["counts"]["dead"],
+            &p1["by_status"]
+        ),
+        (&json!(2), &json!(0), &json!({"success": 2}))
+    );
+    assert_eq!(
+        (&p2["counts"]["done"], &p2["counts"]["dead"]),
+        (&json!(1), &json!(1))
+    );
+    let letter = &p2["dead_letters"][0];
+    assert_eq!(letter["output"], "out/P1-A01-4");
+    assert_eq!(letter["last_failure"]["status"], "cellprofiler-failed");
+
+    // The run goes on: no report, the other task still held.
+    assert!(!run.run_dir().join("report.json").exists());
+    let whole = run.watch(&["--once"]);
+    assert_exit(&whole, 0);
+    assert_eq!(lines(&whole.stdout)[0]["in_flight"], 1);
+
+    // A finished batch answers at once, from any shell; an unknown one is an error.
+    let again = run.watch(&["--batch", "P1"]);
+    assert_exit(&again, 0);
+    assert_eq!(lines(&again.stdout).len(), 1, "only the summary");
+    let unknown = run.watch(&["--batch", "P3"]);
+    assert_exit(&unknown, 1);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("batch `P3`"));
+    let bad = run.watch(&["--batch", "P 3"]);
+    assert_exit(&bad, 2);
+}
+
+fn exit_dead() -> i32 {
+    i32::from(dcp_common::exit::DEAD_LETTERS)
+}
