@@ -10,6 +10,7 @@ pub mod load_check;
 pub mod loaddata;
 pub mod plugins;
 pub mod session;
+pub mod warm;
 pub mod worker;
 
 pub use session::{RunError, run};
