@@ -157,6 +157,26 @@ pub struct Config {
     pub local_workers: u32,
     /// dcp, AWS: the IAM role the worker containers run as (their only credentials).
     pub task_role_arn: String,
+    /// dcp: how the worker runs CellProfiler: `warm` (default: one long-lived CellProfiler
+    /// per worker copy runs task after task) or `cold` (`cellprofiler -c -r` per task).
+    pub cellprofiler_runner: RunnerMode,
+    /// dcp: a warm runner is replaced by a fresh one after this many tasks.
+    pub runner_max_tasks: u32,
+    /// dcp: a warm runner is replaced by a fresh one when, after a task, its resident
+    /// size exceeds this many MB.
+    pub runner_max_rss_mb: u32,
+}
+
+/// How the worker runs CellProfiler (CELLPROFILER_RUNNER).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerMode {
+    /// One CellProfiler process per worker copy, kept between tasks; needs CellProfiler's
+    /// own Python (a CELLPROFILER without one runs cold).
+    #[default]
+    Warm,
+    /// One `cellprofiler -c -r` process per task (DCP's way).
+    Cold,
 }
 
 impl Default for Config {
@@ -215,6 +235,9 @@ impl Default for Config {
             mount_root: "/home/ubuntu/bucket/".into(),
             local_workers: 0,
             task_role_arn: String::new(),
+            cellprofiler_runner: RunnerMode::Warm,
+            runner_max_tasks: 200,
+            runner_max_rss_mb: 4096,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::load_check::LoadChecks;
 use dcp_common::loaddata::{
     Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
 };
+use crate::warm::Launch;
 use dcp_common::metadata::join_pairs;
 
 /// The name of CellProfiler's done file, kept out of the published results.
@@ -62,8 +63,12 @@ pub struct Attempt<'a, S> {
     pub store: &'a S,
     /// A private, empty folder for this attempt.
     pub scratch: &'a Path,
-    /// The attempt's log, uploaded to the destination afterwards.
+    /// The attempt's log (opened for appending), uploaded to the destination afterwards.
     pub log: &'a mut File,
+    /// Where the log is: a warm runner appends CellProfiler's output to it.
+    pub log_path: &'a Path,
+    /// How the copy runs CellProfiler.
+    pub launch: &'a mut Launch,
     /// The worker's parsed load-data CSVs.
     pub load_data: &'a LoadDataCache,
     /// The worker's pipeline load checks.
@@ -141,13 +146,7 @@ impl<S: Store> Attempt<'_, S> {
             group: &group_argument,
         };
         let argv = cellprofiler::argv(config, &run);
-        self.note(format!("running {argv:?}"));
-        let exit_code = cellprofiler::run(&argv, self.log).await.map_err(|e| {
-            fail(
-                Status::CellprofilerFailed,
-                format!("cannot run {}: {e}", config.cellprofiler),
-            )
-        })?;
+        let exit_code = self.launch(&argv).await?;
         let complete =
             std::fs::read_to_string(&done_file).is_ok_and(|t| t.lines().next() == Some("Complete"));
         let produced = std::fs::read_dir(&output).map(|d| d.count()).unwrap_or(0);
@@ -189,6 +188,44 @@ impl<S: Store> Attempt<'_, S> {
             exit_code,
             detail: findings,
         })
+    }
+
+    /// Runs CellProfiler with `argv`, cold or in the copy's warm runner; its exit code
+    /// (`None`: a signal ended a cold run).
+    async fn launch(&mut self, argv: &[std::ffi::OsString]) -> Result<Option<i32>, Failure> {
+        let runner = match &mut *self.launch {
+            Launch::Warm(runner) => runner,
+            Launch::Cold(why) => {
+                if let Some(why) = why.clone() {
+                    self.note(format!("running cold: no warm runner: {why}"));
+                }
+                self.note(format!("running {argv:?}"));
+                return cellprofiler::run(argv, self.log).await.map_err(|e| {
+                    fail(
+                        Status::CellprofilerFailed,
+                        format!("cannot run {}: {e}", self.config.cellprofiler),
+                    )
+                });
+            }
+        };
+        let starts = runner.starts_next();
+        let limits = runner.limits();
+        let _ = writeln!(
+            self.log,
+            "dcp-worker: running warm{} ({limits}): {:?}",
+            if starts { ", starting a runner" } else { "" },
+            &argv[1..]
+        );
+        let _ = self.log.flush();
+        let run = runner
+            .run(&argv[1..], self.log_path)
+            .await
+            .map_err(|e| fail(Status::CellprofilerFailed, e))?;
+        self.note(format!(
+            "warm runner pid {}: task {} done, {} MB resident",
+            run.pid, run.tasks, run.rss_mb
+        ));
+        Ok(Some(run.exit_code))
     }
 
     /// CHECK_IF_DONE: the task's own completion record is complete and every file it

@@ -77,16 +77,58 @@ pub fn argv(config: &Config, run: &Run<'_>) -> Vec<OsString> {
         }
     }
     args.extend(["-g".into(), run.group.into()]);
+    args.extend(tail_args(config));
+    args
+}
+
+/// The arguments every task of `config` shares: CELLPROFILER_ARGS, then what
+/// [`argv`] puts after `-g` (the plugins directory, `--always-continue`). A warm runner
+/// applies them once, as it starts.
+pub fn shared_args(config: &Config) -> Vec<OsString> {
+    let mut args: Vec<OsString> = config
+        .cellprofiler_args
+        .iter()
+        .map(OsString::from)
+        .collect();
+    args.extend(tail_args(config));
+    args
+}
+
+fn tail_args(config: &Config) -> Vec<OsString> {
+    let mut args = Vec::new();
     if config.use_plugins && !config.plugins_directory.is_empty() {
-        args.push(flag(
-            "--plugins-directory=",
-            &dcp_common::cellprofiler::plugins_folder(Path::new(&config.plugins_directory)),
-        ));
+        let mut flag = OsString::from("--plugins-directory=");
+        flag.push(dcp_common::cellprofiler::plugins_folder(Path::new(
+            &config.plugins_directory,
+        )));
+        args.push(flag);
     }
     if config.always_continue {
         args.push("--always-continue".into());
     }
     args
+}
+
+/// Gives BLAS libraries one thread each unless the environment already says how many:
+/// parallelism comes from the copies (DOCKER_CORES). Left alone, numpy's BLAS spins a
+/// thread per core and the copies steal each other's CPU.
+pub fn one_blas_thread(command: &mut tokio::process::Command) {
+    for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
+        if std::env::var_os(name).is_none() {
+            command.env(name, "1");
+        }
+    }
+}
+
+/// Has the kernel kill the command's process when the worker dies.
+pub fn die_with_worker(command: &mut tokio::process::Command) {
+    // SAFETY: the closure runs in the forked child before exec and only makes the
+    // async-signal-safe prctl(2) call.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
 }
 
 /// Kills a process group when dropped, so an abandoned attempt leaves no CellProfiler behind.
@@ -106,13 +148,7 @@ impl Drop for GroupGuard {
 /// BLAS libraries get one thread each unless the environment already says how many.
 pub async fn run(argv: &[OsString], log: &File) -> std::io::Result<Option<i32>> {
     let mut command = tokio::process::Command::new(&argv[0]);
-    // One thread per copy: parallelism comes from the copies (DOCKER_CORES). Left alone,
-    // numpy's BLAS spins a thread per core and the copies steal each other's CPU.
-    for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
-        if std::env::var_os(name).is_none() {
-            command.env(name, "1");
-        }
-    }
+    one_blas_thread(&mut command);
     command
         .args(&argv[1..])
         .stdin(Stdio::null())
@@ -120,13 +156,7 @@ pub async fn run(argv: &[OsString], log: &File) -> std::io::Result<Option<i32>> 
         .stderr(log.try_clone()?)
         .process_group(0)
         .kill_on_drop(true);
-    // SAFETY: the closure runs in the forked child before exec and only makes the
-    // async-signal-safe prctl(2) call.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-        });
-    }
+    die_with_worker(&mut command);
     let mut child = command.spawn()?;
     let _group = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
     let status = child.wait().await?;

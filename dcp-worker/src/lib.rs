@@ -10,6 +10,7 @@ pub mod load_check;
 pub mod plugins;
 pub mod session;
 pub mod stop;
+pub mod warm;
 pub mod worker;
 
 pub use session::{RunError, run};

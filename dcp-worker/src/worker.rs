@@ -1,7 +1,7 @@
 //! The worker loop: copies of it pull tasks one at a time, keep each hidden from other
 //! workers while it runs, and delete it on success or hand it back on failure.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use crate::attempt::{Attempt, Done, Failure};
 use crate::load_check::LoadChecks;
 use crate::stop::Stop;
+use crate::warm::Launch;
 use dcp_common::loaddata::LoadDataCache;
 
 /// How a worker runs.
@@ -111,6 +112,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         {
             return Ok(());
         }
+        let mut launch = Launch::of(self.config, self.runner_log(index));
         let mut backoff = Backoff::default();
         while *shutdown.borrow() == Stop::Run {
             let message = match self.next_message().await {
@@ -125,11 +127,13 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
                 }
             };
             backoff = Backoff::default();
-            if let Some(outcome) = self.handle(index, message).await? {
+            if let Some(outcome) = self.handle(index, message, &mut launch).await? {
                 emit(&outcome);
             }
         }
+        drop(launch);
         let _ = std::fs::remove_dir_all(self.scratch(index));
+        let _ = std::fs::remove_file(self.runner_log(index));
         Ok(())
     }
 
@@ -153,7 +157,12 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
     /// for the retry delay (failed). `None` when shut down meanwhile: the task is then
     /// handed back at once. A queue error about this one task ends in its outcome; only
     /// a queue that is gone ([`QueueError::Missing`]) is an error.
-    async fn handle(&self, copy: u32, message: Received) -> Result<Option<Outcome>, QueueError> {
+    async fn handle(
+        &self,
+        copy: u32,
+        message: Received,
+        launch: &mut Launch,
+    ) -> Result<Option<Outcome>, QueueError> {
         let started = Instant::now();
         let started_at = SystemTime::now();
         let (group, output, result, log) = match resolve(&message.body) {
@@ -168,7 +177,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             }
             Ok((task, pairs, prefix)) => {
                 let group = join_pairs(&pairs);
-                let work = self.attempt(copy, &task, &group, &pairs, &prefix);
+                let work = self.attempt(copy, &task, &group, &pairs, &prefix, launch);
                 let (finished, result) = match self.hold(&message, work).await? {
                     Held::Finished(result) => (true, result),
                     Held::ShutDown => {
@@ -311,6 +320,14 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             .join(format!("{}-{copy}", std::process::id()))
     }
 
+    /// The log of a copy's warm runner (CellProfiler's output between tasks), beside the
+    /// copy's scratch folder.
+    fn runner_log(&self, copy: u32) -> PathBuf {
+        self.options
+            .scratch
+            .join(format!("{}-{copy}.runner.log", std::process::id()))
+    }
+
     fn log_path(&self, copy: u32) -> PathBuf {
         self.scratch(copy).join("task.log")
     }
@@ -331,6 +348,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         group: &str,
         pairs: &[(String, String)],
         prefix: &str,
+        launch: &mut Launch,
     ) -> Result<Done, Failure> {
         let scratch = &self.scratch(copy);
         let scratch_error = |e: std::io::Error| Failure {
@@ -340,12 +358,20 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
         };
         let _ = std::fs::remove_dir_all(scratch);
         std::fs::create_dir_all(scratch).map_err(scratch_error)?;
-        let mut log = File::create(self.log_path(copy)).map_err(scratch_error)?;
+        let log_path = self.log_path(copy);
+        // Appending: a warm runner appends CellProfiler's output to the same file.
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(scratch_error)?;
         let mut attempt = Attempt {
             config: self.config,
             store: self.store,
             scratch,
             log: &mut log,
+            log_path: &log_path,
+            launch,
             load_data: &self.load_data,
             load_checks: &self.load_checks,
         };

@@ -188,7 +188,8 @@ fn requirements_are_installed_into_cellprofilers_python() {
         .unwrap();
     assert!(made.success());
     let python = venv.join("bin/python");
-    // CellProfiler of this venv: the stand-in, placed in its bin.
+    // CellProfiler of this venv: the stand-in, placed in its bin (run cold: the venv's
+    // Python has no CellProfiler for a warm runner to import).
     let cellprofiler = venv.join("bin/cellprofiler");
     std::fs::copy(dcp_tests::STANDIN, &cellprofiler).unwrap();
     assert_eq!(
@@ -214,7 +215,7 @@ fn requirements_are_installed_into_cellprofilers_python() {
     settings(
         &run,
         "USE_PLUGINS = true\nPLUGINS_DIRECTORY = \"plugins\"\nINSTALL_REQUIREMENTS = true\n\
-         REQUIREMENTS = \"extra\"\n",
+         REQUIREMENTS = \"extra\"\nCELLPROFILER_RUNNER = \"cold\"\n",
         Some(&cellprofiler),
     );
     let worker = |run: &RunDir| {

@@ -134,6 +134,9 @@ pub fn examplefly() -> PathBuf {
 /// of dcp's own handling of success and failure.
 pub const STANDIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cellprofiler-standin");
 
+/// The warm runner's stand-in of `tests/fixtures` (its modes are in its header).
+pub const WARM_STANDIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/warm-runner-standin");
+
 /// Writes a bucket for the stand-in under `dir/bucket`: a pipeline `w/p.cppipe`, a
 /// load-data CSV `w/load_data.csv` of plates P1..P3 whose images are `img/<plate>.tif`.
 pub fn standin_bucket(dir: &Path) {

@@ -199,3 +199,38 @@ fn settings_dcp_does_not_act_on_are_noticed() {
     )
     .is_empty());
 }
+
+#[test]
+fn the_cellprofiler_runner_is_warm_unless_set_cold_and_its_limits_are_checked() {
+    let c = parse("AWS_BUCKET = 'b'\n").unwrap();
+    assert_eq!(
+        (
+            c.cellprofiler_runner,
+            c.runner_max_tasks,
+            c.runner_max_rss_mb
+        ),
+        (RunnerMode::Warm, 200, 4096)
+    );
+    let c = parse("AWS_BUCKET = 'b'\nCELLPROFILER_RUNNER = 'cold'\n").unwrap();
+    assert_eq!(c.cellprofiler_runner, RunnerMode::Cold);
+    let err = parse("AWS_BUCKET = 'b'\nCELLPROFILER_RUNNER = 'hot'\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("CELLPROFILER_RUNNER") && err.contains("warm"),
+        "{err}"
+    );
+    for (setting, message) in [
+        (
+            "RUNNER_MAX_TASKS = 0",
+            "dcp.toml:2: RUNNER_MAX_TASKS: must be at least 1, got 0",
+        ),
+        (
+            "RUNNER_MAX_RSS_MB = 100",
+            "dcp.toml:2: RUNNER_MAX_RSS_MB: must be at least 512, got 100",
+        ),
+    ] {
+        let err = parse(&format!("AWS_BUCKET = 'b'\n{setting}\n")).unwrap_err();
+        assert_eq!(err.to_string(), message);
+    }
+}

@@ -48,6 +48,12 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     at_most("EBS_VOL_SIZE", c.ebs_vol_size.into(), 16_384)?;
     at_least("EBS_VOL_SIZE", c.ebs_vol_size.into(), 22)?;
     at_least("EXPECTED_NUMBER_FILES", c.expected_number_files.into(), 1)?;
+    at_least("RUNNER_MAX_TASKS", c.runner_max_tasks.into(), 1)?;
+    at_most("RUNNER_MAX_TASKS", c.runner_max_tasks.into(), 1_000_000)?;
+    // Below a few hundred MB a runner would be replaced after every task: CellProfiler
+    // with its modules loaded is about 300 MB resident.
+    at_least("RUNNER_MAX_RSS_MB", c.runner_max_rss_mb.into(), 512)?;
+    at_most("RUNNER_MAX_RSS_MB", c.runner_max_rss_mb.into(), 1 << 20)?;
     if c.cellprofiler.is_empty() {
         return Err(("CELLPROFILER", "must name the CellProfiler command".into()));
     }

@@ -17,14 +17,39 @@ pub struct RunDir {
 impl RunDir {
     /// A run whose settings add `extra` TOML lines to the defaults of these tests.
     pub fn new(extra: &str) -> Self {
+        Self::with_cellprofiler(|_| dcp_tests::STANDIN.to_owned(), extra)
+    }
+
+    /// A run whose CELLPROFILER is a copy of the stand-in with a `python` beside it that
+    /// runs the warm runner's stand-in (`tests/fixtures/warm-runner-standin`), so that
+    /// tasks run warm (unless `extra` sets CELLPROFILER_RUNNER = "cold").
+    pub fn warm(extra: &str) -> Self {
+        let installation = |root: &Path| {
+            let cp = root.join("cp");
+            std::fs::create_dir_all(&cp).unwrap();
+            std::fs::copy(dcp_tests::STANDIN, cp.join("cellprofiler")).unwrap();
+            let python = cp.join("python");
+            let script = format!(
+                "#!/bin/sh\nexec python3 {} \"$@\"\n",
+                dcp_tests::WARM_STANDIN
+            );
+            std::fs::write(&python, script).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+            cp.join("cellprofiler").display().to_string()
+        };
+        Self::with_cellprofiler(installation, extra)
+    }
+
+    fn with_cellprofiler(cellprofiler: impl FnOnce(&Path) -> String, extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
+        let cellprofiler = cellprofiler(root);
         dcp_tests::standin_bucket(root);
         let settings = format!(
             "APP_NAME = \"Standin\"\nAWS_BUCKET = \"run\"\nSOURCE_BUCKET = \"bucket\"\n\
-             DESTINATION_BUCKET = \"results\"\nCELLPROFILER = \"{}\"\nDOCKER_CORES = 1\n\
-             SECONDS_TO_START = 0\n{extra}\n",
-            dcp_tests::STANDIN
+             DESTINATION_BUCKET = \"results\"\nCELLPROFILER = \"{cellprofiler}\"\nDOCKER_CORES = 1\n\
+             SECONDS_TO_START = 0\n{extra}\n"
         );
         std::fs::write(root.join("dcp.toml"), settings).unwrap();
         let run = RunDir { dir };
