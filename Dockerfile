@@ -17,7 +17,7 @@ FROM ${BUILD_BASE} AS worker
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p dcp-worker --features aws \
- && cp target/release/dcp-worker /dcp-worker
+ && strip --strip-debug -o /dcp-worker target/release/dcp-worker
 
 # Stage 2: CellProfiler, then the worker (which changes more often) on top.
 FROM ${RUNTIME_BASE}
