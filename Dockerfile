@@ -5,20 +5,27 @@
 #
 #   docker build -t ACCOUNT.dkr.ecr.REGION.amazonaws.com/dcp-worker:VERSION .
 #
+# Without a registry, scripts/build-image builds it with podman from a Debian base made by
+# mmdebstrap (RUNTIME_BASE) and a `dcp-worker` built on the host, handed in as the build
+# context `worker`, which takes the place of the stage of that name.
+ARG BUILD_BASE=docker.io/library/rust:1.95-bookworm
+# Python 3.11 (the pinned CellProfiler wheels need it) with its venv module, on bookworm.
+ARG RUNTIME_BASE=docker.io/library/python:3.11-slim-bookworm
+
 # Stage 1: the worker, built from the locked sources.
-FROM rust:1.95-bookworm AS build
+FROM ${BUILD_BASE} AS worker
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p dcp-worker --features aws \
- && cp target/release/dcp-worker /dcp-worker
+ && strip --strip-debug -o /dcp-worker target/release/dcp-worker
 
-# Stage 2: Python 3.11 (the pinned CellProfiler wheels need it) and the worker.
-FROM python:3.11-slim-bookworm
+# Stage 2: CellProfiler, then the worker (which changes more often) on top.
+FROM ${RUNTIME_BASE}
 ENV DCP_CACHE=/opt/dcp
 COPY scripts/install-cellprofiler /opt/dcp/install-cellprofiler
-RUN ln -s "$(/opt/dcp/install-cellprofiler)" /usr/local/bin/cellprofiler \
- && rm -rf /root/.cache/pip
-COPY --from=build /dcp-worker /usr/local/bin/dcp-worker
+RUN --mount=type=cache,target=/root/.cache/pip \
+    ln -s "$(/opt/dcp/install-cellprofiler)" /usr/local/bin/cellprofiler
+COPY --from=worker /dcp-worker /usr/local/bin/dcp-worker
 RUN useradd --create-home --uid 1000 dcp
 USER dcp
 WORKDIR /home/dcp

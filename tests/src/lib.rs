@@ -2,6 +2,7 @@
 //! compare their output with golden files.
 
 pub mod batch_file;
+pub mod direct;
 pub mod imds;
 pub mod measurements;
 pub mod moto;

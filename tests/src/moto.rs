@@ -171,6 +171,32 @@ pub async fn queue_url(sqs: &aws_sdk_sqs::Client, name: impl Into<String>) -> St
     found.queue_url.unwrap()
 }
 
+/// Uploads DCP's ExampleFly (`example`, laid out as a bucket: `demo_project_folder/images`
+/// and `demo_project_folder/workspace`) into `bucket`, keys relative to the example.
+#[cfg(feature = "aws")]
+pub async fn upload_examplefly(s3: &aws_sdk_s3::Client, bucket: &str, example: &std::path::Path) {
+    for folder in ["images", "workspace"] {
+        let dir = example.join("demo_project_folder").join(folder);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let key = format!(
+                "demo_project_folder/{folder}/{}",
+                path.file_name().unwrap().to_string_lossy()
+            );
+            let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
+                .await
+                .unwrap();
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
 /// The keys under `prefix` in `bucket`, sorted.
 #[cfg(feature = "aws")]
 pub async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {

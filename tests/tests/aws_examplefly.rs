@@ -10,7 +10,6 @@
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use aws_sdk_s3::primitives::ByteStream;
 use dcp_tests::moto::Moto;
 use dcp_tests::stdout_ok;
 
@@ -28,24 +27,7 @@ async fn examplefly_runs_against_moto_sqs_and_s3() {
     let moto = Moto::start();
     let s3 = moto.s3_client().await;
     s3.create_bucket().bucket("fly-data").send().await.unwrap();
-    for folder in ["images", "workspace"] {
-        let dir = example.join("demo_project_folder").join(folder);
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let key = format!(
-                "demo_project_folder/{folder}/{}",
-                path.file_name().unwrap().to_string_lossy()
-            );
-            let body = ByteStream::from_path(&path).await.unwrap();
-            s3.put_object()
-                .bucket("fly-data")
-                .key(key)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    dcp_tests::moto::upload_examplefly(&s3, "fly-data", &example).await;
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

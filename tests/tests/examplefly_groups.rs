@@ -5,13 +5,11 @@
 //! `ImageNumber` and `Group_Number` included (only execution times and paths differ).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
-use dcp_tests::measurements::{self, read as table};
+use dcp_tests::direct::{self, MOUNT_ROOT, assert_same_tables};
+use dcp_tests::measurements::read as table;
 use dcp_tests::{stdout_ok, tool};
-
-const MOUNT_ROOT: &str = "/home/ubuntu/bucket";
-const TABLES: [&str; 4] = ["Image", "Nuclei", "Cells", "Cytoplasm"];
 
 /// The run's workspace bucket: ExampleFly's pipeline and load-data file, and the same file
 /// with `URL_` columns: OrigBlue as a `file://` URL under the mount root, OrigGreen as an
@@ -77,60 +75,6 @@ fn job(data_file: &str, output: &str, positions: &[&str]) -> String {
     )
 }
 
-/// A direct CellProfiler run of one group on the whole load-data file, its paths rewritten
-/// from the mount root to the example itself.
-fn direct(example: &Path, cellprofiler: &Path, d: &Path, position: &str) -> (Child, PathBuf) {
-    let csv = d.join("direct.csv");
-    if !csv.exists() {
-        let text =
-            std::fs::read_to_string(example.join("demo_project_folder/workspace/load_data.csv"))
-                .unwrap();
-        std::fs::write(&csv, text.replace(MOUNT_ROOT, example.to_str().unwrap())).unwrap();
-    }
-    let out = d.join(format!("direct/{position}"));
-    std::fs::create_dir_all(&out).unwrap();
-    let child = Command::new(cellprofiler)
-        .args(["-e", "imageio_reader", "-c", "-r", "-p"])
-        .arg(example.join("demo_project_folder/workspace/ExampleFly.cppipe"))
-        .arg("-i")
-        .arg(example.join("demo_project_folder/workspace"))
-        .arg("-o")
-        .arg(&out)
-        .arg("-d")
-        .arg(out.join("done.txt"))
-        .arg(format!("--data-file={}", csv.display()))
-        .args(["-g", &format!("Metadata_Position={position}")])
-        .env("OMP_NUM_THREADS", "1")
-        .env("OPENBLAS_NUM_THREADS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, out)
-}
-
-/// Columns whose cells may differ from a direct run: execution times and paths.
-const VARIES: [&str; 5] = [
-    "ExecutionTime_",
-    "PathName_",
-    "URL_",
-    "ObjectsPathName_",
-    "ObjectsURL_",
-];
-
-fn assert_same_tables(worker: &Path, direct: &Path) {
-    for name in TABLES {
-        let file = format!("{name}.csv");
-        assert!(
-            table(&worker.join(&file))
-                .0
-                .iter()
-                .any(|h| h == "ImageNumber")
-        );
-        measurements::assert_same(worker, direct, &file, &VARIES);
-    }
-}
-
 fn nuclei(folder: &Path) -> usize {
     table(&folder.join("Nuclei.csv")).1.len()
 }
@@ -151,7 +95,7 @@ fn padded_groups_url_columns_and_output_equal_to_a_direct_run() {
     }
     let direct_runs: Vec<(Child, PathBuf)> = ["2", "76", "218"]
         .iter()
-        .map(|p| direct(&example, &cellprofiler, d, p))
+        .map(|p| direct::run(&example, &cellprofiler, d, p))
         .collect();
     let out = Command::new(tool("dcp-worker"))
         .current_dir(d)
@@ -179,13 +123,9 @@ fn padded_groups_url_columns_and_output_equal_to_a_direct_run() {
         "read from its fetched file"
     );
 
-    for (mut child, direct) in direct_runs {
-        assert!(child.wait().unwrap().success());
+    for (child, direct) in direct_runs {
+        direct::wait(child, &direct);
         let position = direct.file_name().unwrap().to_str().unwrap().to_owned();
-        assert_eq!(
-            std::fs::read_to_string(direct.join("done.txt")).unwrap(),
-            "Complete\n"
-        );
         assert_same_tables(&results.join("out").join(&position), &direct);
     }
     // The worker ran the padded groups as group 2 too.
