@@ -36,6 +36,20 @@ pub struct Report {
     pub tasks: Vec<TaskReport>,
     /// The run's dead letters, by message id.
     pub dead_letters: Vec<DeadReport>,
+    /// Totals per batch (`dcp-queue push --batch`), by name; absent when no task has one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub batches: BTreeMap<String, BatchTotals>,
+}
+
+/// Totals of one batch in a run report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchTotals {
+    /// Its tasks with at least one outcome line.
+    pub tasks: u64,
+    /// Those whose final outcome is done.
+    pub done: u64,
+    /// Its dead letters.
+    pub dead: u64,
 }
 
 /// Totals of a run.
@@ -78,6 +92,9 @@ pub struct DeadReport {
     pub receive_count: u32,
     /// The task (the message body as JSON; the raw text if it is not JSON).
     pub task: Value,
+    /// Its batch, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
     /// The task's output prefix, when the body is a valid task.
     pub output: Option<String>,
     /// The task's group, as `Key=Value,…`, when the body is a valid task.
@@ -138,6 +155,19 @@ impl Report {
         for task in &tasks {
             *by_status.entry(status_name(&task.last)).or_default() += 1;
         }
+        let mut batches = BTreeMap::<String, BatchTotals>::new();
+        for task in &tasks {
+            if let Some(batch) = &task.last.batch {
+                let totals = batches.entry(batch.clone()).or_default();
+                totals.tasks += 1;
+                totals.done += u64::from(task.last.status.is_done());
+            }
+        }
+        for letter in &dead_letters {
+            if let Some(batch) = &letter.batch {
+                batches.entry(batch.clone()).or_default().dead += 1;
+            }
+        }
         let failed = outcomes.iter().filter(|o| !o.status.is_done()).count();
         Report {
             app: config.app_name.clone(),
@@ -156,6 +186,7 @@ impl Report {
             by_status,
             tasks,
             dead_letters,
+            batches,
         }
     }
 
@@ -218,6 +249,7 @@ fn dead_report(dead: &DeadLetter, outcomes: &[Outcome]) -> DeadReport {
         id: dead.id.clone(),
         receive_count: dead.receive_count,
         task: serde_json::from_str(&dead.body).unwrap_or_else(|_| Value::String(dead.body.clone())),
+        batch: dead.batch.clone(),
         output,
         group,
         attempts: failures.len() as u64,

@@ -47,7 +47,11 @@ fn screen(dir: &Path, cellprofiler: &Path) -> PathBuf {
         .args(["--size", "540", "--seed", "0"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let settings = std::fs::read_to_string(Path::new(EXAMPLE).join("dcp.toml"))
         .unwrap()
         .replace(
@@ -78,7 +82,10 @@ fn outcomes(plate: &Path) -> Vec<Value> {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "jsonl") {
             let text = std::fs::read_to_string(&path).unwrap();
-            all.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+            all.extend(
+                text.lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+            );
         }
     }
     all
@@ -86,7 +93,10 @@ fn outcomes(plate: &Path) -> Vec<Value> {
 
 fn done_counts(summary: &Value) -> (u64, u64) {
     let counts = &summary["counts"];
-    (counts["done"].as_u64().unwrap(), counts["dead"].as_u64().unwrap())
+    (
+        counts["done"].as_u64().unwrap(),
+        counts["dead"].as_u64().unwrap(),
+    )
 }
 
 #[test]
@@ -98,7 +108,11 @@ fn a_screen_runs_plate_by_plate_with_make_and_resumes_after_a_failure() {
 
     // Both plates' illum steps side by side.
     let illum = make(d, &["-j2", "illum-P1", "illum-P2"]);
-    assert!(illum.status.success(), "{}", String::from_utf8_lossy(&illum.stderr));
+    assert!(
+        illum.status.success(),
+        "{}",
+        String::from_utf8_lossy(&illum.stderr)
+    );
     let found = summaries(&illum);
     for p in ["P1", "P2"] {
         assert_eq!(done_counts(&found[&format!("illum-{p}")]), (1, 0));
@@ -131,7 +145,11 @@ fn a_screen_runs_plate_by_plate_with_make_and_resumes_after_a_failure() {
     let redriven = stdout_ok(dcp_tests::run(tool("dcp-queue"), d, &redrive, ""));
     assert!(redriven.contains("\"redriven\":1"), "{redriven}");
     let finished = make(d, &["-j4"]);
-    assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
+    assert!(
+        finished.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
     let found = summaries(&finished);
     for p in ["P1", "P2"] {
         assert_eq!(done_counts(&found[&format!("analysis-{p}")]), (4, 0));
@@ -151,7 +169,10 @@ fn a_screen_runs_plate_by_plate_with_make_and_resumes_after_a_failure() {
     let mut attempts: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for o in outcomes(&plate) {
         let key = format!("{} {}", o["output"].as_str().unwrap(), o["group"]);
-        attempts.entry(key).or_default().push(o["status"].as_str().unwrap().to_owned());
+        attempts
+            .entry(key)
+            .or_default()
+            .push(o["status"].as_str().unwrap().to_owned());
     }
     assert_eq!(attempts.len(), 10, "{attempts:?}");
     for (task, statuses) in &mut attempts {

@@ -196,3 +196,34 @@ fn a_failure_after_a_success_does_not_undo_it() {
     assert_eq!(report.counts.done, 1);
     assert_eq!(report.counts.failed_attempts, 1);
 }
+
+#[test]
+fn totals_per_batch_count_tasks_done_and_dead_letters() {
+    let in_batch = |output, status, id, batch: &str| Outcome {
+        batch: Some(batch.to_owned()),
+        ..outcome(output, status, id, 1, 1.0)
+    };
+    let batch = Batch {
+        outcomes: vec![
+            in_batch("out/P1-A01-1", Status::Success, "1", "P1"),
+            in_batch("out/P1-A01-2", Status::SkippedDone, "2", "P1"),
+            in_batch("out/P1-A01-3", Status::InputProblem, "3", "P2"),
+            outcome("out/P1-A01-4", Status::Success, "4", 1, 1.0),
+        ],
+        unreadable: 0,
+    };
+    let dead = [DeadLetter {
+        id: "3".into(),
+        receive_count: 1,
+        body: body(3),
+        batch: Some("P2".into()),
+    }];
+    let report = Report::build(&config(), None, 1, &batch, &dead);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["batches"],
+        serde_json::json!({"P1": {"tasks": 2, "done": 2, "dead": 0},
+                           "P2": {"tasks": 1, "done": 0, "dead": 1}})
+    );
+    assert_eq!(json["dead_letters"][0]["batch"], "P2");
+}
