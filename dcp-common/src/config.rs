@@ -157,6 +157,25 @@ pub struct Config {
     pub local_workers: u32,
     /// dcp, AWS: the IAM role the worker containers run as (their only credentials).
     pub task_role_arn: String,
+    /// dcp, AWS: the API that requests the machines: `auto-scaling` (default: an EC2 Auto
+    /// Scaling group with a mixed-instances policy) or `spot-fleet` (DCP's RequestSpotFleet,
+    /// a legacy API, for accounts whose roles allow only it).
+    pub fleet_api: FleetApi,
+    /// dcp, AWS: machines of the Auto Scaling group that run On-Demand rather than on Spot
+    /// (its OnDemandBaseCapacity); the rest are Spot.
+    pub on_demand_base: u32,
+}
+
+/// The API that requests a run's machines on AWS (FLEET_API).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FleetApi {
+    /// An EC2 Auto Scaling group with a mixed-instances policy (EC2 User Guide, "Spot Fleet":
+    /// AWS recommends EC2 Fleet or Auto Scaling over the legacy RequestSpotFleet).
+    #[default]
+    AutoScaling,
+    /// A Spot Fleet request, as DCP makes it.
+    SpotFleet,
 }
 
 impl Default for Config {
@@ -215,6 +234,8 @@ impl Default for Config {
             mount_root: "/home/ubuntu/bucket/".into(),
             local_workers: 0,
             task_role_arn: String::new(),
+            fleet_api: FleetApi::AutoScaling,
+            on_demand_base: 0,
         }
     }
 }

@@ -46,6 +46,8 @@ fn dead_letter_queue(letters: u64, other_sources: &[&str]) -> Option<DeadLetterQ
 
 fn found() -> Found {
     Found {
+        groups: Vec::new(),
+        launch_templates: Vec::new(),
         fleets: vec![fleet("a", "active", 4), fleet("b", "cancelled_running", 2)],
         alarms: vec![Alarm {
             name: "Fly_i-a".into(),
@@ -181,4 +183,41 @@ fn teardown_keeps_a_dead_letter_queue_another_queue_names() {
         plan.kept,
         ["dead-letter queue FlyDeadMessages: the redrive policy of illum_Queue names it"]
     );
+}
+
+fn group(desired: i32) -> Group {
+    Group {
+        name: "Fly".into(),
+        desired_capacity: desired,
+        min_size: 0,
+        max_size: 4,
+        created: Some(0),
+        instances: vec!["i-g".into()],
+    }
+}
+
+#[test]
+fn the_group_is_resized_by_scale_lowered_by_shrink_and_deleted_by_stop() {
+    let mut found = found();
+    found.fleets.clear();
+    found.groups.push(group(4));
+    found.launch_templates.push("lt-1".into());
+    let plan = scale(&config(), &found, 6).unwrap();
+    assert_eq!(plan.requests[0], resize(&group(4), 6, 6));
+    assert_eq!(shrink(&found, 1), vec![resize(&group(4), 1, 4)]);
+    assert!(shrink(&found, 4).is_empty(), "never raised");
+    let plan = teardown(&config(), &found, true, SystemTime::now());
+    let names: Vec<&str> = plan
+        .requests
+        .iter()
+        .map(|r| match r {
+            Request::DeleteAutoScalingGroup { .. } => "group",
+            Request::DeleteLaunchTemplate { .. } => "template",
+            _ => "",
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
+    assert_eq!(names, ["group", "template"]);
+    let err = start(&config(), &found, &serde_json::json!({}), SystemTime::now()).unwrap_err();
+    assert!(matches!(err, FleetError::AlreadyStarted { .. }), "{err}");
 }
