@@ -100,8 +100,9 @@ pub struct Config {
     pub job_retries: u32,
     /// CloudWatch log group (default APP_NAME); `_perInstance` is appended for containers.
     pub log_group_name: String,
-    /// DCP: start its monitor automatically. dcp has none (run `dcp-watch`); `true` is
-    /// accepted with a notice.
+    /// Start the monitor automatically: on AWS, `dcp-fleet start` schedules `dcp-watch
+    /// --once` every minute as a Fargate task (needs MONITOR_ROLE_ARN); the embedded backend
+    /// has none (run `dcp-watch`), and `true` is accepted with a notice.
     #[serde(deserialize_with = "flag::boolean")]
     pub auto_monitor: bool,
     /// Create a CloudWatch dashboard for the run.
@@ -164,6 +165,10 @@ pub struct Config {
     /// dcp, AWS: machines of the Auto Scaling group that run On-Demand rather than on Spot
     /// (its OnDemandBaseCapacity); the rest are Spot.
     pub on_demand_base: u32,
+    /// dcp, AWS: with AUTO_MONITOR, the IAM role the monitor's schedule (EventBridge
+    /// Scheduler) and the monitor's Fargate task run as; it trusts `scheduler.amazonaws.com`
+    /// and `ecs-tasks.amazonaws.com` (`docs/iam/monitor-role-trust.json`).
+    pub monitor_role_arn: String,
 }
 
 /// The API that requests a run's machines on AWS (FLEET_API).
@@ -236,6 +241,7 @@ impl Default for Config {
             task_role_arn: String::new(),
             fleet_api: FleetApi::AutoScaling,
             on_demand_base: 0,
+            monitor_role_arn: String::new(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod apply;
 pub mod dashboard;
 mod discover;
 pub mod group;
+pub mod monitor;
 pub mod plan;
 pub mod request;
 pub mod setup;
@@ -38,6 +39,7 @@ pub struct AwsFleet {
     ec2: aws_sdk_ec2::Client,
     ecs: aws_sdk_ecs::Client,
     autoscaling: aws_sdk_autoscaling::Client,
+    scheduler: aws_sdk_scheduler::Client,
     sqs: aws_sdk_sqs::Client,
     queue: SqsQueue,
     logs: aws_sdk_cloudwatchlogs::Client,
@@ -54,6 +56,7 @@ impl AwsFleet {
             ec2: aws_sdk_ec2::Client::new(&shared),
             ecs: aws_sdk_ecs::Client::new(&shared),
             autoscaling: aws_sdk_autoscaling::Client::new(&shared),
+            scheduler: aws_sdk_scheduler::Client::new(&shared),
             sqs: aws_sdk_sqs::Client::new(&shared),
             queue: SqsQueue::new(
                 aws_sdk_sqs::Client::new(&shared),
@@ -161,6 +164,8 @@ pub struct Found {
     pub log_groups: Vec<String>,
     /// Whether the run's dashboard (APP_NAME) exists.
     pub dashboard: bool,
+    /// Whether the monitor's schedule (APP_NAME + "Monitor", AUTO_MONITOR) exists.
+    pub schedule: bool,
 }
 
 /// A Spot Fleet request of the run.

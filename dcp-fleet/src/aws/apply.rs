@@ -13,6 +13,7 @@ use super::plan::Request;
 use crate::FleetError;
 
 mod capacity;
+mod monitor;
 
 /// How requests are sent.
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +106,11 @@ impl AwsFleet {
                         new_fleet.clone_from(&made);
                     }
                     (settled.as_str(), made)
+                }
+                Request::RegisterMonitorTaskDefinition { .. }
+                | Request::CreateSchedule { .. }
+                | Request::DeleteSchedule { .. } => {
+                    (self.send_monitor(&request).await?.as_str(), None)
                 }
                 other => (self.send(other).await?.as_str(), None),
             };

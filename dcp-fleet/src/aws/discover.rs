@@ -3,7 +3,7 @@
 use aws_sdk_ec2::types::Filter;
 use dcp_common::aws::{ProvideErrorMetadata, codes, failed};
 
-use super::{Alarm, AwsFleet, Found, Group, Service, SpotFleet};
+use super::{Alarm, AwsFleet, Found, Group, Service, SpotFleet, monitor};
 use crate::FleetError;
 
 impl AwsFleet {
@@ -25,6 +25,7 @@ impl AwsFleet {
             dead_letter_queue,
             log_groups: self.log_groups().await?,
             dashboard: self.dashboard().await?,
+            schedule: self.schedule().await?,
         })
     }
 
@@ -262,27 +263,42 @@ impl AwsFleet {
             }))
     }
 
-    /// Active revisions of the run's task definition family.
+    /// Active revisions of the run's task definition families: the workers' and the
+    /// monitor's.
     async fn task_definitions(&self) -> Result<Vec<String>, FleetError> {
-        let family = &self.config.ecs_task_family;
         let mut found = Vec::new();
-        let mut pages = self
-            .ecs
-            .list_task_definitions()
-            .family_prefix(family)
-            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(failed("ListTaskDefinitions", family))?;
-            for arn in page.task_definition_arns() {
-                let name = arn.rsplit('/').next().unwrap_or(arn);
-                if name.rsplit_once(':').is_some_and(|(f, _)| f == family) {
-                    found.push(name.to_owned());
+        for family in [
+            self.config.ecs_task_family.clone(),
+            monitor::name(&self.config),
+        ] {
+            let mut pages = self
+                .ecs
+                .list_task_definitions()
+                .family_prefix(&family)
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(failed("ListTaskDefinitions", &family))?;
+                for arn in page.task_definition_arns() {
+                    let name = arn.rsplit('/').next().unwrap_or(arn);
+                    if name.rsplit_once(':').is_some_and(|(f, _)| f == family) {
+                        found.push(name.to_owned());
+                    }
                 }
             }
         }
         Ok(found)
+    }
+
+    /// Whether the monitor's schedule exists.
+    async fn schedule(&self) -> Result<bool, FleetError> {
+        let name = monitor::name(&self.config);
+        match self.scheduler.get_schedule().name(&name).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code().is_some_and(|c| codes::SCHEDULE_GONE.contains(&c)) => Ok(false),
+            Err(e) => Err(failed("GetSchedule", &name)(e).into()),
+        }
     }
 
     /// Whether the dashboard APP_NAME exists.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use super::request::Request;
-use super::{Found, Group, dashboard, group, spot};
+use super::{Found, Group, dashboard, group, monitor, spot};
 use crate::FleetError;
 
 /// The requests of a command, and what it leaves in place on purpose.
@@ -148,6 +148,9 @@ pub fn start(
         config,
         (config.cluster_machines * config.tasks_per_machine) as i32,
     ));
+    if monitor::wanted(config) && !found.schedule {
+        requests.extend(monitor::start(config, fleet_file)?);
+    }
     Ok(Plan {
         requests,
         kept: Vec::new(),
@@ -279,8 +282,19 @@ pub fn teardown(config: &Config, found: &Found, keep_logs: bool, now: SystemTime
                 .iter()
                 .map(|g| format!("log group {g}: --keep-logs")),
         );
-        return plan;
+    } else {
+        export_logs(config, found, now, &mut plan.requests);
     }
+    if found.schedule {
+        plan.requests.push(Request::DeleteSchedule {
+            name: monitor::name(config),
+        });
+    }
+    plan
+}
+
+/// Each log group exported to AWS_BUCKET/exportedlogs/<group>/, then deleted.
+fn export_logs(config: &Config, found: &Found, now: SystemTime, requests: &mut Vec<Request>) {
     let to = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -296,7 +310,6 @@ pub fn teardown(config: &Config, found: &Found, keep_logs: bool, now: SystemTime
             log_group_name: group.clone(),
         });
     }
-    plan
 }
 
 #[cfg(test)]

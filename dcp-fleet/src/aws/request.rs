@@ -73,6 +73,53 @@ pub enum Request {
         /// DCP's fleet file with DCP's overrides.
         spot_fleet_request_config: Value,
     },
+    /// ECS: register the monitor's Fargate task definition ([`super::monitor`]).
+    RegisterMonitorTaskDefinition {
+        /// APP_NAME + "Monitor".
+        family: String,
+        /// DOCKERHUB_TAG, the worker image.
+        image: String,
+        /// `dcp-watch` (the image's entry point is the worker).
+        entry_point: Vec<String>,
+        /// `--once`.
+        command: Vec<String>,
+        /// The resolved settings in DCP_SETTINGS.
+        environment: Vec<(String, String)>,
+        /// Fargate CPU units.
+        cpu: String,
+        /// Fargate memory, MB.
+        memory: String,
+        /// MONITOR_ROLE_ARN, the task's role and its execution role.
+        task_role_arn: String,
+        /// LOG_GROUP_NAME: the monitor's log streams (`monitor/…`).
+        log_group: String,
+        /// AWS_REGION of the logs.
+        region: String,
+    },
+    /// EventBridge Scheduler: run the monitor task every minute ([`super::monitor`]).
+    CreateSchedule {
+        /// APP_NAME + "Monitor".
+        name: String,
+        /// `rate(1 minute)`.
+        schedule_expression: String,
+        /// ECS_CLUSTER (the target; its ARN is looked up when sent).
+        cluster: String,
+        /// The monitor's task definition family (its latest revision when sent).
+        task_definition: String,
+        /// MONITOR_ROLE_ARN, which the schedule assumes to run the task.
+        role_arn: String,
+        /// The fleet file's subnets.
+        subnets: Vec<String>,
+        /// The fleet file's security groups.
+        security_groups: Vec<String>,
+        /// ASSIGN_IP.
+        assign_public_ip: bool,
+    },
+    /// EventBridge Scheduler: delete the monitor's schedule.
+    DeleteSchedule {
+        /// APP_NAME + "Monitor".
+        name: String,
+    },
     /// CloudWatch: make the run's dashboard (CREATE_DASHBOARD).
     PutDashboard {
         /// APP_NAME.

@@ -64,6 +64,7 @@ fn found() -> Found {
         dead_letter_queue: dead_letter_queue(0, &[]),
         log_groups: config().log_groups().to_vec(),
         dashboard: true,
+        schedule: false,
     }
 }
 
@@ -220,4 +221,27 @@ fn the_group_is_resized_by_scale_lowered_by_shrink_and_deleted_by_stop() {
     assert_eq!(names, ["group", "template"]);
     let err = start(&config(), &found, &serde_json::json!({}), SystemTime::now()).unwrap_err();
     assert!(matches!(err, FleetError::AlreadyStarted { .. }), "{err}");
+}
+
+#[test]
+fn teardown_removes_the_monitors_schedule_last() {
+    let mut found = found();
+    found.schedule = true;
+    for keep_logs in [false, true] {
+        let plan = teardown(&config(), &found, keep_logs, SystemTime::now());
+        assert_eq!(
+            plan.requests.last(),
+            Some(&Request::DeleteSchedule {
+                name: "FlyMonitor".into()
+            })
+        );
+    }
+    let plan = stop(&config(), &found);
+    assert!(
+        !plan
+            .requests
+            .iter()
+            .any(|r| matches!(r, Request::DeleteSchedule { .. })),
+        "stop keeps the monitor"
+    );
 }
