@@ -2,9 +2,9 @@
 //! credential chain (environment, profiles, SSO, IMDS, task roles), the settings' region,
 //! endpoints from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` when set (so the same
 //! binaries run against AWS, S3-compatible stores and local emulators), and the SDK's
-//! standard retry mode ([`RETRY_ATTEMPTS`] attempts with exponential backoff and jitter, for
-//! throttling and transient errors, as the AWS SDKs and Tools Reference Guide describes
-//! "Retry behavior"). A call that still fails becomes an [`AwsError`] naming the operation
+//! retries (standard mode by default: 3 attempts with exponential backoff and jitter for
+//! throttling and transient errors; `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` change them, as
+//! the AWS SDKs and Tools Reference Guide's "Retry behavior" describes). A call that still fails becomes an [`AwsError`] naming the operation
 //! and the resource; [`codes`] lists the service codes that mean "already exists" and
 //! "already gone", which make repeated commands idempotent.
 
@@ -12,14 +12,10 @@ mod error;
 
 pub use error::{AwsError, Settled, codes, failed, settle};
 
-use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use tokio::sync::Mutex;
 
 use crate::Config;
-
-/// Attempts per call (the first and two retries): the SDK's standard mode default.
-pub const RETRY_ATTEMPTS: u32 = 3;
 
 /// The shared SDK configuration for a run's settings. `AWS_PROFILE` from the settings
 /// picks the profile unless the environment names one.
@@ -39,8 +35,7 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
         return shared.clone();
     }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(config.aws_region.clone()))
-        .retry_config(RetryConfig::standard().with_max_attempts(RETRY_ATTEMPTS));
+        .region(Region::new(config.aws_region.clone()));
     if std::env::var_os("AWS_PROFILE").is_none()
         && config.aws_profile != "default"
         && !config.aws_profile.is_empty()

@@ -100,8 +100,9 @@ pub struct Config {
     pub job_retries: u32,
     /// CloudWatch log group (default APP_NAME); `_perInstance` is appended for containers.
     pub log_group_name: String,
-    /// DCP: start its monitor automatically. dcp has none (run `dcp-watch`); `true` is
-    /// accepted with a notice.
+    /// Start the monitor automatically: on AWS, `dcp-fleet start` schedules `dcp-watch
+    /// --once` every minute as a Fargate task (needs MONITOR_ROLE_ARN); the embedded backend
+    /// has none (run `dcp-watch`), and `true` is accepted with a notice.
     #[serde(deserialize_with = "flag::boolean")]
     pub auto_monitor: bool,
     /// Create a CloudWatch dashboard for the run.
@@ -165,6 +166,17 @@ pub struct Config {
     /// dcp: a warm runner is replaced by a fresh one when, after a task, its resident
     /// size exceeds this many MB.
     pub runner_max_rss_mb: u32,
+    /// dcp, AWS: the API that requests the machines: `auto-scaling` (default: an EC2 Auto
+    /// Scaling group with a mixed-instances policy) or `spot-fleet` (DCP's RequestSpotFleet,
+    /// a legacy API, for accounts whose roles allow only it).
+    pub fleet_api: FleetApi,
+    /// dcp, AWS: machines of the Auto Scaling group that run On-Demand rather than on Spot
+    /// (its OnDemandBaseCapacity); the rest are Spot.
+    pub on_demand_base: u32,
+    /// dcp, AWS: with AUTO_MONITOR, the IAM role the monitor's schedule (EventBridge
+    /// Scheduler) and the monitor's Fargate task run as; it trusts `scheduler.amazonaws.com`
+    /// and `ecs-tasks.amazonaws.com` (`docs/iam/monitor-role-trust.json`).
+    pub monitor_role_arn: String,
 }
 
 /// How the worker runs CellProfiler (CELLPROFILER_RUNNER).
@@ -177,6 +189,18 @@ pub enum RunnerMode {
     Warm,
     /// One `cellprofiler -c -r` process per task (DCP's way).
     Cold,
+}
+
+/// The API that requests a run's machines on AWS (FLEET_API).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FleetApi {
+    /// An EC2 Auto Scaling group with a mixed-instances policy (EC2 User Guide, "Spot Fleet":
+    /// AWS recommends EC2 Fleet or Auto Scaling over the legacy RequestSpotFleet).
+    #[default]
+    AutoScaling,
+    /// A Spot Fleet request, as DCP makes it.
+    SpotFleet,
 }
 
 impl Default for Config {
@@ -238,6 +262,9 @@ impl Default for Config {
             cellprofiler_runner: RunnerMode::Warm,
             runner_max_tasks: 200,
             runner_max_rss_mb: 4096,
+            fleet_api: FleetApi::AutoScaling,
+            on_demand_base: 0,
+            monitor_role_arn: String::new(),
         }
     }
 }

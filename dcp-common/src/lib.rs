@@ -24,7 +24,7 @@ pub mod store;
 pub mod task;
 pub mod text;
 
-pub use config::{Backend, Config, ConfigError};
+pub use config::{Backend, Config, ConfigError, FleetApi};
 pub use job::{JobError, JobErrors, JobTemplate, PlannedTask, TaskSet, parse_job, parse_template};
 pub use metadata::{Metadata, MetadataError};
 

@@ -13,10 +13,14 @@
 mod apply;
 pub mod dashboard;
 mod discover;
+pub mod group;
+pub mod monitor;
 pub mod plan;
+pub mod request;
 pub mod setup;
 pub mod spot;
 mod start;
+pub mod user_data;
 
 use std::time::SystemTime;
 
@@ -34,6 +38,8 @@ pub struct AwsFleet {
     config: Config,
     ec2: aws_sdk_ec2::Client,
     ecs: aws_sdk_ecs::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+    scheduler: aws_sdk_scheduler::Client,
     sqs: aws_sdk_sqs::Client,
     queue: SqsQueue,
     logs: aws_sdk_cloudwatchlogs::Client,
@@ -49,6 +55,8 @@ impl AwsFleet {
             config: config.clone(),
             ec2: aws_sdk_ec2::Client::new(&shared),
             ecs: aws_sdk_ecs::Client::new(&shared),
+            autoscaling: aws_sdk_autoscaling::Client::new(&shared),
+            scheduler: aws_sdk_scheduler::Client::new(&shared),
             sqs: aws_sdk_sqs::Client::new(&shared),
             queue: SqsQueue::new(
                 aws_sdk_sqs::Client::new(&shared),
@@ -131,6 +139,10 @@ pub struct Done {
 /// What a run has on AWS right now.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Found {
+    /// The Auto Scaling group APP_NAME tagged `Name = APP_NAME`, unless being deleted.
+    pub groups: Vec<Group>,
+    /// The launch template APP_NAME, when it exists (its id).
+    pub launch_templates: Vec<String>,
     /// Spot Fleet requests tagged `Name = APP_NAME` that are not cancelled.
     pub fleets: Vec<SpotFleet>,
     /// Instance alarms (`APP_NAME_i-…`).
@@ -152,6 +164,8 @@ pub struct Found {
     pub log_groups: Vec<String>,
     /// Whether the run's dashboard (APP_NAME) exists.
     pub dashboard: bool,
+    /// Whether the monitor's schedule (APP_NAME + "Monitor", AUTO_MONITOR) exists.
+    pub schedule: bool,
 }
 
 /// A Spot Fleet request of the run.
@@ -178,6 +192,23 @@ impl SpotFleet {
     }
 }
 
+/// The Auto Scaling group of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Group {
+    /// Its name (APP_NAME).
+    pub name: String,
+    /// Machines wanted.
+    pub desired_capacity: i32,
+    /// Machines at least.
+    pub min_size: i32,
+    /// Machines at most.
+    pub max_size: i32,
+    /// When it was made (unix seconds).
+    pub created: Option<i64>,
+    /// Its instances.
+    pub instances: Vec<String>,
+}
+
 /// An instance alarm and the instance it watches.
 #[derive(Clone, Debug, Serialize)]
 pub struct Alarm {
@@ -197,10 +228,23 @@ pub struct Service {
 }
 
 impl Found {
-    /// Instances of all the run's fleets.
+    /// Instances of the run's group and fleets.
     pub fn instances(&self) -> impl Iterator<Item = &str> {
-        self.fleets
-            .iter()
-            .flat_map(|f| f.instances.iter().map(String::as_str))
+        let groups = self.groups.iter().flat_map(|g| &g.instances);
+        let fleets = self.fleets.iter().flat_map(|f| &f.instances);
+        groups.chain(fleets).map(String::as_str)
+    }
+
+    /// Whether capacity was requested: a group or a Spot Fleet.
+    pub fn has_capacity(&self) -> bool {
+        !self.groups.is_empty() || !self.fleets.is_empty()
+    }
+
+    /// When the first group or fleet was made (unix seconds).
+    pub fn started(&self) -> Option<i64> {
+        let groups = self.groups.iter().filter_map(|g| g.created);
+        groups
+            .chain(self.fleets.iter().filter_map(|f| f.created))
+            .min()
     }
 }

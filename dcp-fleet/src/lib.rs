@@ -75,6 +75,15 @@ pub enum FleetError {
         /// APP_NAME, the tag the capacity carries.
         app_name: String,
     },
+    /// `start` found capacity of the run already there.
+    #[error(
+        "the run {app_name} has machines already (an Auto Scaling group or Spot Fleet tagged \
+         Name = {app_name}): use `dcp-fleet scale N` to resize or `dcp-fleet stop` to end them"
+    )]
+    AlreadyStarted {
+        /// APP_NAME.
+        app_name: String,
+    },
     /// The run's queues could not be read.
     #[error(transparent)]
     Queue(#[from] dcp_common::QueueError),
@@ -137,6 +146,7 @@ impl dcp_common::exit::Classify for FleetError {
             FleetError::Queue(e) => dcp_common::exit::Classify::kind(e),
             FleetError::NotDrained { .. }
             | FleetError::NotStarted { .. }
+            | FleetError::AlreadyStarted { .. }
             | FleetError::Io { .. }
             | FleetError::State { .. }
             | FleetError::AlreadyRunning { .. }

@@ -49,19 +49,23 @@ enum Command {
         #[arg(value_name = "FLEET.json|JOB")]
         inputs: Vec<PathBuf>,
     },
-    /// AWS: make the ECS cluster (if missing), the worker task definition (settings in
-    /// DCP_SETTINGS, never credentials: containers use TASK_ROLE_ARN), the ECS service with
-    /// desired count 0, and the log groups (60 days). Nothing to do on the embedded backend.
+    /// AWS: make the queues (as `dcp-queue create`), the ECS cluster (if missing), the worker
+    /// task definition (settings in DCP_SETTINGS, never credentials: containers use
+    /// TASK_ROLE_ARN), the ECS service with desired count 0, and the log groups (60 days).
+    /// Nothing to do on the embedded backend.
     Setup {
         #[command(flatten)]
         dry_run: DryRun,
     },
     /// Launch the fleet. Embedded: write config.json and start LOCAL_WORKERS workers with
     /// --wait; refused (exit 1) while live workers are recorded: use `scale` or `stop`.
-    /// AWS: request the Spot Fleet and set the service's desired count.
+    /// AWS: make the machines FLEET_API names (an Auto Scaling group APP_NAME and its launch
+    /// template, or a Spot Fleet), the dashboard, and set the service's desired count;
+    /// refused (exit 1) while the run has machines.
     Start {
         /// AWS: the DCP fleet file (an EC2 RequestSpotFleet config); DCP's overrides are
-        /// applied (validity, capacity, price, instance types, disk, user data, public IP).
+        /// applied (capacity, price, instance types, disk, user data, public IP; Spot Fleet:
+        /// validity). Auto Scaling: its launch specifications may differ only in subnet.
         /// Checked before anything changes on either backend (exit 2 naming line and field).
         fleet_file: Option<PathBuf>,
         #[command(flatten)]
@@ -70,12 +74,12 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
         wait: Duration,
     },
-    /// Embedded: every recorded worker and whether it is alive. AWS: the run's fleets and
-    /// instances, service, alarms, queues and log groups.
+    /// Embedded: every recorded worker and whether it is alive. AWS: the run's group or
+    /// fleets and instances, service, alarms, queues and log groups.
     Status,
     /// Embedded: launch or stop workers until N are alive (the newest stop first).
-    /// AWS: set every fleet's target capacity to N machines (lowering it terminates no
-    /// busy machine) and the service to N × TASKS_PER_MACHINE tasks.
+    /// AWS: set the group's (or every fleet's) capacity to N machines (lowering it
+    /// terminates no busy machine) and the service to N × TASKS_PER_MACHINE tasks.
     Scale {
         /// Workers (embedded) or machines (AWS) wanted.
         workers: u32,
@@ -84,8 +88,9 @@ enum Command {
         #[command(flatten)]
         dry_run: DryRun,
     },
-    /// Embedded: stop every worker (idempotent). AWS: service to 0 tasks, fleets cancelled
-    /// with their instances terminated, instance alarms deleted; queues and logs are kept.
+    /// Embedded: stop every worker (idempotent). AWS: service to 0 tasks, the group and its
+    /// launch template deleted or the fleets cancelled, their instances terminated, instance
+    /// alarms deleted; queues and logs are kept.
     Stop {
         #[command(flatten)]
         grace: Grace,

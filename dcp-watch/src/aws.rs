@@ -39,7 +39,7 @@ pub struct AwsTick {
     pub in_flight: u64,
     /// The run's tasks in the dead-letter queue (which other runs may share).
     pub dead: u64,
-    /// The run's Spot Fleet requests.
+    /// The run's Auto Scaling groups and Spot Fleet requests.
     pub fleets: usize,
     /// Their running instances.
     pub instances: usize,
@@ -123,7 +123,7 @@ impl AwsWatch {
     /// Takes one look and acts on it.
     pub async fn look(&self) -> Result<Look, WatchError> {
         let found = self.fleet.discover().await?;
-        let started = found.fleets.iter().filter_map(|f| f.created).min();
+        let started = found.started();
         let elapsed = started.map_or(0, |s| unix_seconds().saturating_sub(s as u64));
         let dead = found.dead_letter_queue.as_ref().map_or(0, |q| q.dead);
         let Some(queue) = &found.queue else {
@@ -137,7 +137,7 @@ impl AwsWatch {
             ));
         };
         let (visible, in_flight) = (queue.visible, queue.in_flight);
-        if visible + in_flight == 0 && !found.fleets.is_empty() {
+        if visible + in_flight == 0 && found.has_capacity() {
             let report = self.report(started).await?;
             return Ok(Look::Drained(
                 self.finish(&found, report, dead, elapsed).await?,
@@ -148,7 +148,7 @@ impl AwsWatch {
             visible,
             in_flight,
             dead,
-            fleets: found.fleets.len(),
+            fleets: found.fleets.len() + found.groups.len(),
             instances: found.instances().count(),
             elapsed_seconds: elapsed,
             requests,

@@ -26,7 +26,7 @@ async fn start_requests_the_spot_fleet_with_dcps_overrides() {
     let d = dir.path();
     std::fs::write(
         d.join("dcp.toml"),
-        "BACKEND = \"aws\"\nAPP_NAME = \"Spot\"\nAWS_BUCKET = \"logs\"\nECS_CLUSTER = \"dcp-spot\"\nCLUSTER_MACHINES = 2\n\
+        "BACKEND = \"aws\"\nFLEET_API = \"spot-fleet\"\nAPP_NAME = \"Spot\"\nAWS_BUCKET = \"logs\"\nECS_CLUSTER = \"dcp-spot\"\nCLUSTER_MACHINES = 2\n\
          SSH_KEY_NAME = \"lab-key.pem\"\n\
          TASKS_PER_MACHINE = 2\nMACHINE_TYPE = [\"m5.xlarge\", \"c5.xlarge\"]\nMACHINE_PRICE = 0.25\nEBS_VOL_SIZE = 35\n",
     )
@@ -54,10 +54,19 @@ async fn start_requests_the_spot_fleet_with_dcps_overrides() {
         &["start", "fleet.json", "--dry-run"],
     )))
     .unwrap();
-    assert_eq!(dry["requests"]["RequestSpotFleet"]["TargetCapacity"], 2);
-    assert_eq!(dry["requests"]["UpdateService"]["desiredCount"], 4);
+    let requests = dry["requests"].as_array().unwrap();
+    let of = |name: &str| {
+        requests
+            .iter()
+            .find(|r| r["Request"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {dry}"))
+    };
+    let request = &of("RequestSpotFleet")["SpotFleetRequestConfig"];
+    assert_eq!(request["TargetCapacity"], 2);
+    assert_eq!(of("UpdateService")["DesiredCount"], 4);
+    assert!(requests.iter().all(|r| r["result"] == "planned"), "{dry}");
     // moto does not keep block device mappings, so the disk override is checked here.
-    let spec = &dry["requests"]["RequestSpotFleet"]["LaunchSpecifications"][0];
+    let spec = &request["LaunchSpecifications"][0];
     assert_eq!(spec["BlockDeviceMappings"][1]["Ebs"]["VolumeSize"], 35);
     let none = ec2.describe_spot_fleet_requests().send().await.unwrap();
     assert!(

@@ -165,7 +165,7 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
     let d = dir.path();
     std::fs::write(
         d.join("dcp.toml"),
-        "BACKEND = \"aws\"\nAPP_NAME = \"Tear\"\nAWS_BUCKET = \"tear-logs\"\nECS_CLUSTER = \"dcp-tear\"\n\
+        "BACKEND = \"aws\"\nFLEET_API = \"spot-fleet\"\nAPP_NAME = \"Tear\"\nAWS_BUCKET = \"tear-logs\"\nECS_CLUSTER = \"dcp-tear\"\n\
          CLUSTER_MACHINES = 2\nTASKS_PER_MACHINE = 2\n",
     )
     .unwrap();

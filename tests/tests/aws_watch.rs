@@ -36,7 +36,7 @@ async fn looks_shrink_reap_alarms_and_tear_down_once_drained() {
     let d = dir.path();
     std::fs::write(
         d.join("dcp.toml"),
-        "BACKEND = \"aws\"\nAPP_NAME = \"Watched\"\nAWS_BUCKET = \"watched\"\nECS_CLUSTER = \"dcp-watched\"\n\
+        "BACKEND = \"aws\"\nFLEET_API = \"spot-fleet\"\nAPP_NAME = \"Watched\"\nAWS_BUCKET = \"watched\"\nECS_CLUSTER = \"dcp-watched\"\n\
          CLUSTER_MACHINES = 3\nTASKS_PER_MACHINE = 1\nSQS_MESSAGE_VISIBILITY = 300\n",
     )
     .unwrap();

@@ -97,6 +97,8 @@ pub mod codes {
     pub const CLOUDWATCH_GONE: &[&str] = &["ResourceNotFound"];
     /// CloudWatch Logs: the log group (or stream) is not there.
     pub const LOGS_GONE: &[&str] = &["ResourceNotFoundException"];
+    /// EventBridge Scheduler: the schedule is not there.
+    pub const SCHEDULE_GONE: &[&str] = &["ResourceNotFoundException"];
     /// CloudWatch Logs: the log group exists already.
     pub const LOGS_EXISTS: &[&str] = &["ResourceAlreadyExistsException"];
     /// SQS: the queue is not there (JSON and query protocol names).

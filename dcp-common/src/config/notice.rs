@@ -34,11 +34,19 @@ impl Config {
                     .into(),
             );
         }
-        if self.auto_monitor {
+        if self.auto_monitor && self.backend == Backend::Embedded {
             note(
                 "AUTO_MONITOR",
-                "dcp has no automatic monitor: run `dcp-watch --once` from cron (or \
-                 `dcp-watch`) to shrink the fleet and tear the run down when the queue drains"
+                "the embedded backend has no automatic monitor: run `dcp-watch` to stop the \
+                 fleet and write the report when the queue drains"
+                    .into(),
+            );
+        } else if self.auto_monitor && self.monitor_role_arn.is_empty() {
+            note(
+                "AUTO_MONITOR",
+                "needs MONITOR_ROLE_ARN (the role the schedule and the monitor task run as): \
+                 without it `dcp-fleet start` schedules no monitor; run `dcp-watch --once` from \
+                 cron to shrink the fleet and tear the run down when the queue drains"
                     .into(),
             );
         }

@@ -45,6 +45,7 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     at_least("MEMORY", c.memory.into(), 1)?;
     at_most("MEMORY", c.memory.into(), i32::MAX as u64)?;
     at_most("CLUSTER_MACHINES", c.cluster_machines.into(), 100_000)?;
+    at_most("ON_DEMAND_BASE", c.on_demand_base.into(), 100_000)?;
     at_most("EBS_VOL_SIZE", c.ebs_vol_size.into(), 16_384)?;
     at_least("EBS_VOL_SIZE", c.ebs_vol_size.into(), 22)?;
     at_least("EXPECTED_NUMBER_FILES", c.expected_number_files.into(), 1)?;

@@ -12,6 +12,9 @@ use super::AwsFleet;
 use super::plan::Request;
 use crate::FleetError;
 
+mod capacity;
+mod monitor;
+
 /// How requests are sent.
 #[derive(Clone, Copy, Debug)]
 pub struct ApplyOptions {
@@ -27,7 +30,7 @@ pub struct Applied {
     pub request: Request,
     /// `done`, `gone` (nothing to do: already deleted or cancelled) or `kept` (see `note`).
     pub result: &'static str,
-    /// Why a resource was kept.
+    /// Why a resource was kept, or the id of the Spot Fleet a RequestSpotFleet made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -54,6 +57,7 @@ impl AwsFleet {
         options: ApplyOptions,
     ) -> Result<Vec<Applied>, FleetError> {
         let mut unexported = HashSet::new();
+        let mut new_fleet: Option<String> = None;
         let mut applied = Vec::with_capacity(requests.len());
         for request in requests {
             let (result, note) = match &request {
@@ -88,6 +92,25 @@ impl AwsFleet {
                             None,
                         ),
                     }
+                }
+                Request::CreateLaunchTemplate { .. }
+                | Request::CreateAutoScalingGroup { .. }
+                | Request::UpdateAutoScalingGroup { .. }
+                | Request::DeleteAutoScalingGroup { .. }
+                | Request::DeleteLaunchTemplate { .. }
+                | Request::RequestSpotFleet { .. }
+                | Request::PutDashboard { .. } => {
+                    let (settled, made) =
+                        self.send_capacity(&request, new_fleet.as_deref()).await?;
+                    if made.is_some() {
+                        new_fleet.clone_from(&made);
+                    }
+                    (settled.as_str(), made)
+                }
+                Request::RegisterMonitorTaskDefinition { .. }
+                | Request::CreateSchedule { .. }
+                | Request::DeleteSchedule { .. } => {
+                    (self.send_monitor(&request).await?.as_str(), None)
                 }
                 other => (self.send(other).await?.as_str(), None),
             };
@@ -261,9 +284,7 @@ impl AwsFleet {
                     codes::LOGS_GONE,
                 )?)
             }
-            Request::CreateExportTask { .. } | Request::DeleteCluster { .. } => {
-                unreachable!("sent by apply with their follow-up")
-            }
+            other => unreachable!("sent by apply: {other:?}"),
         }
     }
 

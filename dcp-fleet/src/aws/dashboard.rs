@@ -16,8 +16,21 @@ fn chart(title: &str, x: u32, y: u32, region: &str, metrics: Value) -> Value {
     })
 }
 
-/// The dashboard's body for the run whose Spot Fleet is `fleet_id`.
-pub fn body(config: &Config, fleet_id: &str) -> Value {
+/// Stands for the id of the Spot Fleet a start requests, in the dashboard it puts after
+/// the request (the id is known only then).
+pub const NEW_FLEET: &str = "<the new fleet's id>";
+
+/// The capacity whose size the dashboard charts.
+#[derive(Clone, Copy, Debug)]
+pub enum Capacity<'a> {
+    /// The Auto Scaling group of this name.
+    Group(&'a str),
+    /// The Spot Fleet of this id.
+    SpotFleet(&'a str),
+}
+
+/// The dashboard's body for the run whose machines are `capacity`.
+pub fn body(config: &Config, capacity: Capacity) -> Value {
     let region = config.aws_region.as_str();
     let queue = config.sqs_queue_name.as_str();
     let (cluster, service) = (
@@ -35,10 +48,7 @@ pub fn body(config: &Config, fleet_id: &str) -> Value {
                 ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue],
                 ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", queue],
             ])),
-            chart("Fleet capacity", 12, 0, region, json!([
-                ["AWS/EC2Spot", "TargetCapacity", "FleetRequestId", fleet_id],
-                ["AWS/EC2Spot", "FulfilledCapacity", "FleetRequestId", fleet_id],
-            ])),
+            chart("Fleet capacity", 12, 0, region, capacity_metrics(capacity)),
             chart("Workers' CPU and memory (%)", 0, 6, region, json!([
                 ["AWS/ECS", "CPUUtilization", "ClusterName", cluster, "ServiceName", service],
                 ["AWS/ECS", "MemoryUtilization", "ClusterName", cluster, "ServiceName", service],
@@ -52,4 +62,27 @@ pub fn body(config: &Config, fleet_id: &str) -> Value {
             },
         ],
     })
+}
+
+fn capacity_metrics(capacity: Capacity) -> Value {
+    match capacity {
+        Capacity::Group(name) => json!([
+            [
+                "AWS/AutoScaling",
+                "GroupDesiredCapacity",
+                "AutoScalingGroupName",
+                name
+            ],
+            [
+                "AWS/AutoScaling",
+                "GroupInServiceInstances",
+                "AutoScalingGroupName",
+                name
+            ],
+        ]),
+        Capacity::SpotFleet(id) => json!([
+            ["AWS/EC2Spot", "TargetCapacity", "FleetRequestId", id],
+            ["AWS/EC2Spot", "FulfilledCapacity", "FleetRequestId", id],
+        ]),
+    }
 }

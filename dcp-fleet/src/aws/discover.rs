@@ -3,7 +3,7 @@
 use aws_sdk_ec2::types::Filter;
 use dcp_common::aws::{ProvideErrorMetadata, codes, failed};
 
-use super::{Alarm, AwsFleet, Found, Service, SpotFleet};
+use super::{Alarm, AwsFleet, Found, Group, Service, SpotFleet, monitor};
 use crate::FleetError;
 
 impl AwsFleet {
@@ -13,6 +13,8 @@ impl AwsFleet {
         let service = if cluster { self.service().await? } else { None };
         let (queue, dead_letter_queue) = self.queue.found().await?;
         Ok(Found {
+            groups: self.groups().await?,
+            launch_templates: self.launch_templates().await?,
             fleets: self.fleets().await?,
             alarms: self.alarms().await?,
             service,
@@ -23,7 +25,64 @@ impl AwsFleet {
             dead_letter_queue,
             log_groups: self.log_groups().await?,
             dashboard: self.dashboard().await?,
+            schedule: self.schedule().await?,
         })
+    }
+
+    /// The Auto Scaling group APP_NAME, when it is tagged `Name = APP_NAME` and not being
+    /// deleted.
+    pub async fn groups(&self) -> Result<Vec<Group>, FleetError> {
+        let name = &self.config.app_name;
+        let described = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(failed("DescribeAutoScalingGroups", name))?;
+        Ok(described
+            .auto_scaling_groups()
+            .iter()
+            .filter(|g| g.status().is_none_or(|s| !s.starts_with("Delete")))
+            .filter(|g| {
+                g.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("Name") && t.value() == Some(name))
+            })
+            .map(|g| Group {
+                name: g.auto_scaling_group_name().unwrap_or_default().to_owned(),
+                desired_capacity: g.desired_capacity().unwrap_or(0),
+                min_size: g.min_size().unwrap_or(0),
+                max_size: g.max_size().unwrap_or(0),
+                created: g.created_time().map(|t| t.secs()),
+                instances: g
+                    .instances()
+                    .iter()
+                    .filter_map(|i| i.instance_id().map(str::to_owned))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// The id of the launch template APP_NAME, when it exists.
+    async fn launch_templates(&self) -> Result<Vec<String>, FleetError> {
+        let name = &self.config.app_name;
+        let filter = Filter::builder()
+            .name("launch-template-name")
+            .values(name)
+            .build();
+        let described = self
+            .ec2
+            .describe_launch_templates()
+            .filters(filter)
+            .send()
+            .await
+            .map_err(failed("DescribeLaunchTemplates", name))?;
+        Ok(described
+            .launch_templates()
+            .iter()
+            .filter_map(|t| t.launch_template_id().map(str::to_owned))
+            .collect())
     }
 
     /// Spot Fleet requests tagged `Name = APP_NAME`, not cancelled, with their instances.
@@ -204,27 +263,42 @@ impl AwsFleet {
             }))
     }
 
-    /// Active revisions of the run's task definition family.
+    /// Active revisions of the run's task definition families: the workers' and the
+    /// monitor's.
     async fn task_definitions(&self) -> Result<Vec<String>, FleetError> {
-        let family = &self.config.ecs_task_family;
         let mut found = Vec::new();
-        let mut pages = self
-            .ecs
-            .list_task_definitions()
-            .family_prefix(family)
-            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(failed("ListTaskDefinitions", family))?;
-            for arn in page.task_definition_arns() {
-                let name = arn.rsplit('/').next().unwrap_or(arn);
-                if name.rsplit_once(':').is_some_and(|(f, _)| f == family) {
-                    found.push(name.to_owned());
+        for family in [
+            self.config.ecs_task_family.clone(),
+            monitor::name(&self.config),
+        ] {
+            let mut pages = self
+                .ecs
+                .list_task_definitions()
+                .family_prefix(&family)
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(failed("ListTaskDefinitions", &family))?;
+                for arn in page.task_definition_arns() {
+                    let name = arn.rsplit('/').next().unwrap_or(arn);
+                    if name.rsplit_once(':').is_some_and(|(f, _)| f == family) {
+                        found.push(name.to_owned());
+                    }
                 }
             }
         }
         Ok(found)
+    }
+
+    /// Whether the monitor's schedule exists.
+    async fn schedule(&self) -> Result<bool, FleetError> {
+        let name = monitor::name(&self.config);
+        match self.scheduler.get_schedule().name(&name).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code().is_some_and(|c| codes::SCHEDULE_GONE.contains(&c)) => Ok(false),
+            Err(e) => Err(failed("GetSchedule", &name)(e).into()),
+        }
     }
 
     /// Whether the dashboard APP_NAME exists.

@@ -3,95 +3,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use dcp_common::Config;
+use dcp_common::{Config, FleetApi};
 use serde::Serialize;
+use serde_json::Value;
 
-use super::Found;
+pub use super::request::Request;
+use super::{Found, Group, dashboard, group, monitor, spot};
 use crate::FleetError;
-
-/// One mutating AWS call, named and shaped as the API's request (PascalCase fields).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "Request", rename_all_fields = "PascalCase")]
-pub enum Request {
-    /// ECS: set the service's desired task count.
-    UpdateService {
-        /// The cluster.
-        cluster: String,
-        /// The service.
-        service: String,
-        /// Tasks wanted.
-        desired_count: i32,
-    },
-    /// EC2: change a fleet's target capacity; a lower target terminates no instance (the
-    /// idle alarm reaps machines that run out of work).
-    ModifySpotFleetRequest {
-        /// The fleet.
-        spot_fleet_request_id: String,
-        /// Instances wanted.
-        target_capacity: i32,
-        /// Always `noTermination`.
-        excess_capacity_termination_policy: String,
-    },
-    /// EC2: cancel fleets and terminate their instances.
-    CancelSpotFleetRequests {
-        /// The fleets.
-        spot_fleet_request_ids: Vec<String>,
-        /// Always true.
-        terminate_instances: bool,
-    },
-    /// CloudWatch: delete instance alarms (up to 100 per request).
-    DeleteAlarms {
-        /// The alarms.
-        alarm_names: Vec<String>,
-    },
-    /// ECS: delete the service (its desired count is 0 by then).
-    DeleteService {
-        /// The cluster.
-        cluster: String,
-        /// The service.
-        service: String,
-        /// Delete even with tasks still draining.
-        force: bool,
-    },
-    /// ECS: deregister a task definition revision.
-    DeregisterTaskDefinition {
-        /// `family:revision`.
-        task_definition: String,
-    },
-    /// SQS: delete a queue.
-    DeleteQueue {
-        /// Its URL.
-        queue_url: String,
-    },
-    /// ECS: delete the cluster.
-    DeleteCluster {
-        /// The cluster.
-        cluster: String,
-    },
-    /// CloudWatch Logs: export a log group to S3 (and wait for the export to finish).
-    CreateExportTask {
-        /// The group.
-        log_group_name: String,
-        /// From (unix milliseconds).
-        from: i64,
-        /// To (unix milliseconds).
-        to: i64,
-        /// The bucket.
-        destination: String,
-        /// The key prefix.
-        destination_prefix: String,
-    },
-    /// CloudWatch: delete the run's dashboard.
-    DeleteDashboards {
-        /// The dashboards.
-        dashboard_names: Vec<String>,
-    },
-    /// CloudWatch Logs: delete a log group (only once its export has finished).
-    DeleteLogGroup {
-        /// The group.
-        log_group_name: String,
-    },
-}
 
 /// The requests of a command, and what it leaves in place on purpose.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -131,23 +49,36 @@ fn update_service(config: &Config, desired: i32) -> Request {
     }
 }
 
-/// `scale N`: every open fleet's target to `machines`, the service to
+/// Sets the group's size to `machines`, keeping its maximum at least that.
+fn resize(group: &Group, desired: i32, max: i32) -> Request {
+    Request::UpdateAutoScalingGroup {
+        auto_scaling_group_name: group.name.clone(),
+        min_size: 0,
+        max_size: max,
+        desired_capacity: desired,
+    }
+}
+
+/// `scale N`: the group and every open fleet to `machines`, the service to
 /// `machines × TASKS_PER_MACHINE` tasks.
 pub fn scale(config: &Config, found: &Found, machines: u32) -> Result<Plan, FleetError> {
     let open: Vec<_> = found.fleets.iter().filter(|f| f.is_open()).collect();
-    if open.is_empty() {
+    if open.is_empty() && found.groups.is_empty() {
         return Err(FleetError::NotStarted {
             app_name: config.app_name.clone(),
         });
     }
-    let mut requests: Vec<Request> = open
+    let machines = machines as i32;
+    let mut requests: Vec<Request> = found
+        .groups
         .iter()
-        .map(|f| set_target(&f.id, machines as i32))
+        .map(|g| resize(g, machines, machines))
         .collect();
+    requests.extend(open.iter().map(|f| set_target(&f.id, machines)));
     if found.service.is_some() {
         requests.push(update_service(
             config,
-            (machines * config.tasks_per_machine) as i32,
+            machines * config.tasks_per_machine as i32,
         ));
     }
     Ok(Plan {
@@ -156,15 +87,74 @@ pub fn scale(config: &Config, found: &Found, machines: u32) -> Result<Plan, Flee
     })
 }
 
-/// Lowers every open fleet whose target is above `target` to it (the monitor's
-/// scale-down: busy machines keep running).
+/// Lowers the group and every open fleet whose target is above `target` to it (the
+/// monitor's scale-down: busy machines keep running, protected from scale-in or under
+/// `noTermination`).
 pub fn shrink(found: &Found, target: i32) -> Vec<Request> {
-    found
+    let groups = found
+        .groups
+        .iter()
+        .filter(|g| g.desired_capacity > target)
+        .map(|g| resize(g, target, g.max_size));
+    let fleets = found
         .fleets
         .iter()
         .filter(|f| f.is_open() && f.target_capacity > target)
-        .map(|f| set_target(&f.id, target))
-        .collect()
+        .map(|f| set_target(&f.id, target));
+    groups.chain(fleets).collect()
+}
+
+/// `start FLEET.json`: the capacity FLEET_API names for DCP's fleet file (refused while
+/// the run has some), the dashboard with CREATE_DASHBOARD, and the service's desired count
+/// (CLUSTER_MACHINES × TASKS_PER_MACHINE). A launch template left by an interrupted start is
+/// replaced.
+pub fn start(
+    config: &Config,
+    found: &Found,
+    fleet_file: &Value,
+    now: SystemTime,
+) -> Result<Plan, FleetError> {
+    if found.has_capacity() {
+        return Err(FleetError::AlreadyStarted {
+            app_name: config.app_name.clone(),
+        });
+    }
+    let mut requests = Vec::new();
+    let capacity =
+        match config.fleet_api {
+            FleetApi::AutoScaling => {
+                requests.extend(found.launch_templates.iter().map(|_| {
+                    Request::DeleteLaunchTemplate {
+                        launch_template_name: config.app_name.clone(),
+                    }
+                }));
+                requests.extend(group::start(fleet_file, config)?);
+                dashboard::Capacity::Group(&config.app_name)
+            }
+            FleetApi::SpotFleet => {
+                requests.push(Request::RequestSpotFleet {
+                    spot_fleet_request_config: spot::fleet_request(fleet_file, config, now)?,
+                });
+                dashboard::Capacity::SpotFleet(dashboard::NEW_FLEET)
+            }
+        };
+    if config.create_dashboard {
+        requests.push(Request::PutDashboard {
+            dashboard_name: config.app_name.clone(),
+            dashboard_body: dashboard::body(config, capacity),
+        });
+    }
+    requests.push(update_service(
+        config,
+        (config.cluster_machines * config.tasks_per_machine) as i32,
+    ));
+    if monitor::wanted(config) && !found.schedule {
+        requests.extend(monitor::start(config, fleet_file)?);
+    }
+    Ok(Plan {
+        requests,
+        kept: Vec::new(),
+    })
 }
 
 /// Deletes the alarms of the instances in `gone`.
@@ -178,13 +168,31 @@ pub fn stale_alarms(found: &Found, gone: &[String]) -> Vec<Request> {
     )
 }
 
-/// `stop`: the service to 0 tasks, the fleets cancelled with their instances terminated,
-/// the instance alarms deleted.
+/// `stop`: the service to 0 tasks, the group deleted with its instances and its launch
+/// template, the fleets cancelled with their instances terminated, the instance alarms
+/// deleted.
 pub fn stop(config: &Config, found: &Found) -> Plan {
     let mut requests = Vec::new();
     if found.service.is_some_and(|s| s.desired > 0) {
         requests.push(update_service(config, 0));
     }
+    requests.extend(
+        found
+            .groups
+            .iter()
+            .map(|g| Request::DeleteAutoScalingGroup {
+                auto_scaling_group_name: g.name.clone(),
+                force_delete: true,
+            }),
+    );
+    requests.extend(
+        found
+            .launch_templates
+            .iter()
+            .map(|_| Request::DeleteLaunchTemplate {
+                launch_template_name: config.app_name.clone(),
+            }),
+    );
     if !found.fleets.is_empty() {
         requests.push(Request::CancelSpotFleetRequests {
             spot_fleet_request_ids: found.fleets.iter().map(|f| f.id.clone()).collect(),
@@ -274,8 +282,19 @@ pub fn teardown(config: &Config, found: &Found, keep_logs: bool, now: SystemTime
                 .iter()
                 .map(|g| format!("log group {g}: --keep-logs")),
         );
-        return plan;
+    } else {
+        export_logs(config, found, now, &mut plan.requests);
     }
+    if found.schedule {
+        plan.requests.push(Request::DeleteSchedule {
+            name: monitor::name(config),
+        });
+    }
+    plan
+}
+
+/// Each log group exported to AWS_BUCKET/exportedlogs/<group>/, then deleted.
+fn export_logs(config: &Config, found: &Found, now: SystemTime, requests: &mut Vec<Request>) {
     let to = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -291,7 +310,6 @@ pub fn teardown(config: &Config, found: &Found, keep_logs: bool, now: SystemTime
             log_group_name: group.clone(),
         });
     }
-    plan
 }
 
 #[cfg(test)]

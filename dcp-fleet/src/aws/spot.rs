@@ -3,11 +3,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
 use dcp_common::Config;
 use dcp_common::aws::{AwsError, failed};
 use serde_json::{Value, json};
 
+use super::user_data::user_data;
 use crate::FleetError;
 
 /// How long a fleet request stays valid, as DCP sets it: one year.
@@ -17,21 +17,6 @@ const VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 /// asked of AWS; the error names the field by its path.
 pub fn check(file: &Value) -> Result<(), FleetError> {
     sdk::config_data(file).map(drop)
-}
-
-/// The user data that makes an instance join the run's ECS cluster, base64-encoded. The
-/// setting is quoted for the shell (even though ECS_CLUSTER is checked against ECS's
-/// naming rules when settings are read), since the script runs as root on every instance.
-pub fn user_data(cluster: &str) -> Result<String, FleetError> {
-    let line = format!("ECS_CLUSTER={cluster}");
-    let quoted = shlex::try_quote(&line).map_err(|e| FleetError::FleetFile {
-        file: String::new(),
-        line: None,
-        field: "ECS_CLUSTER".into(),
-        message: format!("cannot be quoted for the shell: {e}"),
-    })?;
-    let script = format!("#!/bin/bash\nprintf '%s\\n' {quoted} >> /etc/ecs/ecs.config\n");
-    Ok(base64::engine::general_purpose::STANDARD.encode(script))
 }
 
 fn iso8601(time: SystemTime) -> String {
@@ -87,7 +72,7 @@ pub fn fleet_request(file: &Value, config: &Config, now: SystemTime) -> Result<V
     for instance_type in &config.machine_type {
         let mut spec = template.clone();
         spec.insert("InstanceType".into(), json!(instance_type));
-        spec.insert("UserData".into(), json!(user_data(&config.ecs_cluster)?));
+        spec.insert("UserData".into(), json!(user_data(config)?));
         if let Some(key) = key
             && theirs.is_empty()
         {
@@ -198,4 +183,4 @@ pub async fn wait_for_capacity(
     }
 }
 
-mod sdk;
+pub(crate) mod sdk;

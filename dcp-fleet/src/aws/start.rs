@@ -1,31 +1,61 @@
-//! `setup` and `start` on AWS through the run's clients ([`super::setup`], [`super::spot`]).
+//! `setup` and `start` on AWS through the run's clients ([`super::setup`], [`super::plan`]).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use dcp_common::Queue;
+use dcp_common::file::unix_seconds;
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use dcp_common::aws::failed;
-
-use super::{AwsFleet, dashboard, setup, spot};
+use super::{ApplyOptions, AwsFleet, Done, plan, setup};
 use crate::FleetError;
 
+/// What `start` did: the run record DCP keeps in its monitor file, and the requests.
+#[derive(Clone, Debug, Serialize)]
+pub struct Started {
+    /// FLEET_API: `auto-scaling` or `spot-fleet`.
+    pub fleet_api: dcp_common::FleetApi,
+    /// The Auto Scaling group's name, or the Spot Fleet request's id.
+    pub fleet_id: String,
+    /// APP_NAME.
+    pub app: String,
+    /// ECS_CLUSTER.
+    pub cluster: String,
+    /// SQS_QUEUE_NAME.
+    pub queue: String,
+    /// AWS_BUCKET.
+    pub bucket: String,
+    /// LOG_GROUP_NAME.
+    pub log_group: String,
+    /// The service's desired count.
+    pub desired_tasks: u32,
+    /// Instances running when `--wait` ended.
+    pub instances_running: usize,
+    /// When it started (unix seconds).
+    pub started: u64,
+    /// The requests and their results.
+    pub requests: Done,
+}
+
 impl AwsFleet {
-    /// `setup`: what it did (or, with `dry_run`, would do) as JSON.
+    /// `setup`: the queues (as `dcp-queue create`), then the ECS cluster, task definition,
+    /// service and log groups; what it did (or, with `dry_run`, would do) as JSON.
     pub async fn setup(&self, dry_run: bool) -> Result<Value, FleetError> {
         let plan = setup::plan(&self.config)?;
         let report = if dry_run {
             json!({ "dry_run": true, "requests": plan })
         } else {
+            let queues = self.queue.create().await?;
             let done = setup::apply(plan, &self.ecs, &self.logs).await?;
-            serde_json::to_value(done).expect("a setup report is JSON")
+            let mut report = serde_json::to_value(done).expect("a setup report is JSON");
+            report["queues_created"] = serde_json::to_value(queues).expect("JSON");
+            report
         };
         Ok(report)
     }
 
-    /// `start FLEET.json`: the Spot Fleet request for DCP's fleet file, the dashboard (with
-    /// CREATE_DASHBOARD), the ECS service's desired count, then up to `wait` for the
-    /// instances; returns the run record DCP
-    /// keeps in its monitor file (or, with `dry_run`, the requests).
+    /// `start FLEET.json`: the plan of [`plan::start`] carried out (or, with `dry_run`,
+    /// printed), then up to `wait` for the instances.
     pub async fn start(
         &self,
         fleet_file: &Value,
@@ -33,61 +63,60 @@ impl AwsFleet {
         wait: Duration,
     ) -> Result<Value, FleetError> {
         let config = &self.config;
-        let request = spot::fleet_request(fleet_file, config, SystemTime::now())?;
-        let tasks = config.cluster_machines * config.tasks_per_machine;
+        let found = self.discover().await?;
+        let plan = plan::start(config, &found, fleet_file, SystemTime::now())?;
+        let options = ApplyOptions {
+            export_wait: Duration::ZERO,
+        };
+        let done = self.carry_out(plan, dry_run, options).await?;
         if dry_run {
-            let mut requests = json!({
-                "RequestSpotFleet": request,
-                "UpdateService": {
-                    "cluster": config.ecs_cluster,
-                    "service": config.ecs_service_name,
-                    "desiredCount": tasks,
-                },
-            });
-            if config.create_dashboard {
-                requests["PutDashboard"] = json!({
-                    "DashboardName": config.app_name,
-                    "DashboardBody": dashboard::body(config, "<the new fleet's id>"),
-                });
-            }
-            return Ok(json!({ "dry_run": true, "requests": requests }));
+            return Ok(serde_json::to_value(done).expect("a plan is JSON"));
         }
-        let fleet_id = spot::request(&self.ec2, &request).await?;
-        if config.create_dashboard {
-            self.cloudwatch
-                .put_dashboard()
-                .dashboard_name(&config.app_name)
-                .dashboard_body(dashboard::body(config, &fleet_id).to_string())
-                .send()
-                .await
-                .map_err(failed("PutDashboard", &config.app_name))?;
-        }
-        self.ecs
-            .update_service()
-            .cluster(&config.ecs_cluster)
-            .service(&config.ecs_service_name)
-            .desired_count(tasks as i32)
-            .send()
-            .await
-            .map_err(failed(
-                "UpdateService",
-                format!("{}/{}", config.ecs_cluster, config.ecs_service_name),
-            ))?;
         let target = config.cluster_machines as usize;
-        let running = spot::wait_for_capacity(&self.ec2, &fleet_id, target, wait).await?;
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Ok(json!({
-            "fleet_id": fleet_id,
-            "app": config.app_name,
-            "cluster": config.ecs_cluster,
-            "queue": config.sqs_queue_name,
-            "bucket": config.aws_bucket,
-            "log_group": config.log_group_name,
-            "desired_tasks": tasks,
-            "instances_running": running,
-            "started": started,
-        }))
+        let (fleet_id, running) = match self.new_fleet_id(&done) {
+            Some(id) => {
+                let running = super::spot::wait_for_capacity(&self.ec2, &id, target, wait).await?;
+                (id, running)
+            }
+            None => {
+                let running = self.wait_for_group(target, wait).await?;
+                (config.app_name.clone(), running)
+            }
+        };
+        let started = Started {
+            fleet_api: config.fleet_api,
+            fleet_id,
+            app: config.app_name.clone(),
+            cluster: config.ecs_cluster.clone(),
+            queue: config.sqs_queue_name.clone(),
+            bucket: config.aws_bucket.clone(),
+            log_group: config.log_group_name.clone(),
+            desired_tasks: config.cluster_machines * config.tasks_per_machine,
+            instances_running: running,
+            started: unix_seconds(),
+            requests: done,
+        };
+        Ok(serde_json::to_value(started).expect("a start report is JSON"))
+    }
+
+    /// The id of the Spot Fleet the requests made, from its result's note.
+    fn new_fleet_id(&self, done: &Done) -> Option<String> {
+        done.requests
+            .iter()
+            .find(|a| matches!(a.request, plan::Request::RequestSpotFleet { .. }))
+            .and_then(|a| a.note.clone())
+    }
+
+    /// Waits up to `limit` for the group to hold `target` instances; returns how many it
+    /// holds.
+    async fn wait_for_group(&self, target: usize, limit: Duration) -> Result<usize, FleetError> {
+        let since = std::time::Instant::now();
+        loop {
+            let running = self.groups().await?.iter().map(|g| g.instances.len()).sum();
+            if running >= target || since.elapsed() >= limit {
+                return Ok(running);
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
     }
 }

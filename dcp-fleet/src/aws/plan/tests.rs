@@ -46,6 +46,8 @@ fn dead_letter_queue(letters: u64, other_sources: &[&str]) -> Option<DeadLetterQ
 
 fn found() -> Found {
     Found {
+        groups: Vec::new(),
+        launch_templates: Vec::new(),
         fleets: vec![fleet("a", "active", 4), fleet("b", "cancelled_running", 2)],
         alarms: vec![Alarm {
             name: "Fly_i-a".into(),
@@ -62,6 +64,7 @@ fn found() -> Found {
         dead_letter_queue: dead_letter_queue(0, &[]),
         log_groups: config().log_groups().to_vec(),
         dashboard: true,
+        schedule: false,
     }
 }
 
@@ -180,5 +183,65 @@ fn teardown_keeps_a_dead_letter_queue_another_queue_names() {
     assert_eq!(
         plan.kept,
         ["dead-letter queue FlyDeadMessages: the redrive policy of illum_Queue names it"]
+    );
+}
+
+fn group(desired: i32) -> Group {
+    Group {
+        name: "Fly".into(),
+        desired_capacity: desired,
+        min_size: 0,
+        max_size: 4,
+        created: Some(0),
+        instances: vec!["i-g".into()],
+    }
+}
+
+#[test]
+fn the_group_is_resized_by_scale_lowered_by_shrink_and_deleted_by_stop() {
+    let mut found = found();
+    found.fleets.clear();
+    found.groups.push(group(4));
+    found.launch_templates.push("lt-1".into());
+    let plan = scale(&config(), &found, 6).unwrap();
+    assert_eq!(plan.requests[0], resize(&group(4), 6, 6));
+    assert_eq!(shrink(&found, 1), vec![resize(&group(4), 1, 4)]);
+    assert!(shrink(&found, 4).is_empty(), "never raised");
+    let plan = teardown(&config(), &found, true, SystemTime::now());
+    let names: Vec<&str> = plan
+        .requests
+        .iter()
+        .map(|r| match r {
+            Request::DeleteAutoScalingGroup { .. } => "group",
+            Request::DeleteLaunchTemplate { .. } => "template",
+            _ => "",
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
+    assert_eq!(names, ["group", "template"]);
+    let err = start(&config(), &found, &serde_json::json!({}), SystemTime::now()).unwrap_err();
+    assert!(matches!(err, FleetError::AlreadyStarted { .. }), "{err}");
+}
+
+#[test]
+fn teardown_removes_the_monitors_schedule_last() {
+    let mut found = found();
+    found.schedule = true;
+    for keep_logs in [false, true] {
+        let plan = teardown(&config(), &found, keep_logs, SystemTime::now());
+        assert_eq!(
+            plan.requests.last(),
+            Some(&Request::DeleteSchedule {
+                name: "FlyMonitor".into()
+            })
+        );
+    }
+    let plan = stop(&config(), &found);
+    assert!(
+        !plan
+            .requests
+            .iter()
+            .any(|r| matches!(r, Request::DeleteSchedule { .. })),
+        "stop keeps the monitor"
     );
 }

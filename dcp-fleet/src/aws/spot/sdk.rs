@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::FleetError;
 
-fn invalid(field: &str, message: impl Into<String>) -> FleetError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> FleetError {
     FleetError::FleetFile {
         file: String::new(),
         line: None,
@@ -24,13 +24,17 @@ fn invalid(field: &str, message: impl Into<String>) -> FleetError {
 }
 
 /// A JSON object of the request and its field path.
-struct Obj<'a> {
+pub(crate) struct Obj<'a> {
     map: &'a Map<String, Value>,
     path: String,
 }
 
 /// The object `value` at `path`, refusing keys outside `known`.
-fn object<'a>(value: &'a Value, path: String, known: &[&str]) -> Result<Obj<'a>, FleetError> {
+pub(crate) fn object<'a>(
+    value: &'a Value,
+    path: String,
+    known: &[&str],
+) -> Result<Obj<'a>, FleetError> {
     let map = value
         .as_object()
         .ok_or_else(|| invalid(&path, "must be a JSON object"))?;
@@ -44,7 +48,7 @@ fn object<'a>(value: &'a Value, path: String, known: &[&str]) -> Result<Obj<'a>,
 }
 
 impl<'a> Obj<'a> {
-    fn field(&self, key: &str) -> String {
+    pub(crate) fn field(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_owned()
         } else {
@@ -53,7 +57,7 @@ impl<'a> Obj<'a> {
     }
 
     /// A string (a number is taken as its text).
-    fn text(&self, key: &str) -> Result<Option<String>, FleetError> {
+    pub(crate) fn text(&self, key: &str) -> Result<Option<String>, FleetError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -63,7 +67,7 @@ impl<'a> Obj<'a> {
     }
 
     /// A whole number within EC2's 32-bit range.
-    fn int(&self, key: &str) -> Result<Option<i32>, FleetError> {
+    pub(crate) fn int(&self, key: &str) -> Result<Option<i32>, FleetError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -89,7 +93,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn boolean(&self, key: &str) -> Result<Option<bool>, FleetError> {
+    pub(crate) fn boolean(&self, key: &str) -> Result<Option<bool>, FleetError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -100,7 +104,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The items of a list, each with its path.
-    fn list(&self, key: &str) -> Result<Vec<(&'a Value, String)>, FleetError> {
+    pub(crate) fn list(&self, key: &str) -> Result<Vec<(&'a Value, String)>, FleetError> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => Ok(items
@@ -113,7 +117,7 @@ impl<'a> Obj<'a> {
     }
 
     /// The object at `key`, refusing keys outside `known`.
-    fn child(&self, key: &str, known: &[&str]) -> Result<Option<Obj<'a>>, FleetError> {
+    pub(crate) fn child(&self, key: &str, known: &[&str]) -> Result<Option<Obj<'a>>, FleetError> {
         self.map
             .get(key)
             .map(|v| object(v, self.field(key), known))

