@@ -71,7 +71,7 @@ pub enum Launch {
     /// CELLPROFILER has no Python of its own.
     Cold(Option<String>),
     /// The copy's warm runner.
-    Warm(WarmRunner),
+    Warm(Box<WarmRunner>),
 }
 
 impl Launch {
@@ -80,7 +80,7 @@ impl Launch {
         match config.cellprofiler_runner {
             RunnerMode::Cold => Launch::Cold(None),
             RunnerMode::Warm => match WarmRunner::new(config, own_log) {
-                Ok(runner) => Launch::Warm(runner),
+                Ok(runner) => Launch::Warm(Box::new(runner)),
                 Err(why) => Launch::Cold(Some(why)),
             },
         }
