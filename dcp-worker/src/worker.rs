@@ -112,6 +112,9 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             return Ok(());
         }
         let mut launch = Launch::of(self.config, self.runner_log(index));
+        if let Launch::Warm(runner) = &mut launch {
+            runner.start_early();
+        }
         let mut backoff = Backoff::default();
         while !*shutdown.borrow() {
             let message = match self.next_message().await {
