@@ -71,7 +71,7 @@ pub enum Launch {
     /// CELLPROFILER has no Python of its own.
     Cold(Option<String>),
     /// The copy's warm runner.
-    Warm(WarmRunner),
+    Warm(Box<WarmRunner>),
 }
 
 impl Launch {
@@ -80,14 +80,15 @@ impl Launch {
         match config.cellprofiler_runner {
             RunnerMode::Cold => Launch::Cold(None),
             RunnerMode::Warm => match WarmRunner::new(config, own_log) {
-                Ok(runner) => Launch::Warm(runner),
+                Ok(runner) => Launch::Warm(Box::new(runner)),
                 Err(why) => Launch::Cold(Some(why)),
             },
         }
     }
 }
 
-/// One worker copy's runner: started on first use, replaced as the module doc says.
+/// One worker copy's runner: started as the copy starts (or on first use), replaced as
+/// the module doc says.
 pub struct WarmRunner {
     python: PathBuf,
     shared: Vec<OsString>,
@@ -157,6 +158,15 @@ impl WarmRunner {
         Ok(run)
     }
 
+    /// Starts the runner ahead of the first task, so that CellProfiler's imports overlap
+    /// with the task's download and pipeline check; a failure is left for the first task
+    /// to meet (and report).
+    pub fn start_early(&mut self) {
+        if self.process.is_none() {
+            self.process = self.start().ok();
+        }
+    }
+
     /// Whether the next task starts a new runner.
     pub fn starts_next(&self) -> bool {
         self.process.is_none()
@@ -175,6 +185,9 @@ impl WarmRunner {
             python: self.python.display().to_string(),
             source,
         };
+        if let Some(folder) = self.own_log.parent() {
+            std::fs::create_dir_all(folder).map_err(error)?;
+        }
         let own_log = std::fs::File::create(&self.own_log).map_err(error)?;
         let mut command = tokio::process::Command::new(&self.python);
         crate::cellprofiler::one_blas_thread(&mut command);

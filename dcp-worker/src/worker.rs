@@ -113,6 +113,9 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             return Ok(());
         }
         let mut launch = Launch::of(self.config, self.runner_log(index));
+        if let Launch::Warm(runner) = &mut launch {
+            runner.start_early();
+        }
         let mut backoff = Backoff::default();
         while *shutdown.borrow() == Stop::Run {
             let message = match self.next_message().await {

@@ -3,12 +3,35 @@
 //! as `cellprofiler-failed` and retried), killed when its task is cancelled; with the warm
 //! runner's stand-in (real CellProfiler: tests/tests/warm_equals_cold.rs).
 
+#[allow(dead_code)] // Shared with tests/worker.rs, which uses all of it.
 mod standin;
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use standin::{RunDir, outcomes};
+
+/// A run whose CELLPROFILER is a copy of the stand-in with a `python` beside it that
+/// runs the warm runner's stand-in (`tests/fixtures/warm-runner-standin`), so that
+/// tasks run warm (unless `extra` sets CELLPROFILER_RUNNER = "cold").
+fn warm_run(extra: &str) -> RunDir {
+    let installation = |root: &Path| {
+        let cp = root.join("cp");
+        std::fs::create_dir_all(&cp).unwrap();
+        std::fs::copy(dcp_tests::STANDIN, cp.join("cellprofiler")).unwrap();
+        let python = cp.join("python");
+        let script = format!(
+            "#!/bin/sh\nexec python3 {} \"$@\"\n",
+            dcp_tests::WARM_STANDIN
+        );
+        std::fs::write(&python, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        cp.join("cellprofiler").display().to_string()
+    };
+    RunDir::with_cellprofiler(installation, extra)
+}
 
 /// The stand-in's records: (runner starts, tasks), each as its pid.
 fn starts(run: &RunDir) -> (Vec<String>, Vec<String>) {
@@ -28,7 +51,7 @@ fn log_of(run: &RunDir, line: &serde_json::Value) -> String {
 
 #[test]
 fn one_runner_serves_many_tasks_and_is_replaced_after_runner_max_tasks() {
-    let run = RunDir::warm("RUNNER_MAX_TASKS = 2");
+    let run = warm_run("RUNNER_MAX_TASKS = 2");
     run.push(&["P1", "P2", "P3"], "w/p.cppipe");
     let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
     assert_eq!(lines.len(), 3);
@@ -55,7 +78,7 @@ fn one_runner_serves_many_tasks_and_is_replaced_after_runner_max_tasks() {
 
 #[test]
 fn a_runner_dying_mid_task_fails_it_as_cellprofiler_failed_and_it_is_retried() {
-    let run = RunDir::warm("");
+    let run = warm_run("");
     run.push(&["P1", "P2", "P3"], "w/p.cppipe");
     let out = run
         .worker("die-on:P2", &["--retry-delay", "0"])
@@ -92,7 +115,7 @@ fn a_runner_dying_mid_task_fails_it_as_cellprofiler_failed_and_it_is_retried() {
 
 #[test]
 fn a_runner_grown_past_runner_max_rss_mb_is_replaced() {
-    let run = RunDir::warm("RUNNER_MAX_RSS_MB = 512");
+    let run = warm_run("RUNNER_MAX_RSS_MB = 512");
     run.push(&["P1", "P2", "P3"], "w/p.cppipe");
     let lines = outcomes(&run.worker("grow:300", &[]).output().unwrap());
     assert!(lines.iter().all(|l| l["status"] == "success"), "{lines:?}");
@@ -115,7 +138,7 @@ fn a_runner_grown_past_runner_max_rss_mb_is_replaced() {
 
 #[test]
 fn sigterm_kills_the_runner_and_hands_the_task_back_at_once() {
-    let run = RunDir::warm("SQS_MESSAGE_VISIBILITY = 600");
+    let run = warm_run("SQS_MESSAGE_VISIBILITY = 600");
     run.push(&["P1"], "w/p.cppipe");
     let worker = run
         .worker("sleep:30", &[])
@@ -143,7 +166,7 @@ fn sigterm_kills_the_runner_and_hands_the_task_back_at_once() {
 
 #[test]
 fn cold_runs_cellprofiler_per_task_even_with_a_python_beside_it() {
-    let run = RunDir::warm("CELLPROFILER_RUNNER = \"cold\"");
+    let run = warm_run("CELLPROFILER_RUNNER = \"cold\"");
     run.push(&["P1", "P2"], "w/p.cppipe");
     let lines = outcomes(&run.worker("ok", &[]).output().unwrap());
     assert!(lines.iter().all(|l| l["status"] == "success"), "{lines:?}");

@@ -20,28 +20,8 @@ impl RunDir {
         Self::with_cellprofiler(|_| dcp_tests::STANDIN.to_owned(), extra)
     }
 
-    /// A run whose CELLPROFILER is a copy of the stand-in with a `python` beside it that
-    /// runs the warm runner's stand-in (`tests/fixtures/warm-runner-standin`), so that
-    /// tasks run warm (unless `extra` sets CELLPROFILER_RUNNER = "cold").
-    pub fn warm(extra: &str) -> Self {
-        let installation = |root: &Path| {
-            let cp = root.join("cp");
-            std::fs::create_dir_all(&cp).unwrap();
-            std::fs::copy(dcp_tests::STANDIN, cp.join("cellprofiler")).unwrap();
-            let python = cp.join("python");
-            let script = format!(
-                "#!/bin/sh\nexec python3 {} \"$@\"\n",
-                dcp_tests::WARM_STANDIN
-            );
-            std::fs::write(&python, script).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
-            cp.join("cellprofiler").display().to_string()
-        };
-        Self::with_cellprofiler(installation, extra)
-    }
-
-    fn with_cellprofiler(cellprofiler: impl FnOnce(&Path) -> String, extra: &str) -> Self {
+    /// A run whose CELLPROFILER is the path `cellprofiler` returns, given the run folder.
+    pub fn with_cellprofiler(cellprofiler: impl FnOnce(&Path) -> String, extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let cellprofiler = cellprofiler(root);
