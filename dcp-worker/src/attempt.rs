@@ -14,10 +14,10 @@ use dcp_common::{Config, Store, Task};
 use crate::batch::{BatchError, GroupImages};
 use crate::cellprofiler::{self, DataFile, Run};
 use crate::load_check::LoadChecks;
+use crate::warm::Launch;
 use dcp_common::loaddata::{
     Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
 };
-use crate::warm::Launch;
 use dcp_common::metadata::join_pairs;
 
 /// The name of CellProfiler's done file, kept out of the published results.
