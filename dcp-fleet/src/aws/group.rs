@@ -75,9 +75,21 @@ fn subnet_of(spec: &Map<String, Value>) -> Option<&str> {
     })
 }
 
-/// The launch specifications of a checked fleet file, their common part and their subnets
-/// in order (each once).
-fn specifications(file: &Value) -> Result<(Map<String, Value>, Vec<String>), FleetError> {
+/// Where the group launches: the fleet file's subnets, or, when its specifications name
+/// none (a Spot Fleet then launches in the default VPC), Availability Zones of the default
+/// VPC — the specifications' `Placement.AvailabilityZone`s, or every zone of the region
+/// when they name none (empty here; the zones are looked up when the group is made).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Where {
+    /// Subnet ids, in order, each once.
+    pub subnets: Vec<String>,
+    /// Availability Zones, in order, each once (only without subnets).
+    pub zones: Vec<String>,
+}
+
+/// The launch specifications of a checked fleet file, their common part and where they
+/// launch.
+fn specifications(file: &Value) -> Result<(Map<String, Value>, Where), FleetError> {
     spot::check(file)?;
     let specs: Vec<&Map<String, Value>> = file["LaunchSpecifications"]
         .as_array()
@@ -89,7 +101,8 @@ fn specifications(file: &Value) -> Result<(Map<String, Value>, Vec<String>), Fle
         .first()
         .ok_or_else(|| refuse("LaunchSpecifications", "needs a launch specification"))?;
     let shared = shared_part(first);
-    let mut subnets: Vec<String> = Vec::new();
+    let mut place = Where::default();
+    let without_subnet = subnet_of(first).is_none();
     for (i, spec) in specs.iter().enumerate() {
         let theirs = shared_part(spec);
         let keys = shared.keys().chain(theirs.keys());
@@ -101,18 +114,34 @@ fn specifications(file: &Value) -> Result<(Map<String, Value>, Vec<String>), Fle
                  subnet; make them agree, or set FLEET_API = \"spot-fleet\"",
             ));
         }
-        let subnet = subnet_of(spec).ok_or_else(|| {
-            refuse(
+        let subnet = subnet_of(spec);
+        if subnet.is_none() != without_subnet {
+            return Err(refuse(
                 format!("LaunchSpecifications[{i}]"),
-                "names no subnet (SubnetId or NetworkInterfaces[0].SubnetId): an Auto \
-                 Scaling group launches into subnets",
-            )
-        })?;
-        if !subnets.iter().any(|s| s == subnet) {
-            subnets.push(subnet.to_owned());
+                "names a subnet where LaunchSpecifications[0] does not, or none where it \
+                 does: name a subnet in every specification, or in none (the default VPC)",
+            ));
+        }
+        match subnet {
+            Some(subnet) => push_once(&mut place.subnets, subnet),
+            None => {
+                let zone = spec
+                    .get("Placement")
+                    .and_then(|p| p.get("AvailabilityZone"))
+                    .and_then(Value::as_str);
+                if let Some(zone) = zone {
+                    push_once(&mut place.zones, zone);
+                }
+            }
         }
     }
-    Ok((shared, subnets))
+    Ok((shared, place))
+}
+
+fn push_once(list: &mut Vec<String>, item: &str) {
+    if !list.iter().any(|s| s == item) {
+        list.push(item.to_owned());
+    }
 }
 
 /// The launch template's data (EC2's RequestLaunchTemplateData, PascalCase) for a fleet
@@ -195,9 +224,10 @@ pub fn launch_template_data(file: &Value, config: &Config) -> Result<Value, Flee
 }
 
 /// `start`'s requests for the group: its launch template, then the group of
-/// CLUSTER_MACHINES machines in every subnet of the fleet file.
+/// CLUSTER_MACHINES machines in every subnet of the fleet file (or, without subnets, in the
+/// default VPC: see [`Where`]).
 pub fn start(file: &Value, config: &Config) -> Result<Vec<Request>, FleetError> {
-    let (_, subnets) = specifications(file)?;
+    let (_, place) = specifications(file)?;
     let data = launch_template_data(file, config)?;
     let machines = config.cluster_machines as i32;
     Ok(vec![
@@ -209,7 +239,8 @@ pub fn start(file: &Value, config: &Config) -> Result<Vec<Request>, FleetError> 
             auto_scaling_group_name: config.app_name.clone(),
             launch_template_name: config.app_name.clone(),
             instance_types: config.machine_type.clone(),
-            vpc_zone_identifier: subnets.join(","),
+            vpc_zone_identifier: place.subnets.join(","),
+            availability_zones: place.zones,
             min_size: 0,
             max_size: machines,
             desired_capacity: machines,

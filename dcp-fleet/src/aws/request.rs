@@ -24,8 +24,12 @@ pub enum Request {
         /// MACHINE_TYPE: the policy's overrides, one per type.
         instance_types: Vec<String>,
         /// The subnets of the fleet file's launch specifications, comma-separated.
-        #[serde(rename = "VPCZoneIdentifier")]
+        #[serde(rename = "VPCZoneIdentifier", skip_serializing_if = "String::is_empty")]
         vpc_zone_identifier: String,
+        /// Without subnets: the specifications' Availability Zones (none: every zone of the
+        /// region, looked up when the group is made).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        availability_zones: Vec<String>,
         /// Always 0.
         min_size: i32,
         /// CLUSTER_MACHINES.

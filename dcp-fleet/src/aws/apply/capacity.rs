@@ -135,6 +135,7 @@ impl AwsFleet {
             launch_template_name,
             instance_types,
             vpc_zone_identifier,
+            availability_zones,
             min_size,
             max_size,
             desired_capacity,
@@ -177,11 +178,19 @@ impl AwsFleet {
             .resource_id(name)
             .resource_type("auto-scaling-group")
             .build();
-        self.autoscaling
+        let mut group = self
+            .autoscaling
             .create_auto_scaling_group()
-            .auto_scaling_group_name(name)
+            .auto_scaling_group_name(name);
+        group = if !vpc_zone_identifier.is_empty() {
+            group.vpc_zone_identifier(vpc_zone_identifier)
+        } else if !availability_zones.is_empty() {
+            group.set_availability_zones(Some(availability_zones.clone()))
+        } else {
+            group.set_availability_zones(Some(self.region_zones().await?))
+        };
+        group
             .mixed_instances_policy(policy)
-            .vpc_zone_identifier(vpc_zone_identifier)
             .min_size(*min_size)
             .max_size(*max_size)
             .desired_capacity(*desired_capacity)
@@ -191,5 +200,21 @@ impl AwsFleet {
             .await
             .map_err(failed("CreateAutoScalingGroup", name))?;
         Ok(Settled::Done)
+    }
+
+    /// The names of the region's available Availability Zones.
+    async fn region_zones(&self) -> Result<Vec<String>, FleetError> {
+        let zones = self
+            .ec2
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(failed("DescribeAvailabilityZones", "the region"))?;
+        Ok(zones
+            .availability_zones()
+            .iter()
+            .filter(|z| z.state() == Some(&aws_sdk_ec2::types::AvailabilityZoneState::Available))
+            .filter_map(|z| z.zone_name().map(str::to_owned))
+            .collect())
     }
 }

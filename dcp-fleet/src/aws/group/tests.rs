@@ -82,8 +82,37 @@ fn specifications_that_differ_in_more_than_their_subnet_are_refused() {
     assert!(text.contains("spot-fleet"), "{text}");
     let mut nowhere = spec("x");
     nowhere.as_object_mut().unwrap().remove("SubnetId");
-    let err = start(&file(vec![nowhere]), &config()).unwrap_err();
-    assert!(err.to_string().contains("names no subnet"), "{err}");
+    let err = start(&file(vec![spec("subnet-a"), nowhere]), &config()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("LaunchSpecifications[1]"), "{text}");
+    assert!(
+        text.contains("in every specification, or in none"),
+        "{text}"
+    );
+}
+
+#[test]
+fn specifications_without_subnets_launch_in_the_default_vpc() {
+    let mut anywhere = spec("x");
+    anywhere.as_object_mut().unwrap().remove("SubnetId");
+    let mut zoned = anywhere.clone();
+    zoned["Placement"] = json!({"AvailabilityZone": "us-east-1b"});
+    for (specs, zones) in [
+        (vec![anywhere.clone()], vec![]),
+        (vec![zoned.clone(), zoned], vec!["us-east-1b".to_owned()]),
+    ] {
+        let requests = start(&file(specs), &config()).unwrap();
+        let Request::CreateAutoScalingGroup {
+            vpc_zone_identifier,
+            availability_zones,
+            ..
+        } = &requests[1]
+        else {
+            panic!("{requests:?}");
+        };
+        assert_eq!(vpc_zone_identifier, "");
+        assert_eq!(availability_zones, &zones);
+    }
 }
 
 #[test]
