@@ -154,7 +154,7 @@ pub struct Config {
     /// dcp: where load-data PathNames put the source bucket (DCP's s3fs mount root); paths
     /// under it are mapped to the source bucket's objects.
     pub mount_root: String,
-    /// dcp, embedded: worker processes of the local fleet (0: CPU cores ÷ DOCKER_CORES).
+    /// dcp, embedded: worker processes of the embedded fleet (0: CPU cores ÷ DOCKER_CORES).
     pub local_workers: u32,
     /// dcp, AWS: the IAM role the worker containers run as (their only credentials).
     pub task_role_arn: String,
@@ -206,7 +206,8 @@ pub enum FleetApi {
 impl Default for Config {
     /// DCP's defaults (its config.py), with names left empty where they derive from others,
     /// except where dcp does otherwise: DOWNLOAD_FILES true (dcp always downloads) and
-    /// AUTO_MONITOR false (dcp has no automatic monitor; DCP's run.py default).
+    /// AUTO_MONITOR false (DCP's run.py default; dcp's monitor on AWS also needs
+    /// MONITOR_ROLE_ARN).
     fn default() -> Self {
         Config {
             backend: Backend::Embedded,
@@ -341,7 +342,7 @@ impl Config {
         Config::parse(&text, &path.display().to_string(), base)
     }
 
-    /// Worker processes of the local fleet: LOCAL_WORKERS, or as many as give one
+    /// Worker processes of the embedded fleet: LOCAL_WORKERS, or as many as give one
     /// CellProfiler copy per CPU core (cores ÷ DOCKER_CORES, at least one).
     pub fn local_worker_count(&self) -> u32 {
         match self.local_workers {
