@@ -16,6 +16,11 @@ use standin::{RunDir, outcomes};
 /// runs the warm runner's stand-in (`tests/fixtures/warm-runner-standin`), so that
 /// tasks run warm (unless `extra` sets CELLPROFILER_RUNNER = "cold").
 fn warm_run(extra: &str) -> RunDir {
+    let extra = if extra.contains("CELLPROFILER_RUNNER") {
+        extra.to_owned()
+    } else {
+        format!("CELLPROFILER_RUNNER = \"warm\"\n{extra}")
+    };
     let installation = |root: &Path| {
         let cp = root.join("cp");
         std::fs::create_dir_all(&cp).unwrap();
@@ -30,7 +35,7 @@ fn warm_run(extra: &str) -> RunDir {
         std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
         cp.join("cellprofiler").display().to_string()
     };
-    RunDir::with_cellprofiler(installation, extra)
+    RunDir::with_cellprofiler(installation, &extra)
 }
 
 /// The stand-in's records: (runner starts, tasks), each as its pid.

