@@ -39,20 +39,16 @@ pub enum BatchError {
     },
     /// An image of the group lies outside the run's buckets.
     #[error(
-        "{file}: image set {image_number}, {feature}: `{url}` (path `{path}`) {reason}: map it \
-         with CreateBatchFiles' path mapping (Cluster root path = MOUNT_ROOT)"
+        "{file}: image set {}, {}: `{}` (path `{}`) {reason}: map it with CreateBatchFiles' \
+         path mapping (Cluster root path = MOUNT_ROOT)",
+        image.image_number, image.feature, image.url, image.path
     )]
     Outside {
         /// The batch file.
         file: String,
-        /// CellProfiler's image number.
-        image_number: u64,
-        /// The URL measurement (`URL_DNA`).
-        feature: String,
-        /// The recorded URL.
-        url: String,
-        /// Its path after the recorded path mappings.
-        path: String,
+        /// The image: its image set, URL measurement (`URL_DNA`), recorded URL and path
+        /// after the recorded path mappings.
+        image: Box<Image>,
         /// Why the run may not read it (see [`Buckets::locate`]).
         reason: String,
     },
@@ -132,6 +128,63 @@ impl GroupImages {
         batch: &Path,
         pairs: &[(String, String)],
     ) -> Result<Self, BatchError> {
+        let mut found = GroupImages::helper(config, scratch, batch)?;
+        let group = serde_json::to_string(pairs).expect("pairs serialize");
+        let listed: Listed = found
+            .call(&["images".as_ref(), batch.as_os_str(), group.as_ref()])
+            .await?;
+        found.locate(config, listed)?;
+        Ok(found)
+    }
+
+    /// [`GroupImages::read`] for each of `groups` at once (one Python process): each
+    /// group's images, or why the batch file cannot serve it ([`BatchError::Refused`],
+    /// [`BatchError::Outside`]). An error for the whole file (not a batch file, no Python,
+    /// the helper failing) is the outer error. For `dcp-fleet check`.
+    pub async fn read_groups(
+        config: &Config,
+        scratch: &Path,
+        batch: &Path,
+        groups: &[Vec<(String, String)>],
+    ) -> Result<Vec<Result<GroupImages, BatchError>>, BatchError> {
+        let found = GroupImages::helper(config, scratch, batch)?;
+        let list = scratch.join("batch_groups.json");
+        let json = serde_json::to_vec(groups).expect("groups serialize");
+        std::fs::write(&list, json).map_err(|e| BatchError::Helper {
+            python: show(&found.python),
+            detail: format!("{}: {e}", list.display()),
+        })?;
+        #[derive(Deserialize)]
+        struct AllGroups {
+            groups: Vec<Reply<Listed>>,
+        }
+        let all: AllGroups = found
+            .call(&["groups".as_ref(), batch.as_os_str(), list.as_os_str()])
+            .await?;
+        Ok(all
+            .groups
+            .into_iter()
+            .map(|reply| {
+                let mut group = GroupImages {
+                    python: found.python.clone(),
+                    helper: found.helper.clone(),
+                    batch: batch.to_owned(),
+                    group: String::new(),
+                    images: Vec::new(),
+                };
+                match reply {
+                    Reply::Refused { refused } => Err(BatchError::Refused {
+                        file: batch.display().to_string(),
+                        reason: refused,
+                    }),
+                    Reply::Done(listed) => group.locate(config, listed).map(|()| group),
+                }
+            })
+            .collect())
+    }
+
+    /// No group yet: CellProfiler's Python, and the helper written into `scratch`.
+    fn helper(config: &Config, scratch: &Path, batch: &Path) -> Result<Self, BatchError> {
         let python = dcp_common::cellprofiler::python(&config.cellprofiler)
             .map(|p| vec![p.into_os_string()])
             .map_err(|_| BatchError::NoPython(config.cellprofiler.clone()))?;
@@ -140,18 +193,19 @@ impl GroupImages {
             python: show(&python),
             detail: format!("{}: {e}", helper.display()),
         })?;
-        let mut found = GroupImages {
+        Ok(GroupImages {
             python,
             helper,
             batch: batch.to_owned(),
             group: String::new(),
             images: Vec::new(),
-        };
-        let group = serde_json::to_string(pairs).expect("pairs serialize");
-        let listed: Listed = found
-            .call(&["images".as_ref(), batch.as_os_str(), group.as_ref()])
-            .await?;
-        found.group = listed
+        })
+    }
+
+    /// Takes the helper's listing of the group: its recorded values, and each image with
+    /// the object of the run's buckets it maps to.
+    fn locate(&mut self, config: &Config, listed: Listed) -> Result<(), BatchError> {
+        self.group = listed
             .group
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -162,16 +216,13 @@ impl GroupImages {
             let object = buckets
                 .locate(&image.path)
                 .map_err(|reason| BatchError::Outside {
-                    file: batch.display().to_string(),
-                    image_number: image.image_number,
-                    feature: image.feature.clone(),
-                    url: image.url.clone(),
-                    path: image.path.clone(),
+                    file: self.batch.display().to_string(),
+                    image: Box::new(image.clone()),
                     reason,
                 })?;
-            found.images.push((image, object));
+            self.images.push((image, object));
         }
-        Ok(found)
+        Ok(())
     }
 
     /// The group as CellProfiler's `-g` takes it, with the values the batch file records.

@@ -46,18 +46,27 @@ fn run_dir(extra: &str) -> tempfile::TempDir {
     dir
 }
 
-fn push(d: &Path, data_file: &str, groups: &[&str]) {
+/// A job of the batch file `data_file` (its pipeline too) and `groups`.
+fn job(data_file: &str, groups: &[&str]) -> String {
     let groups: Vec<String> = groups
         .iter()
         .map(|g| format!("{{\"Metadata\": \"{g}\"}}"))
         .collect();
-    let job = format!(
+    format!(
         "{{\"pipeline\": \"{data_file}\", \"data_file\": \"{data_file}\", \
          \"input\": \"demo_project_folder/workspace/\", \"output\": \"batch_out\", \
          \"groups\": [{}]}}",
         groups.join(",")
-    );
-    stdout_ok(dcp_tests::run(tool("dcp-queue"), d, &["push"], &job));
+    )
+}
+
+fn push(d: &Path, data_file: &str, groups: &[&str]) {
+    stdout_ok(dcp_tests::run(
+        tool("dcp-queue"),
+        d,
+        &["push"],
+        &job(data_file, groups),
+    ));
 }
 
 fn outcomes(d: &Path) -> Vec<serde_json::Value> {
@@ -228,4 +237,76 @@ fn batch_files_that_cannot_serve_a_task_are_refused_before_cellprofiler_runs() {
         "{text}"
     );
     assert!(!d.join("results/batch_out").exists(), "nothing published");
+}
+
+/// `dcp-fleet check` of a batch-file job reads its groups as the worker does (CellProfiler's
+/// Python, all groups at once): groups the batch file has pass, with their images found in
+/// the source bucket; a group it lacks, and a file that is no batch file, are problems.
+#[test]
+fn check_reads_the_groups_of_a_batch_file_job() {
+    let run = run_dir("");
+    let d = run.path();
+    let check = |data_file: &str, groups: &[&str]| {
+        std::fs::write(d.join("job.json"), job(data_file, groups)).unwrap();
+        let out = dcp_tests::run(tool("dcp-fleet"), d, &["check", "job.json"], "");
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout.clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (out, lines)
+    };
+    let find = |lines: &[serde_json::Value], check: &str| {
+        lines
+            .iter()
+            .find(|l| l["check"] == check)
+            .unwrap_or_else(|| panic!("no {check}: {lines:#?}"))
+            .clone()
+    };
+
+    let (out, lines) = check(
+        "batch/Batch_data.h5",
+        &["Metadata_Position=002", "Metadata_Position=76"],
+    );
+    dcp_tests::assert_exit(&out, 0);
+    let groups = find(&lines, "groups");
+    assert_eq!(groups["status"], "ok", "{lines:#?}");
+    assert_eq!(
+        groups["detail"],
+        "each of 2 groups selects image sets of the batch file (6 images in all)"
+    );
+    let images = find(&lines, "images");
+    assert_eq!(
+        images["detail"], "all 6 images its groups load exist",
+        "{images}"
+    );
+
+    let (out, lines) = check(
+        "batch/Batch_data.h5",
+        &["Metadata_Position=3", "Metadata_Position=218"],
+    );
+    dcp_tests::assert_exit(&out, 2);
+    let groups = find(&lines, "groups");
+    assert_eq!(groups["status"], "problem", "{lines:#?}");
+    let detail = groups["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("1 of 2 groups cannot run: Metadata_Position=3: no image set has"),
+        "{detail}"
+    );
+    assert!(groups["fix"].as_str().unwrap().contains("CreateBatchFiles"));
+
+    std::fs::write(d.join("ws/batch/not_batch.h5"), "not HDF5").unwrap();
+    let (out, lines) = check("batch/not_batch.h5", &["Metadata_Position=2"]);
+    dcp_tests::assert_exit(&out, 2);
+    let problem = lines
+        .iter()
+        .find(|l| l["check"] == "data-file" && l["status"] == "problem")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an HDF5 file"),
+        "{problem}"
+    );
 }

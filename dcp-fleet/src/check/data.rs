@@ -1,6 +1,7 @@
 //! The job and its data, on either backend: the pipeline and data file of every task exist
 //! in WORKSPACE_BUCKET, every group selects rows of its load-data CSV as CellProfiler's `-g`
-//! will ([`LoadData::select`], the worker's own selection), and the images those rows name
+//! will ([`LoadData::select`], the worker's own selection) or image sets of its batch file
+//! ([`batch`], the worker's own reading), and the images those rows name
 //! exist in the run's buckets ([`Buckets::locate`], the worker's own mapping): every one
 //! up to [`IMAGE_SAMPLE`] images, else an evenly spread sample of that many.
 
@@ -13,6 +14,7 @@ use dcp_common::{Config, Store, Task};
 
 use super::{Finding, Findings, first_few};
 
+mod batch;
 mod images;
 
 pub use images::IMAGE_SAMPLE;
@@ -58,7 +60,12 @@ pub async fn check(
         fetched
             .data_files
             .insert(data_file.to_string(), path.clone());
-        for object in groups(data_file, &path, tasks, &buckets, out)? {
+        let found = if is_batch_file(&path) {
+            batch::groups(config, data_file, &path, tasks, scratch, out).await?
+        } else {
+            groups(data_file, &path, tasks, &buckets, out)?
+        };
+        for object in found {
             images.push((data_file, object));
         }
     }
@@ -136,6 +143,12 @@ async fn fetch(
     }
 }
 
+/// Whether the file is a CreateBatchFiles batch file (`.h5`), as the worker decides.
+fn is_batch_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("h5"))
+}
+
 /// A folder name for a key: its characters other than letters and digits as `_`.
 fn scratch_name(key: &str) -> String {
     key.chars()
@@ -182,15 +195,6 @@ fn groups(
                     Ok(Vec::new())
                 }
             };
-        }
-        Some("h5") => {
-            out.add(Finding::skipped(
-                "groups",
-                data_file,
-                "a batch file's groups are read by CellProfiler's Python when a task runs: \
-                 `dcp-fleet check --pilot` runs one",
-            ))?;
-            return Ok(Vec::new());
         }
         _ => {
             out.add(Finding::problem(

@@ -19,7 +19,14 @@ for dcp-worker, with CellProfiler's own Measurements. Run with CellProfiler's Py
         mode, also writes CSV: the image sets of PLACES as LoadData rows. Prints
         {"data_file": CSV or null}.
 
-Exit 2, printing {"refused": REASON}, when the file is not a usable batch file for the group.
+    batch_file.py groups BATCH GROUPS
+        GROUPS: a JSON file, a list of groups as `images` takes them. Prints
+        {"groups": [REPLY, ...]}, one REPLY per group in order: what `images` prints for it,
+        or {"refused": REASON} when the batch file cannot serve that group. For checking a
+        job's groups at once (dcp-fleet check).
+
+Exit 2, printing {"refused": REASON}, when the file is not a usable batch file for the group
+(for `groups`: not a usable batch file at all).
 """
 
 import ast
@@ -51,9 +58,12 @@ URL_FAMILIES = {
 REPLY, sys.stdout = sys.stdout, sys.stderr
 
 
+class Refused(Exception):
+    """The batch file cannot serve the request; the reason, for the reply."""
+
+
 def refuse(reason):
-    json.dump({"refused": reason}, REPLY)
-    sys.exit(2)
+    raise Refused(reason)
 
 
 def open_batch(path, mode):
@@ -216,17 +226,34 @@ def recorded_urls(m, n, features):
             yield feature, url
 
 
-def images(batch, group_json):
-    m = open_batch(batch, "r")
-    group, numbers = group_image_numbers(m, json.loads(group_json))
-    features = url_features(m)
+def group_images(m, pairs, features):
+    group, numbers = group_image_numbers(m, pairs)
     found = [
         {"image_number": n, "feature": feature, "url": url, "path": mapped_path(m, url)}
         for n in numbers
         for feature, url in recorded_urls(m, n, features)
     ]
+    return {"group": group, "images": found}
+
+
+def images(batch, group_json):
+    m = open_batch(batch, "r")
+    reply = group_images(m, json.loads(group_json), url_features(m))
     m.close()
-    json.dump({"group": group, "images": found}, REPLY)
+    json.dump(reply, REPLY)
+
+
+def groups(batch, groups_file):
+    m = open_batch(batch, "r")
+    features = url_features(m)
+    replies = []
+    for pairs in json.loads(pathlib.Path(groups_file).read_text()):
+        try:
+            replies.append(group_images(m, pairs, features))
+        except Refused as e:
+            replies.append({"refused": str(e)})
+    m.close()
+    json.dump({"groups": replies}, REPLY)
 
 
 def write_load_data(m, numbers, to):
@@ -302,9 +329,13 @@ def rewrite(batch, copy, places_file, csv_file):
 
 
 if __name__ == "__main__":
-    commands = {"images": (images, 2), "rewrite": (rewrite, 4)}
+    commands = {"images": (images, 2), "rewrite": (rewrite, 4), "groups": (groups, 2)}
     command = commands.get(sys.argv[1] if len(sys.argv) > 1 else "")
     if command is None or len(sys.argv) != command[1] + 2:
         print(__doc__, file=sys.stderr)
         sys.exit(64)
-    command[0](*sys.argv[2:])
+    try:
+        command[0](*sys.argv[2:])
+    except Refused as e:
+        json.dump({"refused": str(e)}, REPLY)
+        sys.exit(2)

@@ -4,10 +4,12 @@ use super::*;
 fn refusals_name_the_file_and_the_reason() {
     let e = BatchError::Outside {
         file: "w/Batch_data.h5".into(),
-        image_number: 2,
-        feature: "URL_DNA".into(),
-        url: "file:///Users/me/a.tif".into(),
-        path: "/Users/me/a.tif".into(),
+        image: Box::new(Image {
+            image_number: 2,
+            feature: "URL_DNA".into(),
+            url: "file:///Users/me/a.tif".into(),
+            path: "/Users/me/a.tif".into(),
+        }),
         reason: "is not under MOUNT_ROOT `/home/ubuntu/bucket/`".into(),
     };
     let text = e.to_string();
