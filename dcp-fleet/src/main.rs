@@ -39,9 +39,9 @@ enum Command {
     /// The preflight: read-only checks of the run before anything is started, one JSON
     /// line each ({"check", "subject", "status": "ok"|"problem"|"skipped", "detail",
     /// "fix"}). Both backends: each job's pipeline and data file exist, every group selects
-    /// rows of its load-data CSV, the images those rows name exist (all, or a sample of
-    /// 1,000), and CellProfiler (CELLPROFILER) loads the pipeline whole and finds the
-    /// images it names among the file's columns. Without a job, the embedded queue's tasks
+    /// rows of its load-data CSV (or image sets of its batch file), the images those rows
+    /// name exist (all, or a sample of 1,000), and CellProfiler (CELLPROFILER) loads the
+    /// pipeline whole and finds the images it names among the file's columns. Without a job, the embedded queue's tasks
     /// are checked. Exit 0 when nothing is a problem, 2 otherwise; nothing is changed.
     ///
     /// With --pilot, one group then runs here as a worker runs it (real CellProfiler,

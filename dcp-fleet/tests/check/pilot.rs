@@ -201,3 +201,32 @@ fn a_memory_too_small_for_the_copies_is_a_problem() {
             .contains("raise MEMORY to at least")
     );
 }
+
+#[test]
+fn results_already_in_the_destination_are_neither_replaced_nor_a_reason_to_skip() {
+    let example = with_standin();
+    let settings = std::fs::read_to_string(example.path("dcp.toml")).unwrap();
+    std::fs::write(
+        example.path("dcp.toml"),
+        format!("{settings}CHECK_IF_DONE_BOOL = true\nEXPECTED_NUMBER_FILES = 1\n"),
+    )
+    .unwrap();
+    let earlier = example.path("results/demo_project_folder/output/2");
+    std::fs::create_dir_all(&earlier).unwrap();
+    std::fs::write(earlier.join("Image.csv"), "an earlier run's\n").unwrap();
+    let before = tree(&example.path("results"));
+    let out = pilot(&example, &["job.json"], None);
+    dcp_tests::assert_exit(&out, 0);
+    let run = the(&findings(&out), "pilot");
+    let results = PathBuf::from(run["figures"]["results"].as_str().unwrap());
+    let image = std::fs::read_to_string(results.join("Image.csv")).unwrap();
+    assert!(
+        image.contains("Metadata_Position=2"),
+        "the pilot ran: {image}"
+    );
+    assert_eq!(
+        tree(&example.path("results")),
+        before,
+        "the pilot touched the results"
+    );
+}
