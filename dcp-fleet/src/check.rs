@@ -1,6 +1,7 @@
 //! `dcp-fleet check`: the preflight. Read-only checks of a run before money is spent —
 //! the job and its data on either backend ([`data`]), CellProfiler's view of the pipeline
-//! ([`pipeline`]) and, on AWS, the account's resources (`aws`). Each check is one
+//! ([`pipeline`]) and, on AWS, the account's resources (`aws`); with `--pilot`, one group
+//! run and measured, and the run estimated from it ([`pilot`]). Each check is one
 //! [`Finding`], printed as one JSON line as soon as it is made.
 //!
 //! The failures checked are DCP's most common ones: a fleet refused for a role or profile

@@ -310,3 +310,39 @@ fn check_reads_the_groups_of_a_batch_file_job() {
         "{problem}"
     );
 }
+
+/// `dcp-fleet check --pilot` runs a batch file's group through the worker's batch path, with
+/// real CellProfiler, into the pilot's own folder.
+#[test]
+fn a_pilot_runs_a_batch_files_group() {
+    let run = run_dir("");
+    let d = run.path();
+    std::fs::write(
+        d.join("job.json"),
+        job("batch/Batch_data.h5", &["Metadata_Position=076"]),
+    )
+    .unwrap();
+    let out = Command::new(tool("dcp-fleet"))
+        .args(["check", "--pilot", "job.json"])
+        .current_dir(d)
+        .env_remove("DCP_CONFIG")
+        .env("TMPDIR", d)
+        .output()
+        .unwrap();
+    dcp_tests::assert_exit(&out, 0);
+    let pilot: serde_json::Value = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["check"] == "pilot")
+        .unwrap();
+    assert_eq!(pilot["status"], "ok", "{pilot:#}");
+    let results = PathBuf::from(pilot["figures"]["results"].as_str().unwrap());
+    assert!(results.starts_with(d), "{pilot:#}");
+    let image = std::fs::read_to_string(results.join("Image.csv")).unwrap();
+    assert_eq!(column(&image, "Metadata_Position"), ["76"], "its own group");
+    assert!(
+        !d.join("results").exists(),
+        "the pilot wrote to DESTINATION_BUCKET"
+    );
+}
