@@ -17,7 +17,8 @@ pub enum Status {
     /// CHECK_IF_DONE found the results already there; CellProfiler was not started.
     SkippedDone,
     /// The task or its load-data file is unusable: a bad body, no rows for the group, a
-    /// missing image.
+    /// missing image, a pipeline module writing outside the Default Output Folder
+    /// ([`crate::pipeline_load::output_folder`]).
     InputProblem,
     /// The pipeline or the data file is missing from the workspace bucket.
     DownloadProblem,

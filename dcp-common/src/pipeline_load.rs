@@ -19,6 +19,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod output_folder;
+pub use output_folder::Folder;
+
 /// The probe, run as `python -c PROBE PIPELINE [PLUGINS_FOLDER]`.
 const PROBE: &str = include_str!("pipeline_load/probe.py");
 
@@ -52,6 +55,9 @@ pub struct LoadedModule {
     /// What CellProfiler logged while reading its settings (a setting changed or dropped).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The folder settings it shows, when CellProfiler kept it ([`output_folder`]).
+    #[serde(default)]
+    pub folders: Vec<Folder>,
 }
 
 /// Why the probe gave no answer.

@@ -54,7 +54,11 @@ pub async fn run(
     pipeline::check(config, &inputs.tasks, &fetched, out).await?;
     if let Some(request) = pilot {
         let group = request.group.as_deref();
-        if let Some(measured) = pilot::check(config, &store, &inputs.tasks, group, out).await? {
+        if let Some(refusal) = pilot::refusal(out) {
+            out.add(refusal)?;
+        } else if let Some(measured) =
+            pilot::check(config, &store, &inputs.tasks, group, out).await?
+        {
             let prices = spot_prices(config, out).await?;
             out.add(pilot::estimate::memory(config, &measured))?;
             out.add(pilot::estimate::disk(config, &measured))?;
@@ -174,18 +178,27 @@ impl Finding {
 pub struct Findings<'w> {
     out: &'w mut dyn Write,
     problems: usize,
+    /// The checks that found a problem, each once, in order.
+    problem_checks: Vec<&'static str>,
 }
 
 impl<'w> Findings<'w> {
     /// Findings printed to `out`.
     pub fn new(out: &'w mut dyn Write) -> Self {
-        Findings { out, problems: 0 }
+        Findings {
+            out,
+            problems: 0,
+            problem_checks: Vec::new(),
+        }
     }
 
     /// Prints one finding.
     pub fn add(&mut self, finding: Finding) -> std::io::Result<()> {
         if finding.status == Outcome::Problem {
             self.problems += 1;
+            if !self.problem_checks.contains(&finding.check) {
+                self.problem_checks.push(finding.check);
+            }
         }
         serde_json::to_writer(&mut *self.out, &finding)?;
         writeln!(self.out)?;
@@ -195,6 +208,11 @@ impl<'w> Findings<'w> {
     /// The problems found so far.
     pub fn problems(&self) -> usize {
         self.problems
+    }
+
+    /// The checks that found a problem so far, each once, in order (`input`, `images`).
+    pub fn problem_checks(&self) -> &[&'static str] {
+        &self.problem_checks
     }
 }
 

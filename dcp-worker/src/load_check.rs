@@ -1,7 +1,9 @@
 //! The pipeline load check before CellProfiler runs a task: what CellProfiler drops or
 //! changes when it loads the task's pipeline ([`dcp_common::pipeline_load`]), asked once
 //! per pipeline content per worker. A pipeline that lost a module writing files fails the
-//! task before any image is fetched; anything else it lost or changed is recorded in the
+//! task before any image is fetched, and so does one with a module writing outside the
+//! Default Output Folder ([`pipeline_load::output_folder`]: a run never writes outside its
+//! output place); anything else it lost or changed is recorded in the
 //! task's outcome. Without CellProfiler's Python (a stand-in CELLPROFILER) the check is
 //! skipped, and the task's log says so.
 
@@ -48,7 +50,8 @@ impl LoadChecks {
     /// Checks the task's pipeline and notes what it found in `log`: the findings to record
     /// in the outcome (`None` when CellProfiler keeps the pipeline as written, or the check
     /// could not be made), or a [`Status::CellprofilerFailed`] failure when the pipeline
-    /// lost a module that writes files.
+    /// lost a module that writes files, or an [`Status::InputProblem`] failure when a module
+    /// writes outside the Default Output Folder.
     pub async fn judge(
         &self,
         config: &Config,
@@ -75,6 +78,14 @@ impl LoadChecks {
                 return Ok(None);
             }
         };
+        if let Some(outside) = load.outside_findings() {
+            note(&format!("not running CellProfiler: {outside}"));
+            return Err(Failure {
+                status: Status::InputProblem,
+                detail: format!("{outside}: {}", pipeline_load::output_folder::OUTSIDE_FIX),
+                exit_code: None,
+            });
+        }
         for warning in &load.warnings {
             note(&format!("CellProfiler, loading the pipeline: {warning}"));
         }

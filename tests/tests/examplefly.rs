@@ -106,3 +106,86 @@ fn examplefly_runs_on_real_cellprofiler_and_reruns_skip() {
         "{lines:?}"
     );
 }
+
+/// Every file under `dir`, with its bytes.
+fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_pipeline_writing_into_the_default_input_folder_fails_before_cellprofiler_starts() {
+    let cellprofiler = dcp_tests::cellprofiler();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let source = d.join("src");
+    copy_tree(&dcp_tests::examplefly(), &source);
+    let pipeline = source.join("demo_project_folder/workspace/ExampleFly.cppipe");
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    let from = "Output file location:Default Output Folder|.";
+    assert!(text.contains(from));
+    std::fs::write(
+        &pipeline,
+        text.replace(from, "Output file location:Default Input Folder|."),
+    )
+    .unwrap();
+    let before = tree(&source);
+    std::fs::write(d.join("dcp.toml"), settings(&source, &cellprofiler, "")).unwrap();
+    let job = source.join("job.json");
+    stdout_ok(dcp_tests::run(tool("dcp-queue"), d, &["create"], ""));
+    stdout_ok(dcp_tests::run(
+        tool("dcp-queue"),
+        d,
+        &["push", job.to_str().unwrap()],
+        "",
+    ));
+
+    let mut worker = Command::new(tool("dcp-worker"))
+        .current_dir(d)
+        .env_remove("DCP_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, _) = dcp_tests::outcomes_then_sigterm(&mut worker, 3);
+    for line in &lines {
+        assert_eq!(line["status"], "input-problem", "{line}");
+        assert_eq!(
+            line["exit_code"],
+            serde_json::Value::Null,
+            "CellProfiler started: {line}"
+        );
+        let detail = line["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("ExportToSpreadsheet #")
+                && detail.contains("Output file location: Default Input Folder"),
+            "{detail}"
+        );
+    }
+    assert_eq!(tree(&source), before, "the task wrote into SOURCE_BUCKET");
+    assert!(!d.join("results/demo_project_folder/output").exists());
+}

@@ -64,6 +64,7 @@ def main():
             self.entries.append(entry)
             module = super().setup_module(attribute_string, module_name, *args, **kwargs)
             entry["kept"] = True
+            entry["folders"] = folders(module)
             return module
 
         def on_event(self, pipeline, event):
@@ -126,7 +127,29 @@ def main():
 
 
 def new_entry(name, enabled):
-    return {"name": name, "enabled": enabled, "kept": False, "error": None, "warnings": []}
+    return {
+        "name": name,
+        "enabled": enabled,
+        "kept": False,
+        "error": None,
+        "warnings": [],
+        "folders": [],
+    }
+
+
+def folders(module):
+    """The folder settings the module shows (those its other settings leave in use)."""
+    from cellprofiler_core.setting.text import Directory
+
+    try:
+        settings = module.visible_settings()
+    except Exception:
+        settings = module.settings()
+    return [
+        {"setting": s.text, "choice": s.dir_choice, "path": s.custom_path}
+        for s in settings
+        if isinstance(s, Directory)
+    ]
 
 
 main()

@@ -13,6 +13,7 @@ fn module(number: u32, name: &str, kept: bool) -> LoadedModule {
         kept,
         error: None,
         warnings: Vec::new(),
+        folders: Vec::new(),
     }
 }
 
@@ -109,4 +110,116 @@ fn answers_that_are_not_a_load_are_errors() {
         parse(br#"{"modules": [{"number": 1}]}"#).unwrap_err(),
         CheckError::BadAnswer(_)
     ));
+}
+
+fn folder(setting: &str, choice: &str, path: &str) -> Folder {
+    Folder {
+        setting: setting.to_owned(),
+        choice: choice.to_owned(),
+        path: Some(path.to_owned()),
+    }
+}
+
+#[test]
+fn only_modules_writing_into_the_default_output_folder_pass() {
+    let writer = |number, name: &str, folders: Vec<Folder>| LoadedModule {
+        folders,
+        ..module(number, name, true)
+    };
+    let load = PipelineLoad {
+        modules: vec![
+            // An input folder is not where anything is written.
+            writer(
+                1,
+                "LoadData",
+                vec![folder(
+                    "Input data file location",
+                    "Default Input Folder",
+                    "",
+                )],
+            ),
+            writer(
+                2,
+                "ExportToSpreadsheet",
+                vec![folder("Output file location", "Default Output Folder", "")],
+            ),
+            writer(
+                3,
+                "SaveImages",
+                vec![
+                    folder(
+                        "Output file location",
+                        "Default Output Folder sub-folder",
+                        "\\g<Plate>/masks",
+                    ),
+                    folder("Base image folder", "Default Input Folder", ""),
+                ],
+            ),
+            writer(
+                4,
+                "ExportToSpreadsheet",
+                vec![folder(
+                    "Output file location",
+                    "Elsewhere...",
+                    "/data/results",
+                )],
+            ),
+            writer(
+                5,
+                "SaveImages",
+                vec![folder("Output file location", "Default Input Folder", "")],
+            ),
+            writer(
+                6,
+                "SaveCroppedObjects",
+                vec![folder(
+                    "Directory",
+                    "Default Output Folder sub-folder",
+                    "../up",
+                )],
+            ),
+            writer(
+                7,
+                "MeasureObjectSkeleton",
+                vec![folder("File output directory", "Same folder as image", "")],
+            ),
+            writer(
+                8,
+                "SaveImages",
+                vec![folder(
+                    "Output file location",
+                    "Default Output Folder sub-folder",
+                    "/abs",
+                )],
+            ),
+            LoadedModule {
+                enabled: Some(false),
+                ..writer(
+                    9,
+                    "SaveImages",
+                    vec![folder("Output file location", "Elsewhere...", "/x")],
+                )
+            },
+        ],
+        warnings: Vec::new(),
+    };
+    let outside: Vec<u32> = load
+        .writes_outside()
+        .iter()
+        .map(|(m, _)| m.number)
+        .collect();
+    assert_eq!(outside, [4, 5, 6, 7, 8]);
+    let findings = load.outside_findings().unwrap();
+    assert!(
+        findings.starts_with(
+            "ExportToSpreadsheet #4 writes to Output file location: Elsewhere...|/data/results; \
+             SaveImages #5 writes to Output file location: Default Input Folder; "
+        ),
+        "{findings}"
+    );
+    let inside = PipelineLoad {
+        modules: load.modules[..3].to_vec(),
+        warnings: Vec::new(),
+    };
+    assert_eq!(inside.outside_findings(), None);
 }

@@ -21,16 +21,32 @@ pub struct Inputs {
     pub tasks: Vec<Task>,
 }
 
-/// Reads `paths`, reporting each as a `job` or `fleet-file` finding; without a job, takes
-/// the tasks of the embedded queue (read-only).
+/// Reads `paths`, reporting each as a `job` or `fleet-file` finding, a file named twice or
+/// one neither as an `input` problem; when no file but a fleet file was named, takes the
+/// tasks of the embedded queue (read-only).
 pub fn read(config: &Config, paths: &[PathBuf], out: &mut Findings) -> std::io::Result<Inputs> {
     let mut inputs = Inputs::default();
+    // Files named that are not fleet files: the queue is read only when there are none.
     let mut jobs = 0;
+    let mut seen = Vec::new();
     for path in paths {
         let subject = path.display().to_string();
+        let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        if seen.contains(&same) {
+            jobs += 1;
+            out.add(Finding::problem(
+                "input",
+                subject,
+                "named twice: its groups would be counted twice",
+                "name each job file once",
+            ))?;
+            continue;
+        }
+        seen.push(same);
         let text = match dcp_common::text::read(path) {
             Ok(text) => text,
             Err(e) => {
+                jobs += 1;
                 out.add(Finding::problem(
                     "input",
                     subject,
@@ -78,13 +94,16 @@ pub fn read(config: &Config, paths: &[PathBuf], out: &mut Findings) -> std::io::
                     Err(errors) => out.add(job_problem(&subject, &errors))?,
                 }
             }
-            Kind::Neither => out.add(Finding::problem(
-                "input",
-                subject,
-                "neither a DCP job file (no `groups`) nor a fleet file (no \
-                 `LaunchSpecifications`)",
-                "name the run's fleet file and its job files",
-            ))?,
+            Kind::Neither => {
+                jobs += 1;
+                out.add(Finding::problem(
+                    "input",
+                    subject,
+                    "neither a DCP job file (no `groups`) nor a fleet file (no \
+                     `LaunchSpecifications`)",
+                    "name the run's fleet file and its job files",
+                ))?
+            }
         }
     }
     if jobs == 0 {

@@ -29,6 +29,34 @@ pub use store::PilotStore;
 
 use super::{Finding, Findings, first_few};
 
+/// The problems that stop the pilot before anything runs: a file named that is not a
+/// readable job (the pilot would run some other group), an unreadable queue, or a pipeline
+/// writing outside the Default Output Folder (CellProfiler would write into the run's
+/// buckets). Other problems (a missing image, a bad load-data file) are what the pilot
+/// shows in its own run.
+const REFUSED_BY: [&str; 4] = ["input", "job", "queue", "pipeline-output"];
+
+/// The `pilot` problem that refuses it when a check before it found one of [`REFUSED_BY`].
+pub fn refusal(out: &Findings<'_>) -> Option<Finding> {
+    let found: Vec<&str> = out
+        .problem_checks()
+        .iter()
+        .copied()
+        .filter(|c| REFUSED_BY.contains(c))
+        .collect();
+    (!found.is_empty()).then(|| {
+        Finding::problem(
+            "pilot",
+            "",
+            format!(
+                "not run: the {} check found a problem (above), so no group runs",
+                found.join(" and ")
+            ),
+            "correct what those checks name and run the pilot again",
+        )
+    })
+}
+
 /// Runs the group named `group` (as `Key=Value,…`), or the first task's, into a new folder
 /// under the system's temporary folder; reports it and returns what it measured, or
 /// `None` when it did not run to success.
@@ -168,10 +196,11 @@ fn choose<'t>(
         }
     };
     if chosen.is_none() && group.is_none() {
-        out.add(Finding::skipped(
+        out.add(Finding::problem(
             "pilot",
             "",
-            "no group to run: name a job with a valid group",
+            "no group to run: no job named and no task queued, or none of them valid",
+            "name a job file with a valid group (dcp-fleet check --pilot job.json)",
         ))?;
     }
     Ok(chosen)

@@ -2,7 +2,9 @@
 //! ([`dcp_common::pipeline_load`]): what it loses on load (a lost module writing files means
 //! no task can make its outputs, as the worker's load check refuses it), and whether the
 //! pipeline's images match the columns of its load-data file (each module's `test_valid`
-//! with LoadData reading the file). Without CellProfiler's Python both are skipped.
+//! with LoadData reading the file), and whether every module writes into the Default Output
+//! Folder (`pipeline-output`: one writing elsewhere writes into a bucket, or where no task
+//! publishes; the worker refuses it, and so does the pilot). Without CellProfiler's Python both are skipped.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,6 +34,9 @@ pub async fn check(
     for (key, path) in &fetched.pipelines {
         let loaded = pipeline_load::check(&config.cellprofiler, path, plugins).await;
         let usable = loaded.is_ok();
+        if let Ok(load) = &loaded {
+            out.add(output_finding(key, load))?;
+        }
         out.add(load_finding(config, key, loaded))?;
         let data_file = first_data_file
             .get(key.as_str())
@@ -101,6 +106,24 @@ fn load_finding(
                 ),
             )
         }
+    }
+}
+
+/// Whether every module that runs writes into the Default Output Folder.
+fn output_finding(key: &str, load: &pipeline_load::PipelineLoad) -> Finding {
+    const CHECK: &str = "pipeline-output";
+    match load.outside_findings() {
+        None => Finding::ok(
+            CHECK,
+            key,
+            "every module writes into the Default Output Folder",
+        ),
+        Some(outside) => Finding::problem(
+            CHECK,
+            key,
+            outside,
+            pipeline_load::output_folder::OUTSIDE_FIX,
+        ),
     }
 }
 

@@ -6,6 +6,8 @@ use std::process::Command;
 
 use super::*;
 
+mod refused;
+
 /// The pilot's temporary folders go under `tmp/` of the run folder (TMPDIR).
 fn pilot(example: &Example, args: &[&str], standin: Option<&str>) -> Output {
     let tmp = example.path("tmp");
