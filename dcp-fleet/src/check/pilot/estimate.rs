@@ -72,13 +72,13 @@ pub fn memory(config: &Config, measured: &Measured) -> Finding {
     let copies = (have / measured.peak_memory_mib).floor() as u32;
     let fix = match copies {
         0 => format!(
-            "raise MEMORY to at least {:.0} MB (one copy needs {:.0} MiB) and choose a \
+            "raise MEMORY to at least {:.0} MiB (one copy needs {:.0} MiB) and choose a \
              MACHINE_TYPE with that much memory per container",
             (need * 1.1).ceil(),
             measured.peak_memory_mib
         ),
         n => format!(
-            "raise MEMORY to at least {:.0} MB, or lower DOCKER_CORES to {n}",
+            "raise MEMORY to at least {:.0} MiB, or lower DOCKER_CORES to {n}",
             (need * 1.1).ceil()
         ),
     };
@@ -132,21 +132,20 @@ pub fn run(
     groups: usize,
     prices: Option<&SpotPrices>,
 ) -> Finding {
-    let at_once = config.cluster_machines.max(1)
-        * config.tasks_per_machine.max(1)
-        * config.docker_cores.max(1);
-    let rounds = groups.div_ceil(at_once as usize);
+    let machines = u64::from(config.cluster_machines.max(1));
+    let tasks = u64::from(config.tasks_per_machine.max(1));
+    let cores = u64::from(config.docker_cores.max(1));
+    let at_once = machines.saturating_mul(tasks).saturating_mul(cores);
+    let rounds = (groups as u64).div_ceil(at_once);
     let wall_hours = rounds as f64 * measured.wall_seconds / 3600.0;
-    let instance_hours = f64::from(config.cluster_machines.max(1)) * wall_hours;
-    let priced: Vec<&SpotPrice> = prices
-        .map(|p| {
-            config
-                .machine_type
-                .iter()
-                .filter_map(|t| p.get(t))
-                .collect()
-        })
-        .unwrap_or_default();
+    let instance_hours = machines as f64 * wall_hours;
+    let (priced, unpriced): (Vec<_>, Vec<_>) = config
+        .machine_type
+        .iter()
+        .map(|t| (t, prices.and_then(|p| p.get(t))))
+        .partition(|(_, price)| price.is_some());
+    let priced: Vec<&SpotPrice> = priced.into_iter().filter_map(|(_, p)| p).collect();
+    let unpriced: Vec<&String> = unpriced.into_iter().map(|(t, _)| t).collect();
     let cost = (!priced.is_empty()).then(|| {
         let low = priced
             .iter()
@@ -156,12 +155,11 @@ pub fn run(
         (instance_hours * low, instance_hours * high)
     });
     let mut detail = format!(
-        "{groups} groups, {at_once} at once (CLUSTER_MACHINES {} × TASKS_PER_MACHINE {} × \
-         DOCKER_CORES {}), {rounds} rounds of the pilot's {:.1} s: about {wall_hours:.2} h \
-         wall time and {instance_hours:.2} instance-hours",
-        config.cluster_machines,
-        config.tasks_per_machine,
-        config.docker_cores,
+        "{groups} groups, {at_once} at once (CLUSTER_MACHINES {machines} × TASKS_PER_MACHINE \
+         {tasks} × DOCKER_CORES {cores}{}), {rounds} {} of the pilot's {:.1} s: about \
+         {wall_hours:.2} h wall time and {instance_hours:.2} instance-hours",
+        taken_as_one(config),
+        if rounds == 1 { "round" } else { "rounds" },
         measured.wall_seconds
     );
     match cost {
@@ -170,6 +168,14 @@ pub fn run(
         )),
         None => detail.push_str("; no Spot price, so no cost"),
     }
+    if prices.is_some() && !unpriced.is_empty() {
+        let names: Vec<&str> = unpriced.iter().map(|t| t.as_str()).collect();
+        detail.push_str(&format!(
+            " (no Spot price for MACHINE_TYPE {}: the cost range leaves {} out)",
+            names.join(", "),
+            if names.len() == 1 { "it" } else { "them" }
+        ));
+    }
     Finding::ok("pilot-estimate", "run", detail).with_figures(json!({
         "groups": groups,
         "groups_at_once": at_once,
@@ -177,100 +183,24 @@ pub fn run(
         "wall_hours": wall_hours,
         "instance_hours": instance_hours,
         "spot_price_usd_per_hour": prices,
+        "unpriced_machine_types": unpriced,
         "spot_cost_usd": cost.map(|(low, high)| json!({"low": low, "high": high})),
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::check::Outcome;
-
-    fn config(extra: &str) -> Config {
-        let text = format!("APP_NAME = \"T\"\nAWS_BUCKET = \"b\"\n{extra}");
-        Config::parse(&text, "dcp.toml", std::path::Path::new("/")).unwrap()
-    }
-
-    fn measured() -> Measured {
-        Measured {
-            wall_seconds: 60.0,
-            cpu_seconds: 50.0,
-            peak_memory_mib: 1000.0,
-            disk_mib: 2048.0,
-        }
-    }
-
-    #[test]
-    fn memory_holds_every_copy_or_says_how_much_more() {
-        let fits = memory(&config("DOCKER_CORES = 4\nMEMORY = 4000"), &measured());
-        assert_eq!(fits.status, Outcome::Ok, "{fits:?}");
-        let short = memory(&config("DOCKER_CORES = 4\nMEMORY = 3000"), &measured());
-        assert_eq!(short.status, Outcome::Problem);
-        let fix = short.fix.unwrap();
-        assert!(fix.contains("at least 4400 MB"), "{fix}");
-        assert!(fix.contains("DOCKER_CORES to 3"), "{fix}");
-    }
-
-    #[test]
-    fn the_disk_share_leaves_two_gib_per_container() {
-        // 4 copies × 2 GiB = 8 GiB; 30 / 3 − 2 = 8 GiB fits, 29 / 3 − 2 does not.
-        let settings = "DOCKER_CORES = 4\nTASKS_PER_MACHINE = 3\nEBS_VOL_SIZE = ";
-        let fits = disk(&config(&format!("{settings}30")), &measured());
-        assert_eq!(fits.status, Outcome::Ok, "{fits:?}");
-        let short = disk(&config(&format!("{settings}29")), &measured());
-        assert_eq!(short.status, Outcome::Problem);
-        assert!(short.fix.unwrap().contains("at least 30 GB"));
-    }
-
-    #[test]
-    fn the_run_takes_rounds_of_the_pilot_on_every_machine() {
-        let c = config(
-            "CLUSTER_MACHINES = 2\nTASKS_PER_MACHINE = 1\nDOCKER_CORES = 4\n\
-             MACHINE_TYPE = [\"m5.xlarge\", \"c5.xlarge\"]",
-        );
-        let prices = SpotPrices::from([
-            (
-                "m5.xlarge".into(),
-                SpotPrice {
-                    lowest: 0.1,
-                    highest: 0.2,
-                    zones: 3,
-                },
-            ),
-            (
-                "c5.xlarge".into(),
-                SpotPrice {
-                    lowest: 0.05,
-                    highest: 0.3,
-                    zones: 2,
-                },
-            ),
-            (
-                "r5.xlarge".into(),
-                SpotPrice {
-                    lowest: 0.01,
-                    highest: 0.9,
-                    zones: 1,
-                },
-            ),
-        ]);
-        // 20 groups, 8 at once: 3 rounds of a minute, on 2 machines.
-        let finding = run(&c, &measured(), 20, Some(&prices));
-        let figures = finding.figures.unwrap();
-        assert_eq!(figures["rounds"], 3);
-        assert_eq!(figures["wall_hours"], 0.05);
-        assert_eq!(figures["instance_hours"], 0.1);
-        let cost = &figures["spot_cost_usd"];
-        assert!(
-            (cost["low"].as_f64().unwrap() - 0.005).abs() < 1e-12,
-            "{cost}"
-        );
-        assert!(
-            (cost["high"].as_f64().unwrap() - 0.03).abs() < 1e-12,
-            "{cost}"
-        );
-        let unpriced = run(&c, &measured(), 20, None);
-        assert!(unpriced.detail.contains("no Spot price"));
-        assert!(unpriced.figures.unwrap()["spot_cost_usd"].is_null());
-    }
+/// `; CLUSTER_MACHINES 0 taken as 1` for each of the three settings set to 0 (a fleet
+/// starts at least one of each).
+fn taken_as_one(config: &Config) -> String {
+    [
+        ("CLUSTER_MACHINES", config.cluster_machines),
+        ("TASKS_PER_MACHINE", config.tasks_per_machine),
+        ("DOCKER_CORES", config.docker_cores),
+    ]
+    .iter()
+    .filter(|(_, n)| *n == 0)
+    .map(|(name, _)| format!("; {name} 0 taken as 1"))
+    .collect()
 }
+
+#[cfg(test)]
+mod tests;
