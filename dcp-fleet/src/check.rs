@@ -56,8 +56,15 @@ pub async fn run(
         let group = request.group.as_deref();
         if let Some(refusal) = pilot::refusal(out) {
             out.add(refusal)?;
-        } else if let Some(measured) =
-            pilot::check(config, &store, &inputs.tasks, group, out).await?
+        } else if let Some(measured) = pilot::check(
+            config,
+            &store,
+            &inputs.tasks,
+            &fetched.pipelines,
+            group,
+            out,
+        )
+        .await?
         {
             let prices = spot_prices(config, out).await?;
             out.add(pilot::estimate::memory(config, &measured))?;

@@ -47,6 +47,13 @@ impl LoadChecks {
         Ok(answer)
     }
 
+    /// Asks CellProfiler about the pipeline file at `pipeline` now, so that a task's check
+    /// of the same content takes the answer kept (the pilot times the check apart, as a
+    /// worker makes it once, not once per task).
+    pub async fn ask(&self, config: &Config, pipeline: &Path) -> std::io::Result<()> {
+        self.answer(config, pipeline).await.map(drop)
+    }
+
     /// Checks the task's pipeline and notes what it found in `log`: the findings to record
     /// in the outcome (`None` when CellProfiler keeps the pipeline as written, or the check
     /// could not be made), or a [`Status::CellprofilerFailed`] failure when the pipeline

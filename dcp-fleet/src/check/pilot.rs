@@ -11,8 +11,11 @@
 
 pub mod estimate;
 mod store;
+mod usage;
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dcp_common::loaddata::LoadDataCache;
@@ -59,11 +62,13 @@ pub fn refusal(out: &Findings<'_>) -> Option<Finding> {
 
 /// Runs the group named `group` (as `Key=Value,…`), or the first task's, into a new folder
 /// under the system's temporary folder; reports it and returns what it measured, or
-/// `None` when it did not run to success.
+/// `None` when it did not run to success. `pipelines` are the pipeline files the checks
+/// fetched (key → local path): the chosen task's is load-checked first, timed apart.
 pub async fn check(
     config: &Config,
     run_store: &impl Store,
     tasks: &[Task],
+    pipelines: &BTreeMap<String, PathBuf>,
     group: Option<&str>,
     out: &mut Findings<'_>,
 ) -> std::io::Result<Option<Measured>> {
@@ -98,10 +103,14 @@ pub async fn check(
         load_data: &load_data,
         load_checks: &load_checks,
     };
+    let load_check_seconds =
+        load_check_first(&pilot_config, &load_checks, pipelines.get(&task.pipeline)).await;
     let before = Children::now()?;
+    let peak = usage::GroupPeak::start();
     let started = Instant::now();
     let result = attempt.run(task, &subject, &pairs, &prefix).await;
     let wall_seconds = started.elapsed().as_secs_f64();
+    let peak_kib = peak.stop().await;
     let after = Children::now()?;
     let done = match result {
         Ok(done) => done,
@@ -128,7 +137,7 @@ pub async fn check(
     let measured = Measured {
         wall_seconds,
         cpu_seconds: after.cpu_seconds - before.cpu_seconds,
-        peak_memory_mib: after.max_rss_kib as f64 / 1024.0,
+        peak_memory_mib: peak_kib as f64 / 1024.0,
         disk_mib: (fetched + written) as f64 / (1024.0 * 1024.0),
     };
     let place = results.join(&prefix);
@@ -137,13 +146,19 @@ pub async fn check(
             "pilot",
             subject,
             format!(
-                "ran in {:.1} s ({:.1} s CPU), peak {:.0} MiB memory, {:.1} MiB disk; its {} \
-                 results are in {} (a folder of the pilot's own, not DESTINATION_BUCKET), its \
-                 log is {}",
+                "ran in {:.1} s ({:.1} s CPU), CellProfiler's peak {:.0} MiB memory, {:.1} MiB \
+                 disk{}; its {} results are in {} (a folder of the pilot's own, not \
+                 DESTINATION_BUCKET), its log is {}",
                 measured.wall_seconds,
                 measured.cpu_seconds,
                 measured.peak_memory_mib,
                 measured.disk_mib,
+                load_check_seconds
+                    .map(|s| format!(
+                        " (the pipeline load check before it, {s:.1} s, is made once per \
+                         worker and not counted)"
+                    ))
+                    .unwrap_or_default(),
                 done.outputs.len(),
                 place.display(),
                 log_path.display()
@@ -154,6 +169,7 @@ pub async fn check(
             "cpu_seconds": measured.cpu_seconds,
             "peak_memory_mib": measured.peak_memory_mib,
             "disk_mib": measured.disk_mib,
+            "load_check_seconds": load_check_seconds,
             "outputs": done.outputs,
             "results": place,
             "log": log_path,
@@ -206,12 +222,25 @@ fn choose<'t>(
     Ok(chosen)
 }
 
-/// The resources of this process's waited-for children so far (getrusage(2)).
+/// Makes the worker's pipeline load check of `pipeline` (fetched by the checks) before the
+/// attempt, which then takes its kept answer: a worker checks a pipeline once, not once
+/// per group. Its wall time in seconds; `None` when the pipeline was not fetched (the
+/// attempt then checks it, inside its time).
+async fn load_check_first(
+    config: &Config,
+    load_checks: &LoadChecks,
+    pipeline: Option<&PathBuf>,
+) -> Option<f64> {
+    let pipeline: &Path = pipeline?;
+    let started = Instant::now();
+    load_checks.ask(config, pipeline).await.ok()?;
+    Some(started.elapsed().as_secs_f64())
+}
+
+/// The CPU time of this process's waited-for children so far (getrusage(2)).
 struct Children {
     /// User plus system time, in seconds.
     cpu_seconds: f64,
-    /// The largest child's peak resident set, in KiB (Linux's unit of `ru_maxrss`).
-    max_rss_kib: i64,
 }
 
 impl Children {
@@ -220,7 +249,6 @@ impl Children {
         let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
         Ok(Children {
             cpu_seconds: seconds(usage.user_time()) + seconds(usage.system_time()),
-            max_rss_kib: usage.max_rss(),
         })
     }
 }

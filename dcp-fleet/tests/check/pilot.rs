@@ -6,6 +6,7 @@ use std::process::Command;
 
 use super::*;
 
+mod measured;
 mod refused;
 
 /// The pilot's temporary folders go under `tmp/` of the run folder (TMPDIR).

@@ -13,13 +13,14 @@ use crate::check::Finding;
 /// What the pilot measured of its one group.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Measured {
-    /// Wall time of the whole attempt (fetching, CellProfiler, publishing), in seconds.
+    /// Wall time of the whole attempt (fetching, CellProfiler, publishing), in seconds;
+    /// the pipeline load check, made once per worker, is timed apart.
     pub wall_seconds: f64,
-    /// CPU time (user + system) of the processes the attempt ran, in seconds.
+    /// CPU time (user + system) of the processes the attempt ran, in seconds (the pipeline
+    /// load check not included).
     pub cpu_seconds: f64,
-    /// Peak resident memory, in MiB: the largest `ru_maxrss` among the processes the
-    /// check waited for (getrusage(2), `RUSAGE_CHILDREN`) — CellProfiler's run of the
-    /// group, or its load of the pipeline when that was larger.
+    /// Peak resident memory of CellProfiler's process group, in MiB (the sum of its
+    /// processes' `VmHWM`, sampled from /proc; the pipeline load check not included).
     pub peak_memory_mib: f64,
     /// Disk the attempt used, in MiB: the bytes it fetched (pipeline, data file, images)
     /// plus the bytes it wrote (results), all on a worker's disk at once.
