@@ -156,9 +156,13 @@ impl<S: Store> Attempt<'_, S> {
                 Some("CellProfiler wrote `Complete` but no output files".to_owned())
             }
             (_, false, _) => Some(format!(
-                "CellProfiler did not write `Complete` (exit code {exit_code:?})"
+                "CellProfiler did not write `Complete` ({})",
+                crate::cellprofiler::exit_text(exit_code)
             )),
-            (code, true, _) => Some(format!("CellProfiler exited with {code:?}")),
+            (code, true, _) => Some(format!(
+                "CellProfiler {}",
+                crate::cellprofiler::exit_text(code)
+            )),
         };
         if let Some(detail) = problem {
             self.note(&detail);

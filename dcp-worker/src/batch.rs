@@ -309,7 +309,8 @@ impl GroupImages {
                 let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 Err(helper_error(format!(
-                    "exit code {code:?}: {}",
+                    "{}: {}",
+                    crate::cellprofiler::exit_text(code),
                     tail.join(" | ")
                 )))
             }

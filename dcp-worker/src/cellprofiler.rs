@@ -163,6 +163,15 @@ pub async fn run(argv: &[OsString], log: &File) -> std::io::Result<Option<i32>> 
     Ok(status.code())
 }
 
+/// How a process ended, in words: `exited with 255`, or `was ended by a signal` when it
+/// has no exit code (what [`run`] returns).
+pub fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("exited with {code}"),
+        None => "was ended by a signal".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

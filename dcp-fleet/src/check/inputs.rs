@@ -151,7 +151,32 @@ fn tasks_of(set: TaskSet, origin: &str) -> Result<Vec<Task>, JobErrors> {
 }
 
 fn job_problem(subject: &str, errors: &JobErrors) -> Finding {
-    let each: Vec<String> = errors.errors.iter().map(ToString::to_string).collect();
+    // A job-wide field (`output`, `pipeline`) is refused once per group: say it once,
+    // with the groups' lines.
+    let mut each: Vec<(&dcp_common::JobError, Vec<usize>)> = Vec::new();
+    for error in &errors.errors {
+        let same = |(seen, _): &&mut (&dcp_common::JobError, Vec<usize>)| {
+            (&seen.origin, &seen.field, &seen.message)
+                == (&error.origin, &error.field, &error.message)
+        };
+        match each.iter_mut().find(|e| same(e)) {
+            Some((_, lines)) => lines.push(error.line),
+            None => each.push((error, vec![error.line])),
+        }
+    }
+    let each: Vec<String> = each
+        .into_iter()
+        .map(|(error, lines)| {
+            let lines: Vec<String> = lines.iter().map(ToString::to_string).collect();
+            format!(
+                "{}:{}: {}: {}",
+                error.origin,
+                lines.join(","),
+                error.field,
+                error.message
+            )
+        })
+        .collect();
     let mut detail = first_few(&each, 5);
     if errors.total > errors.errors.len() {
         detail.push_str(&format!(" ({} problems in all)", errors.total));

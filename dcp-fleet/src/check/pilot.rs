@@ -198,7 +198,7 @@ fn choose<'t>(
             let names: Vec<String> = resolved.iter().map(|(_, p, _)| join_pairs(p)).collect();
             let found = resolved
                 .into_iter()
-                .find(|(_, p, _)| join_pairs(p) == wanted);
+                .find(|(_, p, _)| names_group(wanted, p));
             if found.is_none() {
                 out.add(Finding::problem(
                     "pilot",
@@ -220,6 +220,19 @@ fn choose<'t>(
         ))?;
     }
     Ok(chosen)
+}
+
+/// Whether `wanted` (`Key=Value,…`) names the group of `pairs`: the same pairs, in any
+/// order.
+fn names_group(wanted: &str, pairs: &[(String, String)]) -> bool {
+    let sorted = |pairs: &[(String, String)]| {
+        let mut pairs = pairs.to_vec();
+        pairs.sort();
+        pairs
+    };
+    dcp_common::metadata::Metadata::Text(wanted.to_owned())
+        .pairs()
+        .is_ok_and(|w| sorted(&w) == sorted(pairs))
 }
 
 /// Makes the worker's pipeline load check of `pipeline` (fetched by the checks) before the
@@ -250,5 +263,28 @@ impl Children {
         Ok(Children {
             cpu_seconds: seconds(usage.user_time()) + seconds(usage.system_time()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_group_is_named_by_its_pairs_in_any_order() {
+        let pairs = [("Metadata_Plate", "P1"), ("Metadata_Well", "A01")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert!(super::names_group(
+            "Metadata_Plate=P1,Metadata_Well=A01",
+            &pairs
+        ));
+        assert!(super::names_group(
+            "Metadata_Well=A01,Metadata_Plate=P1",
+            &pairs
+        ));
+        assert!(!super::names_group("Metadata_Well=A01", &pairs));
+        assert!(!super::names_group(
+            "Metadata_Well=A01,Metadata_Plate=P2",
+            &pairs
+        ));
+        assert!(!super::names_group("Metadata_Well", &pairs));
     }
 }

@@ -120,10 +120,12 @@ fn a_job_that_push_would_refuse() {
     let problem = the_problem(&example.check(&["job.json"]));
     assert_eq!(problem["check"], "job");
     let detail = problem["detail"].as_str().unwrap();
+    // Refused for each of the 3 groups, said once with their lines.
     assert!(
-        detail.contains("job.json:10: output: `../elsewhere` must be a relative key"),
+        detail.starts_with("job.json:10,11,12: output: `../elsewhere` must be a relative key"),
         "{detail}"
     );
+    assert_eq!(detail.matches("../elsewhere").count(), 1, "{detail}");
 }
 
 #[test]

@@ -128,6 +128,10 @@ fn a_group_that_fails_is_the_pilots_problem() {
     assert_eq!(problem["check"], "pilot");
     let detail = problem["detail"].as_str().unwrap();
     assert!(detail.contains("cellprofiler-failed"), "{detail}");
+    assert!(
+        detail.contains("did not write `Complete` (exited with 255)"),
+        "{detail}"
+    );
     let log = detail.rsplit("its log is ").next().unwrap();
     let log = std::fs::read_to_string(log).unwrap();
     assert!(
