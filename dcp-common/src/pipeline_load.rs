@@ -134,7 +134,19 @@ pub async fn validate(
     }
 }
 
-/// Runs `script` with CellProfiler's own Python and returns what it printed on stdout.
+/// Kills a probe's process group when dropped: a probe given up (timed out, or its caller
+/// stopped by a signal) leaves no process of CellProfiler's behind.
+struct KillGroup(nix::unistd::Pid);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::killpg(self.0, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Runs `script` with CellProfiler's own Python, in a process group of its own (killed if
+/// the probe is given up, or when this process dies), and returns what it printed on
+/// stdout.
 async fn probe<'a>(
     cellprofiler: &str,
     script: &str,
@@ -151,8 +163,20 @@ async fn probe<'a>(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
+    // SAFETY: the closure runs in the forked child before exec and only makes the
+    // async-signal-safe prctl(2) call.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
     let child = command.spawn().map_err(|e| failed(e.to_string()))?;
+    let _group = child
+        .id()
+        .map(|id| KillGroup(nix::unistd::Pid::from_raw(id as i32)));
     let out = tokio::time::timeout(PROBE_TIMEOUT, child.wait_with_output())
         .await
         .map_err(|_| failed(format!("it took longer than {PROBE_TIMEOUT:?}")))?

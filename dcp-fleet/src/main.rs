@@ -205,7 +205,23 @@ fn check(
         .build()?;
     let mut stdout = std::io::stdout().lock();
     let mut findings = dcp_fleet::check::Findings::new(&mut stdout);
-    runtime.block_on(dcp_fleet::check::run(config, inputs, pilot, &mut findings))?;
+    let stopped = runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        // Stopping drops the checks: their helpers and CellProfiler are killed (process
+        // groups), their temporary folders removed.
+        tokio::select! {
+            done = dcp_fleet::check::run(config, inputs, pilot, &mut findings) => done.map(|()| None),
+            _ = terminate.recv() => Ok(Some("SIGTERM")),
+            _ = interrupt.recv() => Ok(Some("SIGINT")),
+        }
+    })?;
+    if let Some(signal) = stopped {
+        anyhow::bail!(
+            "stopped by {signal}: the checks were cut short and the pilot's group, if running, was ended"
+        );
+    }
     Ok(match findings.problems() {
         0 => ExitCode::SUCCESS,
         _ => ExitCode::from(exit::Kind::BadInput.code()),

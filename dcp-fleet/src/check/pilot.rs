@@ -76,10 +76,9 @@ pub async fn check(
         return Ok(None);
     };
     let subject = join_pairs(&pairs);
-    let results = tempfile::Builder::new()
-        .prefix("dcp-pilot-")
-        .tempdir()?
-        .keep();
+    // Removed if the pilot is stopped (SIGTERM) before its group ends; kept after.
+    let kept = tempfile::Builder::new().prefix("dcp-pilot-").tempdir()?;
+    let results = kept.path().to_owned();
     let scratch = tempfile::Builder::new()
         .prefix("dcp-pilot-scratch-")
         .tempdir()?;
@@ -111,6 +110,7 @@ pub async fn check(
     let result = attempt.run(task, &subject, &pairs, &prefix).await;
     let wall_seconds = started.elapsed().as_secs_f64();
     let peak_kib = peak.stop().await;
+    let _ = kept.keep();
     let after = Children::now()?;
     let done = match result {
         Ok(done) => done,

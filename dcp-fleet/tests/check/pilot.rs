@@ -8,6 +8,7 @@ use super::*;
 
 mod measured;
 mod refused;
+mod stopped;
 
 /// The pilot's temporary folders go under `tmp/` of the run folder (TMPDIR).
 fn pilot(example: &Example, args: &[&str], standin: Option<&str>) -> Output {
@@ -199,7 +200,8 @@ fn a_memory_too_small_for_the_copies_is_a_problem() {
         format!("{settings}MEMORY = 1\nDOCKER_CORES = 2\n"),
     )
     .unwrap();
-    let problem = the_problem(&pilot(&example, &["job.json"], None));
+    // The stand-in lives a second, long enough for its memory to be sampled.
+    let problem = the_problem(&pilot(&example, &["job.json"], Some("sleep:1")));
     assert_eq!(problem["check"], "pilot-memory");
     assert!(
         problem["fix"]

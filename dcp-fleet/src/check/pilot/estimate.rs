@@ -50,7 +50,15 @@ pub const SYSTEM_GIB: f64 = 2.0;
 
 /// Whether MEMORY (MiB per container, ECS's hard limit) holds DOCKER_CORES copies at the
 /// pilot's peak: `DOCKER_CORES × peak_memory_mib ≤ MEMORY`. The fix asks for 10% more.
+/// Skipped when no peak was sampled (CellProfiler ended within one sampling interval).
 pub fn memory(config: &Config, measured: &Measured) -> Finding {
+    if measured.peak_memory_mib <= 0.0 {
+        return Finding::skipped(
+            "pilot-memory",
+            "MEMORY",
+            "CellProfiler ended before its memory could be sampled (in less than 0.1 s)",
+        );
+    }
     let cores = f64::from(config.docker_cores.max(1));
     let need = cores * measured.peak_memory_mib;
     let have = f64::from(config.memory);

@@ -2,9 +2,10 @@
 //! process group of its own (`dcp_worker::cellprofiler::run`); a sampler reads, every
 //! [`EVERY`], `/proc` for the groups led by a child of this process and adds up the peak
 //! resident set (`VmHWM`, the kernel's high-water mark, proc(5)) of each group's
-//! processes. Other children (CellProfiler's pipeline-load probe, the batch-file helper)
-//! run in this process's own group and are not counted. A peak reached in a process that
-//! lives less than [`EVERY`] may be missed.
+//! processes. The pipeline-load probe (a group of its own too) runs before the sampler
+//! starts, its answer kept for the attempt; the batch-file helper runs in this process's
+//! group and is not counted. A peak reached in a process that lives less than [`EVERY`]
+//! may be missed.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -6,9 +6,29 @@ use super::*;
 
 #[test]
 fn the_load_check_is_neither_in_the_peak_memory_nor_in_the_groups_time() {
-    // CELLPROFILER is the stand-in (a shell script), next to a `python` that is real
-    // CellProfiler's: the load check runs for real, the group's run is tiny.
     let example = with_standin();
+    real_python_beside_the_standin(&example);
+
+    // The stand-in lives a second: long enough to be sampled.
+    let out = pilot(&example, &["job.json"], Some("sleep:1"));
+    dcp_tests::assert_exit(&out, 0);
+    let all = findings(&out);
+    assert_eq!(the(&all, "pipeline-load")["status"], "ok", "{all:#?}");
+    let run = the(&all, "pilot");
+    let load_check = figure(&run, "load_check_seconds");
+    assert!(load_check > 1.0, "CellProfiler's Python was asked: {run:#}");
+    assert!(figure(&run, "wall_seconds") < load_check, "{run:#}");
+    assert!(figure(&run, "cpu_seconds") < 1.0, "{run:#}");
+    let peak = figure(&run, "peak_memory_mib");
+    assert!(
+        peak > 0.0 && peak < 50.0,
+        "the stand-in's shell alone: {run:#}"
+    );
+}
+
+/// CELLPROFILER is the stand-in (a shell script), next to a `python` that is real
+/// CellProfiler's: the load check runs for real, the group's run is tiny.
+pub(super) fn real_python_beside_the_standin(example: &Example) {
     let bin = example.path("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::copy(dcp_tests::STANDIN, bin.join("cellprofiler")).unwrap();
@@ -25,21 +45,5 @@ fn the_load_check_is_neither_in_the_peak_memory_nor_in_the_groups_time() {
         "dcp.toml",
         &format!("CELLPROFILER = \"{}\"", dcp_tests::STANDIN),
         &format!("CELLPROFILER = \"{}\"", bin.join("cellprofiler").display()),
-    );
-
-    // The stand-in lives a second: long enough to be sampled.
-    let out = pilot(&example, &["job.json"], Some("sleep:1"));
-    dcp_tests::assert_exit(&out, 0);
-    let all = findings(&out);
-    assert_eq!(the(&all, "pipeline-load")["status"], "ok", "{all:#?}");
-    let run = the(&all, "pilot");
-    let load_check = figure(&run, "load_check_seconds");
-    assert!(load_check > 1.0, "CellProfiler's Python was asked: {run:#}");
-    assert!(figure(&run, "wall_seconds") < load_check, "{run:#}");
-    assert!(figure(&run, "cpu_seconds") < 1.0, "{run:#}");
-    let peak = figure(&run, "peak_memory_mib");
-    assert!(
-        peak > 0.0 && peak < 50.0,
-        "the stand-in's shell alone: {run:#}"
     );
 }
