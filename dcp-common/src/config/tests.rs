@@ -234,3 +234,15 @@ fn the_cellprofiler_runner_is_cold_unless_set_warm_and_its_limits_are_checked() 
         assert_eq!(err.to_string(), message);
     }
 }
+
+#[test]
+fn on_demand_base_above_cluster_machines_is_refused() {
+    let err = parse("AWS_BUCKET = 'b'\nCLUSTER_MACHINES = 2\nON_DEMAND_BASE = 3\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "dcp.toml:3: ON_DEMAND_BASE: must be at most CLUSTER_MACHINES (2), got 3: \
+         the On-Demand machines are part of the run's machines"
+    );
+    let c = parse("AWS_BUCKET = 'b'\nCLUSTER_MACHINES = 2\nON_DEMAND_BASE = 2\n").unwrap();
+    assert_eq!(c.on_demand_base, 2);
+}

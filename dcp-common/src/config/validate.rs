@@ -46,6 +46,18 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     at_most("MEMORY", c.memory.into(), i32::MAX as u64)?;
     at_most("CLUSTER_MACHINES", c.cluster_machines.into(), 100_000)?;
     at_most("ON_DEMAND_BASE", c.on_demand_base.into(), 100_000)?;
+    // The On-Demand base is part of the run's CLUSTER_MACHINES machines, never on top of
+    // them (EC2 Auto Scaling's OnDemandBaseCapacity, Spot Fleet's OnDemandTargetCapacity).
+    if c.on_demand_base > c.cluster_machines {
+        return Err((
+            "ON_DEMAND_BASE",
+            format!(
+                "must be at most CLUSTER_MACHINES ({}), got {}: the On-Demand machines are \
+                 part of the run's machines",
+                c.cluster_machines, c.on_demand_base
+            ),
+        ));
+    }
     at_most("EBS_VOL_SIZE", c.ebs_vol_size.into(), 16_384)?;
     at_least("EBS_VOL_SIZE", c.ebs_vol_size.into(), 22)?;
     at_least("EXPECTED_NUMBER_FILES", c.expected_number_files.into(), 1)?;
