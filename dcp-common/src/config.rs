@@ -171,7 +171,8 @@ pub struct Config {
     /// a legacy API, for accounts whose roles allow only it).
     pub fleet_api: FleetApi,
     /// dcp, AWS: machines of the Auto Scaling group that run On-Demand rather than on Spot
-    /// (its OnDemandBaseCapacity); the rest are Spot.
+    /// (its OnDemandBaseCapacity); the rest are Spot. At most CLUSTER_MACHINES, and 0 with
+    /// FLEET_API = "spot-fleet" (see `config/validate.rs`).
     pub on_demand_base: u32,
     /// dcp, AWS: with AUTO_MONITOR, the IAM role the monitor's schedule (EventBridge
     /// Scheduler) and the monitor's Fargate task run as; it trusts `scheduler.amazonaws.com`

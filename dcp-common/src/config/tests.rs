@@ -246,3 +246,18 @@ fn on_demand_base_above_cluster_machines_is_refused() {
     let c = parse("AWS_BUCKET = 'b'\nCLUSTER_MACHINES = 2\nON_DEMAND_BASE = 2\n").unwrap();
     assert_eq!(c.on_demand_base, 2);
 }
+
+#[test]
+fn on_demand_base_with_spot_fleet_is_refused() {
+    let err = parse("AWS_BUCKET = 'b'\nFLEET_API = 'spot-fleet'\nON_DEMAND_BASE = 1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "dcp.toml:3: ON_DEMAND_BASE: must be 0 with FLEET_API = \"spot-fleet\", got 1"
+        ),
+        "{err}"
+    );
+    let c = parse("AWS_BUCKET = 'b'\nFLEET_API = 'spot-fleet'\nON_DEMAND_BASE = 0\n").unwrap();
+    assert_eq!(c.fleet_api, FleetApi::SpotFleet);
+}

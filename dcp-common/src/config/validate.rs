@@ -1,6 +1,6 @@
 //! The checks resolved settings must pass before any tool uses them.
 
-use super::{Backend, Config};
+use super::{Backend, Config, FleetApi};
 
 type Invalid = (&'static str, String);
 
@@ -55,6 +55,20 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
                 "must be at most CLUSTER_MACHINES ({}), got {}: the On-Demand machines are \
                  part of the run's machines",
                 c.cluster_machines, c.on_demand_base
+            ),
+        ));
+    }
+    // A Spot Fleet request built from launch specifications (DCP's fleet file) cannot hold
+    // On-Demand capacity: "If you include On-Demand capacity in your request, you must use
+    // LaunchTemplateConfigs" (EC2 API Reference, SpotFleetRequestConfigData).
+    if c.on_demand_base > 0 && c.fleet_api == FleetApi::SpotFleet {
+        return Err((
+            "ON_DEMAND_BASE",
+            format!(
+                "must be 0 with FLEET_API = \"spot-fleet\", got {}: a Spot Fleet of DCP's \
+                 launch specifications runs Spot machines only; use FLEET_API = \"auto-scaling\" \
+                 for an On-Demand base",
+                c.on_demand_base
             ),
         ));
     }
