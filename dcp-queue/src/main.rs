@@ -113,7 +113,8 @@ struct PushArgs {
     sites: Option<String>,
     /// Label every task with this batch (`dcp-watch --batch NAME` waits for it); by default
     /// the name of the job file, or of the CSV of groups (`jobs/illum_P1.json`: illum_P1),
-    /// and no batch for stdin. Beside the message body (an SQS message attribute), which
+    /// and no batch for stdin; a file name that is not a batch name as it is is refused.
+    /// Beside the message body (an SQS message attribute), which
     /// stays DCP's.
     #[arg(long, value_name = "NAME", value_parser = batch_name)]
     batch: Option<String>,
@@ -345,15 +346,36 @@ fn plan(args: &PushArgs) -> anyhow::Result<Planned> {
             read_groups(text.as_bytes(), &source, &template, &layout)?
         }
     };
-    let batch = args.batch.clone().or_else(|| {
-        let stem = args.file.as_deref()?.file_stem()?;
-        Some(batch_name_from(&stem.to_string_lossy()))
-    });
+    let batch = match (&args.batch, args.file.as_deref()) {
+        (Some(batch), _) => Some(batch.clone()),
+        (None, Some(file)) => Some(derived_batch_name(file)),
+        (None, None) => None,
+    };
     Ok(Planned {
         tasks,
         source,
         batch,
     })
+}
+
+/// The batch name of a pushed file: its stem unchanged ([`batch_name_from`]); a stem that
+/// is not a batch name is refused (exit 2) rather than rewritten into one that another
+/// file's stem may already give.
+fn derived_batch_name(file: &Path) -> String {
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+    stem.as_deref()
+        .and_then(batch_name_from)
+        .unwrap_or_else(|| {
+            usage_error(
+                ErrorKind::ValueValidation,
+                format!(
+                    "{}: its name `{}` cannot name the batch (1 to 80 letters, digits, '-', '_' \
+                 or '.'); pass --batch NAME",
+                    file.display(),
+                    stem.unwrap_or_default()
+                ),
+            )
+        })
 }
 
 /// A batch name as --batch takes it ([`check_batch_name`]).
