@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::Config;
 
-pub use embedded::EmbeddedQueue;
+pub use embedded::{EmbeddedQueue, SettingApplied};
 #[cfg(feature = "aws")]
 pub use sqs::{DeadLetterQueueState, QueueState, SqsQueue};
 

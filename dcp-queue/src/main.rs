@@ -10,7 +10,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
 use dcp_common::job::task_lines::read_task_lines;
-use dcp_common::queue::{batch_name_from, check_batch_name};
+use dcp_common::queue::{SettingApplied, batch_name_from, check_batch_name};
 use dcp_common::text::InputFileError;
 use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
@@ -171,7 +171,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     return Ok(());
                 }
                 let queue = ConfiguredQueue::open(&config).await?;
-                push(planned, &QueueSpec::from_config(&config), &queue, &mut out).await
+                let applied = apply_settings(&queue)?;
+                push(
+                    planned,
+                    &QueueSpec::from_config(&config),
+                    &queue,
+                    &applied,
+                    &mut out,
+                )
+                .await
             }
             Command::OnQueue(command) => {
                 let queue = ConfiguredQueue::open(&config).await?;
@@ -251,6 +259,7 @@ async fn push(
     planned: Planned,
     spec: &QueueSpec,
     queue: &impl Queue,
+    settings_applied: &[SettingApplied],
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let bodies = planned.tasks.bodies();
@@ -260,6 +269,7 @@ async fn push(
         source: &planned.source,
         batch,
         sent: bodies.len(),
+        settings_applied,
         unsent: None,
         unsent_file: None,
     };
@@ -288,6 +298,27 @@ async fn push(
         "the {unsent} tasks not sent are in {0}; finish the job with `dcp-queue push {0}{keep_batch}`",
         path.display()
     )))
+}
+
+/// The embedded queue takes the settings' JOB_RETRIES and SQS_MESSAGE_VISIBILITY before a
+/// push ([`dcp_common::EmbeddedQueue::apply_settings`]); each change is said on stderr. An SQS queue
+/// keeps its attributes until `dcp-queue create` or `dcp-fleet setup` sets them.
+fn apply_settings(queue: &ConfiguredQueue) -> anyhow::Result<Vec<SettingApplied>> {
+    #[cfg_attr(not(feature = "aws"), allow(irrefutable_let_patterns))]
+    let ConfiguredQueue::Embedded(queue) = queue else {
+        return Ok(Vec::new());
+    };
+    let applied = queue.apply_settings()?;
+    for a in &applied {
+        eprintln!(
+            "dcp-queue: note: {}: the queue {} now has {} (it had {}), as the settings say",
+            a.setting,
+            queue.spec().name,
+            a.now,
+            a.was
+        );
+    }
+    Ok(applied)
 }
 
 /// A job read and checked: its tasks, where they came from, and their batch.
