@@ -26,6 +26,7 @@ pub struct Inputs {
 pub fn read(config: &Config, paths: &[PathBuf], out: &mut Findings) -> std::io::Result<Inputs> {
     let mut inputs = Inputs::default();
     let mut jobs = 0;
+    let mut fleet_files = 0;
     for path in paths {
         let subject = path.display().to_string();
         let text = match dcp_common::text::read(path) {
@@ -41,10 +42,20 @@ pub fn read(config: &Config, paths: &[PathBuf], out: &mut Findings) -> std::io::
             }
         };
         match kind(path, &text) {
+            Kind::Fleet if fleet_files > 0 => {
+                fleet_files += 1;
+                out.add(Finding::problem(
+                    "fleet-file",
+                    subject,
+                    "a second fleet file: a run starts from one (`dcp-fleet start FLEET.json`)",
+                    "name the one fleet file the run starts with",
+                ))?;
+            }
             Kind::Fleet => {
+                fleet_files += 1;
                 let finding = match crate::fleet_file::read(path) {
-                    Ok(request) => {
-                        inputs.fleet_file = Some((path.clone(), request));
+                    Ok(read) => {
+                        inputs.fleet_file = Some((path.clone(), read.value));
                         Finding::ok("fleet-file", subject, "a valid Spot Fleet request")
                     }
                     Err(e) => Finding::problem(

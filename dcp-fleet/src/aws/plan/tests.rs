@@ -83,7 +83,7 @@ fn scale_without_an_open_fleet_is_refused() {
     found.fleets.retain(|f| !f.is_open());
     let err = scale(&config(), &found, 3).unwrap_err().to_string();
     assert!(
-        err.contains("no open Spot Fleet tagged Name = Fly"),
+        err.contains("no Auto Scaling group or open Spot Fleet tagged Name = Fly"),
         "{err}"
     );
 }
