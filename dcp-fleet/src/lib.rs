@@ -87,6 +87,24 @@ pub enum FleetError {
         /// That bound.
         most: u32,
     },
+    /// A request of `start` failed; what it had made was removed (the names of the
+    /// requests that removed it), or removing it failed too (why).
+    #[error(
+        "{failed}; {}",
+        match undone {
+            Ok(removed) if removed.is_empty() => "start had made nothing to remove".to_owned(),
+            Ok(removed) => format!("what start had made was removed ({})", removed.join(", ")),
+            Err(why) => format!(
+                "removing what start had made failed too ({why}): run `dcp-fleet stop`"
+            ),
+        }
+    )]
+    StartUndone {
+        /// The request that failed.
+        failed: Box<FleetError>,
+        /// The requests that removed what start had made, or why that failed.
+        undone: Result<Vec<String>, String>,
+    },
     /// `start` found capacity of the run already there.
     #[error(
         "the run {app_name} has machines already (an Auto Scaling group or Spot Fleet tagged \
@@ -157,6 +175,7 @@ impl dcp_common::exit::Classify for FleetError {
             #[cfg(feature = "aws")]
             FleetError::Aws(_) => Kind::Failure,
             FleetError::Queue(e) => dcp_common::exit::Classify::kind(e),
+            FleetError::StartUndone { failed, .. } => failed.kind(),
             FleetError::NotDrained { .. }
             | FleetError::NotStarted { .. }
             | FleetError::AlreadyStarted { .. }

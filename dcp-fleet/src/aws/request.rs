@@ -211,3 +211,11 @@ pub enum Request {
         log_group_name: String,
     },
 }
+
+impl Request {
+    /// The API's name of the call (`CreateLaunchTemplate`, …), as `--dry-run` prints it.
+    pub fn name(&self) -> String {
+        let tagged = serde_json::to_value(self).expect("a request is JSON");
+        tagged["Request"].as_str().unwrap_or_default().to_owned()
+    }
+}

@@ -7,7 +7,7 @@ use dcp_common::file::unix_seconds;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{ApplyOptions, AwsFleet, Done, plan, setup};
+use super::{ApplyOptions, AwsFleet, Done, Found, plan, setup};
 use crate::FleetError;
 
 /// What `start` did: the run record DCP keeps in its monitor file, and the requests.
@@ -68,7 +68,10 @@ impl AwsFleet {
         let options = ApplyOptions {
             export_wait: Duration::ZERO,
         };
-        let done = self.carry_out(plan, dry_run, options).await?;
+        let done = match self.carry_out(plan, dry_run, options).await {
+            Ok(done) => done,
+            Err(failed) => return Err(self.undo_start(&found, failed).await),
+        };
         if dry_run {
             return Ok(serde_json::to_value(done).expect("a plan is JSON"));
         }
@@ -97,6 +100,44 @@ impl AwsFleet {
             requests: done,
         };
         Ok(serde_json::to_value(started).expect("a start report is JSON"))
+    }
+
+    /// After a request of `start` failed: removes what the run has now that it had not
+    /// before (`before`): the capacity and launch template as `stop` would (start is refused
+    /// while the run has capacity, so these are this start's), and a dashboard or monitor
+    /// schedule made now. Returns the failure, saying what was removed, or, when removing
+    /// failed too, that `dcp-fleet stop` finishes it.
+    async fn undo_start(&self, before: &Found, failed: FleetError) -> FleetError {
+        let undo = async {
+            let now = self.discover().await?;
+            let mut undo = plan::stop(&self.config, &now);
+            if now.dashboard && !before.dashboard {
+                undo.requests.push(plan::Request::DeleteDashboards {
+                    dashboard_names: vec![self.config.app_name.clone()],
+                });
+            }
+            if now.schedule && !before.schedule {
+                undo.requests.push(plan::Request::DeleteSchedule {
+                    name: super::monitor::name(&self.config),
+                });
+            }
+            let options = ApplyOptions {
+                export_wait: Duration::ZERO,
+            };
+            self.apply(undo.requests, options).await
+        };
+        let undone = match undo.await {
+            Ok(applied) => Ok(applied
+                .iter()
+                .filter(|a| a.result == "done")
+                .map(|a| a.request.name())
+                .collect()),
+            Err(e) => Err(e.to_string()),
+        };
+        FleetError::StartUndone {
+            failed: Box::new(failed),
+            undone,
+        }
     }
 
     /// The id of the Spot Fleet the requests made, from its result's note.
