@@ -2,8 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use dcp_common::Queue;
+use dcp_common::aws::failed;
 use dcp_common::file::unix_seconds;
+use dcp_common::{FleetApi, Queue};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -64,7 +65,11 @@ impl AwsFleet {
     ) -> Result<Value, FleetError> {
         let config = &self.config;
         let found = self.discover().await?;
-        let plan = plan::start(config, &found, fleet_file, SystemTime::now())?;
+        let zones = match config.fleet_api {
+            FleetApi::AutoScaling => self.region_zones().await?,
+            FleetApi::SpotFleet => Vec::new(),
+        };
+        let plan = plan::start(config, &found, fleet_file, &zones, SystemTime::now())?;
         let options = ApplyOptions {
             export_wait: Duration::ZERO,
         };
@@ -138,6 +143,23 @@ impl AwsFleet {
             failed: Box::new(failed),
             undone,
         }
+    }
+
+    /// The names of the region's available Availability Zones (where a group launches
+    /// whose fleet file names neither subnet nor zone).
+    async fn region_zones(&self) -> Result<Vec<String>, FleetError> {
+        let zones = self
+            .ec2
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(failed("DescribeAvailabilityZones", "the region"))?;
+        Ok(zones
+            .availability_zones()
+            .iter()
+            .filter(|z| z.state() == Some(&aws_sdk_ec2::types::AvailabilityZoneState::Available))
+            .filter_map(|z| z.zone_name().map(str::to_owned))
+            .collect())
     }
 
     /// The id of the Spot Fleet the requests made, from its result's note.

@@ -219,7 +219,14 @@ fn the_group_is_resized_by_scale_lowered_by_shrink_and_deleted_by_stop() {
         .filter(|n| !n.is_empty())
         .collect();
     assert_eq!(names, ["group", "template"]);
-    let err = start(&config(), &found, &serde_json::json!({}), SystemTime::now()).unwrap_err();
+    let err = start(
+        &config(),
+        &found,
+        &serde_json::json!({}),
+        &[],
+        SystemTime::now(),
+    )
+    .unwrap_err();
     assert!(matches!(err, FleetError::AlreadyStarted { .. }), "{err}");
 }
 
