@@ -44,7 +44,7 @@ pub struct Report {
 /// Totals of one batch in a run report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchTotals {
-    /// Its tasks with at least one outcome line.
+    /// Its tasks: with at least one outcome line, or dead.
     pub tasks: u64,
     /// Those whose final outcome is done.
     pub done: u64,
@@ -55,7 +55,8 @@ pub struct BatchTotals {
 /// Totals of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    /// Tasks with at least one outcome line.
+    /// Tasks seen: with at least one outcome line, or dead (a dead letter whose task left
+    /// no outcome line counts too).
     pub tasks: u64,
     /// Tasks whose final outcome is done (success or skipped-done).
     pub done: u64,
@@ -119,18 +120,27 @@ impl Report {
         let outcomes = &batch.outcomes;
         let rank = |i: &usize| (outcomes[*i].receive_count, *i);
         let dead_letters: Vec<DeadReport> = dead.iter().map(|d| dead_report(d, outcomes)).collect();
-        let dead_keys: HashSet<String> = dead_letters
+        let letter_keys: Vec<String> = dead_letters
             .iter()
             .map(|d| match (&d.output, &d.group) {
                 (Some(output), Some(group)) => prefix_key(output, group),
                 _ => id_key(&d.id),
             })
             .collect();
+        let dead_keys: HashSet<&String> = letter_keys.iter().collect();
 
         let mut by_task: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, outcome) in outcomes.iter().enumerate() {
             by_task.entry(task_key(outcome)).or_default().push(i);
         }
+        // A dead letter whose task left no outcome line (its worker was killed, or its
+        // lines are gone) is a task of the run too.
+        let unreported: Vec<&DeadReport> = dead_letters
+            .iter()
+            .zip(&letter_keys)
+            .filter(|(_, key)| !by_task.contains_key(*key))
+            .map(|(letter, _)| letter)
+            .collect();
         let tasks: Vec<TaskReport> = by_task
             .into_iter()
             .map(|(key, attempts)| {
@@ -168,6 +178,11 @@ impl Report {
                 batches.entry(batch.clone()).or_default().dead += 1;
             }
         }
+        for letter in &unreported {
+            if let Some(batch) = &letter.batch {
+                batches.entry(batch.clone()).or_default().tasks += 1;
+            }
+        }
         let failed = outcomes.iter().filter(|o| !o.status.is_done()).count();
         Report {
             app: config.app_name.clone(),
@@ -176,7 +191,7 @@ impl Report {
             started,
             finished,
             counts: Counts {
-                tasks: tasks.len() as u64,
+                tasks: (tasks.len() + unreported.len()) as u64,
                 done: tasks.iter().filter(|t| t.last.status.is_done()).count() as u64,
                 dead: dead_letters.len() as u64,
                 attempts: outcomes.len() as u64,

@@ -173,13 +173,24 @@ fn a_dead_letter_no_worker_reported_has_no_failure() {
         id: "5".into(),
         receive_count: 3,
         body: body(5),
-        batch: None,
+        batch: Some("P1".into()),
     }];
     let report = Report::build(&config(), None, 1, &Batch::default(), &dead);
     assert_eq!(report.counts.dead, 1);
-    assert_eq!(report.counts.tasks, 0);
+    assert_eq!(
+        report.counts.tasks, 1,
+        "a dead task is a task, reported or not"
+    );
     assert_eq!(report.dead_letters[0].attempts, 0);
     assert!(report.dead_letters[0].last_failure.is_none());
+    assert_eq!(
+        report.batches["P1"],
+        BatchTotals {
+            tasks: 1,
+            done: 0,
+            dead: 1
+        }
+    );
 }
 
 #[test]
