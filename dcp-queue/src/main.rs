@@ -217,6 +217,9 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
             )?;
         }
         QueueCommand::Dead { batch } => {
+            if let Some(batch) = &batch {
+                held(queue, batch).await?;
+            }
             for dead in queue.dead_letters().await? {
                 if batch.is_none() || dead.batch == batch {
                     serde_json::to_writer(&mut out, &DeadLine::from(dead))?;
@@ -225,10 +228,17 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
             }
         }
         QueueCommand::Redrive { batch } => {
+            let held = match &batch {
+                Some(batch) => held(queue, batch).await?,
+                None => true,
+            };
             let redriven = queue.redrive(batch.as_deref()).await?;
             let mut report = serde_json::json!({ "queue": spec.name, "redriven": redriven });
             if let Some(batch) = batch {
                 report["batch"] = batch.into();
+            }
+            if !held {
+                report["batch_in_queue"] = false.into();
             }
             print_json(&mut out, &report)?;
         }
@@ -249,6 +259,20 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
     }
     Ok(())
+}
+
+/// Whether the queue's per-batch counts (`status`) list `batch`; when they do not, says so
+/// on stderr: the batch is done, was never pushed, or its name is misspelt. Not an error: a
+/// finished batch has no task left either.
+async fn held(queue: &impl Queue, batch: &str) -> anyhow::Result<bool> {
+    let held = queue.batch_counts().await?.contains_key(batch);
+    if !held {
+        eprintln!(
+            "dcp-queue: note: batch `{batch}`: none of its tasks is in the queue's counts \
+             (done, never pushed, or a misspelt name; `dcp-queue status` lists the batches there)"
+        );
+    }
+    Ok(held)
 }
 
 /// Validates the whole job, then sends it (or, with --dry-run, prints its message bodies)

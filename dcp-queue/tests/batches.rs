@@ -97,6 +97,27 @@ async fn batches_are_pushed_counted_listed_and_redriven_by_name() {
         stdout_ok(dcp_queue(d, &["redrive", "--batch", "illum-P1"])),
         "{\"queue\":\"GoldenQueue\",\"redriven\":2,\"batch\":\"illum-P1\"}\n"
     );
+    // A batch the queue holds nothing of is said to be so (stderr, and in redrive's JSON).
+    for command in ["dead", "redrive"] {
+        let unknown = dcp_queue(d, &[command, "--batch", "ilum-P1"]);
+        let stderr = String::from_utf8_lossy(&unknown.stderr).into_owned();
+        assert!(
+            stderr.contains("batch `ilum-P1`: none of its tasks is in the queue's counts"),
+            "{command}: {stderr}"
+        );
+        let stdout = stdout_ok(unknown);
+        if command == "redrive" {
+            assert_eq!(
+                stdout,
+                "{\"queue\":\"GoldenQueue\",\"redriven\":0,\"batch\":\"ilum-P1\",\
+                 \"batch_in_queue\":false}\n"
+            );
+        } else {
+            assert_eq!(stdout, "");
+        }
+    }
+    let known = dcp_queue(d, &["dead", "--batch", "plates"]);
+    assert!(known.stderr.is_empty(), "{known:?}");
     let redriven = queue.receive(10, Duration::ZERO).await.unwrap();
     let batches: Vec<&str> = redriven.iter().filter_map(|t| t.batch.as_deref()).collect();
     assert_eq!(batches, ["plates", "plates", "illum-P1", "illum-P1"]);
