@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod data;
 pub mod inputs;
+pub mod pilot;
 pub mod pipeline;
 
 use std::io::Write;
@@ -21,10 +22,25 @@ use dcp_common::Config;
 use dcp_common::backend::ConfiguredStore;
 use serde::Serialize;
 
+/// The pilot asked for: `--pilot`, with the group `--group` names (`Key=Value,…`) or the
+/// first of the job.
+#[derive(Clone, Debug, Default)]
+pub struct PilotRequest {
+    /// The group to run, as `Key=Value,…`; the first of the job when `None`.
+    pub group: Option<String>,
+}
+
 /// Runs every check the settings and `paths` (a fleet file, job files) allow, printing
 /// each finding to `out`: the inputs, the job's data, the pipelines and, on AWS, the
-/// account. Changes nothing: files are fetched into a temporary folder, removed after.
-pub async fn run(config: &Config, paths: &[PathBuf], out: &mut Findings<'_>) -> anyhow::Result<()> {
+/// account; with `pilot`, then runs one group ([`pilot`]). Changes nothing in the run's
+/// buckets: files are fetched into a temporary folder, removed after; a pilot's results
+/// go to a folder of its own.
+pub async fn run(
+    config: &Config,
+    paths: &[PathBuf],
+    pilot: Option<&PilotRequest>,
+    out: &mut Findings<'_>,
+) -> anyhow::Result<()> {
     let inputs = inputs::read(config, paths, out)?;
     #[cfg(feature = "aws")]
     if config.backend == dcp_common::Backend::Aws {
@@ -35,7 +51,37 @@ pub async fn run(config: &Config, paths: &[PathBuf], out: &mut Findings<'_>) -> 
     let scratch = tempfile::Builder::new().prefix("dcp-check-").tempdir()?;
     let fetched = data::check(config, &store, &inputs.tasks, scratch.path(), out).await?;
     pipeline::check(config, &inputs.tasks, &fetched, out).await?;
+    if let Some(request) = pilot {
+        let group = request.group.as_deref();
+        if let Some(measured) = pilot::check(config, &store, &inputs.tasks, group, out).await? {
+            let prices = spot_prices(config, out).await?;
+            out.add(pilot::estimate::memory(config, &measured))?;
+            out.add(pilot::estimate::disk(config, &measured))?;
+            let groups = inputs.tasks.len();
+            let estimate = pilot::estimate::run(config, &measured, groups, prices.as_ref());
+            out.add(estimate)?;
+        }
+    }
     Ok(())
+}
+
+/// The current Spot prices of MACHINE_TYPE, reported as a `spot-price` finding: read
+/// from EC2's Spot price history on AWS; none on the embedded backend.
+async fn spot_prices(
+    config: &Config,
+    out: &mut Findings<'_>,
+) -> std::io::Result<Option<pilot::estimate::SpotPrices>> {
+    #[cfg(feature = "aws")]
+    if config.backend == dcp_common::Backend::Aws {
+        return aws::spot_price::look_up(config, out).await;
+    }
+    out.add(Finding::skipped(
+        "spot-price",
+        config.machine_type.join(", "),
+        "the embedded backend has no AWS account to ask: no Spot price, so the estimate \
+         has no cost (check with BACKEND = \"aws\" for one)",
+    ))?;
+    Ok(None)
 }
 
 /// What a check found.
@@ -65,6 +111,9 @@ pub struct Finding {
     /// For a problem, the fix in one sentence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// Measured or estimated figures (the pilot's), each named with its unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figures: Option<serde_json::Value>,
 }
 
 impl Finding {
@@ -76,6 +125,7 @@ impl Finding {
             status: Outcome::Ok,
             detail: detail.into(),
             fix: None,
+            figures: None,
         }
     }
 
@@ -92,6 +142,7 @@ impl Finding {
             status: Outcome::Problem,
             detail: detail.into(),
             fix: Some(fix.into()),
+            figures: None,
         }
     }
 
@@ -107,7 +158,14 @@ impl Finding {
             status: Outcome::Skipped,
             detail: why.into(),
             fix: None,
+            figures: None,
         }
+    }
+
+    /// The finding with `figures` (a JSON object).
+    pub fn with_figures(mut self, figures: serde_json::Value) -> Self {
+        self.figures = Some(figures);
+        self
     }
 }
 

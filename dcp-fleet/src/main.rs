@@ -43,11 +43,24 @@ enum Command {
     /// 1,000), and CellProfiler (CELLPROFILER) loads the pipeline whole and finds the
     /// images it names among the file's columns. Without a job, the embedded queue's tasks
     /// are checked. Exit 0 when nothing is a problem, 2 otherwise; nothing is changed.
+    ///
+    /// With --pilot, one group then runs here as a worker runs it (real CellProfiler,
+    /// cold), publishing into a new folder of its own (never DESTINATION_BUCKET), and its
+    /// wall time, peak memory and disk give the run's wall time, instance-hours and Spot
+    /// cost (AWS: the current Spot price of MACHINE_TYPE) and whether MEMORY and the disk
+    /// share (EBS_VOL_SIZE / TASKS_PER_MACHINE - 2 GB) hold DOCKER_CORES copies.
     Check {
         /// The fleet file and the job files (.json, or .jsonl of message bodies), in any
         /// order: a file with `groups` is a job, one with `LaunchSpecifications` a fleet file.
         #[arg(value_name = "FLEET.json|JOB")]
         inputs: Vec<PathBuf>,
+        /// Run one group of the job here and estimate the run from it.
+        #[arg(long)]
+        pilot: bool,
+        /// The pilot's group, as `Key=Value,…` (e.g. `Metadata_Plate=P1,Metadata_Well=A01`);
+        /// the job's first by default.
+        #[arg(long, requires = "pilot", value_name = "GROUP")]
+        group: Option<String>,
     },
     /// AWS: make the queues (as `dcp-queue create`), the ECS cluster (if missing), the worker
     /// task definition (settings in DCP_SETTINGS, never credentials: containers use
@@ -146,8 +159,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = config::locate(cli.config.as_deref(), true)?;
-    if let Command::Check { inputs } = &cli.command {
-        return check(&config, inputs);
+    if let Command::Check {
+        inputs,
+        pilot,
+        group,
+    } = &cli.command
+    {
+        let pilot = pilot.then(|| dcp_fleet::check::PilotRequest {
+            group: group.clone(),
+        });
+        return check(&config, inputs, pilot.as_ref());
     }
     // A fleet file is read and checked whole before anything changes, on either backend.
     let fleet_file = match &cli.command {
@@ -185,13 +206,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `dcp-fleet check`: prints the findings; exit 2 when one is a problem.
-fn check(config: &Config, inputs: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn check(
+    config: &Config,
+    inputs: &[PathBuf],
+    pilot: Option<&dcp_fleet::check::PilotRequest>,
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut stdout = std::io::stdout().lock();
     let mut findings = dcp_fleet::check::Findings::new(&mut stdout);
-    runtime.block_on(dcp_fleet::check::run(config, inputs, &mut findings))?;
+    runtime.block_on(dcp_fleet::check::run(config, inputs, pilot, &mut findings))?;
     Ok(match findings.problems() {
         0 => ExitCode::SUCCESS,
         _ => ExitCode::from(exit::Kind::BadInput.code()),

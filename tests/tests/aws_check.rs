@@ -250,12 +250,19 @@ impl Setup {
 
     /// Runs `dcp-fleet check fleet.json job.json` with the current settings and fleet file.
     fn check(&self) -> Output {
+        self.check_with(&[])
+    }
+
+    /// [`Setup::check`] with `extra` arguments; temporary folders under the run folder.
+    fn check_with(&self, extra: &[&str]) -> Output {
         let d = self.dir.path();
         std::fs::write(d.join("dcp.toml"), &self.settings).unwrap();
         std::fs::write(d.join("fleet.json"), self.fleet.to_string()).unwrap();
         self.moto
             .tool("dcp-fleet", d)
             .args(["check", "fleet.json", "job.json"])
+            .args(extra)
+            .env("TMPDIR", d)
             .output()
             .unwrap()
     }
@@ -432,4 +439,60 @@ async fn a_missing_key_pair() {
     let problem = the_problem(&setup.check());
     assert_eq!(problem["check"], "key-pair");
     assert_eq!(problem["subject"], "lost-key");
+}
+
+/// `--pilot` on S3 with real CellProfiler: the group's files are read from the bucket, the
+/// results land in the pilot's own local folder (the bucket is left as it was), and the
+/// cost comes from EC2's Spot price history (moto prices every type at $0.00001 an hour
+/// in each zone).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pilot_reads_s3_publishes_nowhere_and_is_priced_from_the_spot_history() {
+    let mut setup = Setup::new().await;
+    let cellprofiler = dcp_tests::cellprofiler();
+    setup.settings = setup.settings.replace(
+        "CELLPROFILER = \"/nonexistent/cellprofiler\"\n",
+        &format!(
+            "CELLPROFILER = \"{}\"\nCELLPROFILER_ARGS = [\"-e\", \"imageio_reader\"]\n",
+            cellprofiler.display()
+        ),
+    );
+    let s3 = setup.moto.s3_client().await;
+    let before = dcp_tests::moto::keys(&s3, BUCKET, "").await;
+    let out = setup.check_with(&["--pilot", "--group", "Metadata_Position=76"]);
+    dcp_tests::assert_exit(&out, 0);
+    let all = findings(&out);
+    let one = |check: &str| all.iter().find(|f| f["check"] == check).unwrap().clone();
+
+    let pilot = one("pilot");
+    assert_eq!(pilot["status"], "ok", "{pilot:#}");
+    assert_eq!(pilot["subject"], "Metadata_Position=76");
+    let results = std::path::PathBuf::from(pilot["figures"]["results"].as_str().unwrap());
+    assert!(results.starts_with(setup.dir.path()), "{pilot:#}");
+    let nuclei = std::fs::read_to_string(results.join("Nuclei.csv")).unwrap();
+    assert!(nuclei.lines().count() > 100, "nuclei found");
+    // Downloaded from S3: the pipeline, the load-data file and the group's three images.
+    assert!(
+        pilot["figures"]["disk_mib"].as_f64().unwrap() > 1.0,
+        "{pilot:#}"
+    );
+    assert_eq!(
+        dcp_tests::moto::keys(&s3, BUCKET, "").await,
+        before,
+        "the pilot wrote to the bucket"
+    );
+
+    let price = one("spot-price");
+    assert_eq!(price["status"], "ok", "{price:#}");
+    let m5 = &price["figures"]["m5.xlarge"];
+    assert_eq!(m5["lowest"], 0.00001, "{price:#}");
+    assert!(m5["zones"].as_u64().unwrap() >= 2, "{price:#}");
+    let estimate = one("pilot-estimate");
+    let figures = &estimate["figures"];
+    // 3 groups on CLUSTER_MACHINES = 2 of 1 task × 4 copies: one round.
+    assert_eq!(figures["rounds"], 1, "{estimate:#}");
+    let hours = figures["instance_hours"].as_f64().unwrap();
+    let wall = pilot["figures"]["wall_seconds"].as_f64().unwrap();
+    assert!((hours - 2.0 * wall / 3600.0).abs() < 1e-9, "{estimate:#}");
+    let low = figures["spot_cost_usd"]["low"].as_f64().unwrap();
+    assert!((low - hours * 0.00001).abs() < 1e-15, "{estimate:#}");
 }

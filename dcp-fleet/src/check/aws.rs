@@ -8,6 +8,7 @@ mod account;
 mod ami;
 mod iam;
 mod network;
+pub mod spot_price;
 
 use dcp_common::Config;
 use serde_json::Value;

@@ -10,6 +10,7 @@ use std::process::Output;
 use serde_json::Value;
 
 mod data;
+mod pilot;
 mod pipeline;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dcp-fleet");
