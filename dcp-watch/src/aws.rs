@@ -6,7 +6,8 @@
 //! tasks are in flight than instances run (`--cheapest`: to 1 machine after 15 minutes),
 //! and deletes the alarms of instances that are gone. When the queue has drained and a
 //! fleet was started, it writes the run report to AWS_BUCKET/runs/APP_NAME/report.json
-//! (outcomes from the workers' log streams, dead letters from the queue) and tears the run
+//! and its page beside it, report.html (outcomes from the workers' log streams, dead
+//! letters from the queue) and tears the run
 //! down, exporting both log groups to AWS_BUCKET/exportedlogs/. A look that finds the
 //! queue gone finishes whatever a teardown left.
 
@@ -174,16 +175,16 @@ impl AwsWatch {
         Ok(self.fleet.apply(requests, options).await?)
     }
 
-    /// Where the run report goes in AWS_BUCKET.
-    fn report_key(&self) -> String {
-        format!("runs/{}/report.json", self.fleet.config().app_name)
+    /// Where the run report's `file` (`report.json`, `report.html`) goes in AWS_BUCKET.
+    fn report_key(&self, file: &str) -> String {
+        format!("runs/{}/{file}", self.fleet.config().app_name)
     }
 
     /// Whether the run report was written: the run ended, and a look that finds the queue
     /// gone finishes its teardown.
     async fn reported(&self) -> Result<bool, WatchError> {
         let bucket = &self.fleet.config().aws_bucket;
-        let key = self.report_key();
+        let key = self.report_key("report.json");
         match self.s3.head_object().bucket(bucket).key(&key).send().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
@@ -215,6 +216,21 @@ impl AwsWatch {
         )))
     }
 
+    /// Writes `body` to AWS_BUCKET/`key`.
+    async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> Result<(), WatchError> {
+        let bucket = &self.fleet.config().aws_bucket;
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(failed("PutObject", format!("{bucket}/{key}")))?;
+        Ok(())
+    }
+
     /// Writes the report (when there is one) and tears down what the look found.
     async fn finish(
         &self,
@@ -235,17 +251,13 @@ impl AwsWatch {
             teardown: Done::default(),
         };
         if let Some(report) = report {
-            let key = self.report_key();
+            // The page first: the JSON is what marks the run reported.
+            let page = crate::report::html::render(&report).into_bytes();
+            let html = self.report_key("report.html");
+            self.put(&html, "text/html; charset=utf-8", page).await?;
+            let key = self.report_key("report.json");
             let body = serde_json::to_vec_pretty(&report).expect("a run report is JSON");
-            self.s3
-                .put_object()
-                .bucket(&config.aws_bucket)
-                .key(&key)
-                .content_type("application/json")
-                .body(body.into())
-                .send()
-                .await
-                .map_err(failed("PutObject", format!("{}/{key}", config.aws_bucket)))?;
+            self.put(&key, "application/json", body).await?;
             drained.report = Some(format!("s3://{}/{key}", config.aws_bucket));
             drained.tasks = report.counts.tasks;
             drained.done = report.counts.done;

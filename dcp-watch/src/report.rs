@@ -1,13 +1,16 @@
 //! The run report (`<run_dir>/report.json`): every task's final outcome with its attempts,
-//! counts per final status, and the dead letters with the class of their last failure.
+//! counts per final status and per batch, the dead letters with the class of their last
+//! failure, and every attempt on a timeline; [`html`] draws it as `report.html`.
+
+pub mod html;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use dcp_common::Config;
 use dcp_common::Task;
 use dcp_common::metadata::join_pairs;
-use dcp_common::outcome::Outcome;
+use dcp_common::outcome::{Outcome, Status};
 use dcp_common::queue::DeadLetter;
 use serde::Serialize;
 use serde_json::Value;
@@ -39,10 +42,12 @@ pub struct Report {
     /// Totals per batch (`dcp-queue push --batch`), by name; absent when no task has one.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub batches: BTreeMap<String, BatchTotals>,
+    /// Every attempt, by worker, copy and start: the run's timeline.
+    pub timeline: Vec<Span>,
 }
 
 /// Totals of one batch in a run report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchTotals {
     /// Its tasks: with at least one outcome line, or dead.
     pub tasks: u64,
@@ -50,6 +55,49 @@ pub struct BatchTotals {
     pub done: u64,
     /// Its dead letters.
     pub dead: u64,
+    /// Attempts at its tasks (retries are `attempts - tasks`).
+    pub attempts: u64,
+    /// Those that failed.
+    pub failed_attempts: u64,
+    /// Its tasks per final status, as [`Report::by_status`].
+    pub by_status: BTreeMap<String, u64>,
+}
+
+/// One attempt on the run's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Span {
+    /// The worker that ran it ([`Outcome::worker`]).
+    pub worker: Option<String>,
+    /// The copy of the worker loop ([`Outcome::copy`]).
+    pub copy: Option<u32>,
+    /// When it started (unix seconds); `None` for lines of workers that did not write it.
+    pub started: Option<f64>,
+    /// Its wall time (seconds).
+    pub seconds: f64,
+    /// How it ended.
+    pub status: Status,
+    /// The task's group, as `Key=Value,…`.
+    pub group: String,
+    /// Which receive of the message it was.
+    pub receive_count: u32,
+    /// The task's batch, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+}
+
+impl From<&Outcome> for Span {
+    fn from(o: &Outcome) -> Span {
+        Span {
+            worker: o.worker.clone(),
+            copy: o.copy,
+            started: o.started,
+            seconds: o.seconds,
+            status: o.status,
+            group: o.group.clone(),
+            receive_count: o.receive_count,
+            batch: o.batch.clone(),
+        }
+    }
 }
 
 /// Totals of a run.
@@ -171,6 +219,14 @@ impl Report {
                 let totals = batches.entry(batch.clone()).or_default();
                 totals.tasks += 1;
                 totals.done += u64::from(task.last.status.is_done());
+                *totals.by_status.entry(status_name(&task.last)).or_default() += 1;
+            }
+        }
+        for outcome in outcomes {
+            if let Some(batch) = &outcome.batch {
+                let totals = batches.entry(batch.clone()).or_default();
+                totals.attempts += 1;
+                totals.failed_attempts += u64::from(!outcome.status.is_done());
             }
         }
         for letter in &dead_letters {
@@ -202,16 +258,38 @@ impl Report {
             tasks,
             dead_letters,
             batches,
+            timeline: timeline(outcomes),
         }
     }
 
-    /// Writes the report to `path` (pretty JSON) atomically.
-    pub fn write(&self, path: &Path) -> Result<(), WatchError> {
+    /// Writes the report to `dir` atomically: `report.json` (pretty JSON) and its page,
+    /// `report.html` ([`html`]). Returns the JSON's path.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf, WatchError> {
+        let path = dir.join("report.json");
         let mut text =
-            serde_json::to_vec_pretty(self).map_err(|e| WatchError::io(path)(e.into()))?;
+            serde_json::to_vec_pretty(self).map_err(|e| WatchError::io(&path)(e.into()))?;
         text.push(b'\n');
-        dcp_common::file::write_atomic(path, &text).map_err(WatchError::io(path))
+        dcp_common::file::write_atomic(&path, &text).map_err(WatchError::io(&path))?;
+        let page = dir.join("report.html");
+        dcp_common::file::write_atomic(&page, html::render(self).as_bytes())
+            .map_err(WatchError::io(&page))?;
+        Ok(path)
     }
+}
+
+/// Every attempt as a [`Span`], by worker (`2` before `10`), copy and start.
+fn timeline(outcomes: &[Outcome]) -> Vec<Span> {
+    let mut spans: Vec<Span> = outcomes.iter().map(Span::from).collect();
+    spans.sort_by(|a, b| {
+        let worker = |s: &Span| {
+            let name = s.worker.clone().unwrap_or_default();
+            (name.parse::<u64>().unwrap_or(u64::MAX), name)
+        };
+        (worker(a), a.copy)
+            .cmp(&(worker(b), b.copy))
+            .then(a.started.unwrap_or(0.0).total_cmp(&b.started.unwrap_or(0.0)))
+    });
+    spans
 }
 
 /// A task is its group in its output prefix (tasks may share a prefix); an attempt whose
