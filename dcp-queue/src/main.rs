@@ -12,7 +12,7 @@ use dcp_common::backend::ConfiguredQueue;
 use dcp_common::job::task_lines::read_task_lines;
 use dcp_common::queue::{SettingApplied, batch_name_from, check_batch_name};
 use dcp_common::text::InputFileError;
-use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
+use dcp_common::{Backend, Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
@@ -218,7 +218,7 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
         QueueCommand::Dead { batch } => {
             if let Some(batch) = &batch {
-                held(queue, batch).await?;
+                held(queue, config.backend, batch).await?;
             }
             for dead in queue.dead_letters().await? {
                 if batch.is_none() || dead.batch == batch {
@@ -229,7 +229,7 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
         QueueCommand::Redrive { batch } => {
             let held = match &batch {
-                Some(batch) => held(queue, batch).await?,
+                Some(batch) => held(queue, config.backend, batch).await?,
                 None => true,
             };
             let redriven = queue.redrive(batch.as_deref()).await?;
@@ -261,18 +261,31 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
     Ok(())
 }
 
-/// Whether the queue's per-batch counts (`status`) list `batch`; when they do not, says so
-/// on stderr: the batch is done, was never pushed, or its name is misspelt. Not an error: a
-/// finished batch has no task left either.
-async fn held(queue: &impl Queue, batch: &str) -> anyhow::Result<bool> {
-    let held = queue.batch_counts().await?.contains_key(batch);
-    if !held {
-        eprintln!(
-            "dcp-queue: note: batch `{batch}`: none of its tasks is in the queue's counts \
-             (done, never pushed, or a misspelt name; `dcp-queue status` lists the batches there)"
-        );
+/// Whether the queue may hold tasks of `batch`: false when its per-batch counts (`status`)
+/// do not list it, which stderr then says (done, never pushed, or misspelt). Not an error:
+/// a finished batch has no task left either. SQS counts only dead letters by batch, so
+/// there a batch without them is only said to have none, and taken to be held.
+async fn held(queue: &impl Queue, backend: Backend, batch: &str) -> anyhow::Result<bool> {
+    if queue.batch_counts().await?.contains_key(batch) {
+        return Ok(true);
     }
-    Ok(held)
+    match backend {
+        Backend::Embedded => {
+            eprintln!(
+                "dcp-queue: note: batch `{batch}`: none of its tasks is in the queue's counts \
+                 (done, never pushed, or a misspelt name; `dcp-queue status` lists the batches \
+                 there)"
+            );
+            Ok(false)
+        }
+        Backend::Aws => {
+            eprintln!(
+                "dcp-queue: note: batch `{batch}`: the dead-letter queue holds none of its \
+                 tasks (SQS counts only dead letters by batch, so a misspelt name looks the same)"
+            );
+            Ok(true)
+        }
+    }
 }
 
 /// Validates the whole job, then sends it (or, with --dry-run, prints its message bodies)
