@@ -12,7 +12,7 @@ use dcp_common::backend::ConfiguredQueue;
 use dcp_common::job::task_lines::read_task_lines;
 use dcp_common::queue::{SettingApplied, batch_name_from, check_batch_name};
 use dcp_common::text::InputFileError;
-use dcp_common::{Backend, Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
+use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
 use dcp_queue::layout::Layout;
 use dcp_queue::report::{CreateReport, DeadLine, PushReport, StatusReport};
@@ -171,7 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     return Ok(());
                 }
                 let queue = ConfiguredQueue::open(&config).await?;
-                let applied = apply_settings(&queue)?;
+                let applied = dcp_queue::notes::apply_settings(&queue)?;
                 push(
                     planned,
                     &QueueSpec::from_config(&config),
@@ -218,7 +218,7 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
         QueueCommand::Dead { batch } => {
             if let Some(batch) = &batch {
-                held(queue, config.backend, batch).await?;
+                dcp_queue::notes::held(queue, config.backend, batch).await?;
             }
             for dead in queue.dead_letters().await? {
                 if batch.is_none() || dead.batch == batch {
@@ -229,7 +229,7 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
         QueueCommand::Redrive { batch } => {
             let held = match &batch {
-                Some(batch) => held(queue, config.backend, batch).await?,
+                Some(batch) => dcp_queue::notes::held(queue, config.backend, batch).await?,
                 None => true,
             };
             let redriven = queue.redrive(batch.as_deref()).await?;
@@ -259,33 +259,6 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
     }
     Ok(())
-}
-
-/// Whether the queue may hold tasks of `batch`: false when its per-batch counts (`status`)
-/// do not list it, which stderr then says (done, never pushed, or misspelt). Not an error:
-/// a finished batch has no task left either. SQS counts only dead letters by batch, so
-/// there a batch without them is only said to have none, and taken to be held.
-async fn held(queue: &impl Queue, backend: Backend, batch: &str) -> anyhow::Result<bool> {
-    if queue.batch_counts().await?.contains_key(batch) {
-        return Ok(true);
-    }
-    match backend {
-        Backend::Embedded => {
-            eprintln!(
-                "dcp-queue: note: batch `{batch}`: none of its tasks is in the queue's counts \
-                 (done, never pushed, or a misspelt name; `dcp-queue status` lists the batches \
-                 there)"
-            );
-            Ok(false)
-        }
-        Backend::Aws => {
-            eprintln!(
-                "dcp-queue: note: batch `{batch}`: the dead-letter queue holds none of its \
-                 tasks (SQS counts only dead letters by batch, so a misspelt name looks the same)"
-            );
-            Ok(true)
-        }
-    }
 }
 
 /// Validates the whole job, then sends it (or, with --dry-run, prints its message bodies)
@@ -335,27 +308,6 @@ async fn push(
         "the {unsent} tasks not sent are in {0}; finish the job with `dcp-queue push {0}{keep_batch}`",
         path.display()
     )))
-}
-
-/// The embedded queue takes the settings' JOB_RETRIES and SQS_MESSAGE_VISIBILITY before a
-/// push ([`dcp_common::EmbeddedQueue::apply_settings`]); each change is said on stderr. An SQS queue
-/// keeps its attributes until `dcp-queue create` or `dcp-fleet setup` sets them.
-fn apply_settings(queue: &ConfiguredQueue) -> anyhow::Result<Vec<SettingApplied>> {
-    #[cfg_attr(not(feature = "aws"), allow(irrefutable_let_patterns))]
-    let ConfiguredQueue::Embedded(queue) = queue else {
-        return Ok(Vec::new());
-    };
-    let applied = queue.apply_settings()?;
-    for a in &applied {
-        eprintln!(
-            "dcp-queue: note: {}: the queue {} now has {} (it had {}), as the settings say",
-            a.setting,
-            queue.spec().name,
-            a.now,
-            a.was
-        );
-    }
-    Ok(applied)
 }
 
 /// A job read and checked: its tasks, where they came from, and their batch.
