@@ -269,7 +269,9 @@ fn aws(
     runtime.block_on(async {
         let fleet = AwsFleet::connect(config).await;
         Ok(match command {
-            Command::Setup { dry_run } => fleet.setup(dry_run.dry_run).await?,
+            Command::Setup { dry_run } => {
+                serde_json::to_value(fleet.setup(dry_run.dry_run).await?)?
+            }
             Command::Start { dry_run, wait, .. } => {
                 let file = fleet_file.expect("run() reads the fleet file of an AWS start");
                 let started = fleet.start(&file.value, dry_run.dry_run, wait).await;

@@ -171,7 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     return Ok(());
                 }
                 let queue = ConfiguredQueue::open(&config).await?;
-                let applied = apply_settings(&queue)?;
+                let applied = dcp_queue::notes::apply_settings(&queue)?;
                 push(
                     planned,
                     &QueueSpec::from_config(&config),
@@ -218,7 +218,7 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
         QueueCommand::Dead { batch } => {
             if let Some(batch) = &batch {
-                held(queue, batch).await?;
+                dcp_queue::notes::held(queue, config.backend, batch).await?;
             }
             for dead in queue.dead_letters().await? {
                 if batch.is_none() || dead.batch == batch {
@@ -229,7 +229,7 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
         QueueCommand::Redrive { batch } => {
             let held = match &batch {
-                Some(batch) => held(queue, batch).await?,
+                Some(batch) => dcp_queue::notes::held(queue, config.backend, batch).await?,
                 None => true,
             };
             let redriven = queue.redrive(batch.as_deref()).await?;
@@ -259,20 +259,6 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
         }
     }
     Ok(())
-}
-
-/// Whether the queue's per-batch counts (`status`) list `batch`; when they do not, says so
-/// on stderr: the batch is done, was never pushed, or its name is misspelt. Not an error: a
-/// finished batch has no task left either.
-async fn held(queue: &impl Queue, batch: &str) -> anyhow::Result<bool> {
-    let held = queue.batch_counts().await?.contains_key(batch);
-    if !held {
-        eprintln!(
-            "dcp-queue: note: batch `{batch}`: none of its tasks is in the queue's counts \
-             (done, never pushed, or a misspelt name; `dcp-queue status` lists the batches there)"
-        );
-    }
-    Ok(held)
 }
 
 /// Validates the whole job, then sends it (or, with --dry-run, prints its message bodies)
@@ -322,27 +308,6 @@ async fn push(
         "the {unsent} tasks not sent are in {0}; finish the job with `dcp-queue push {0}{keep_batch}`",
         path.display()
     )))
-}
-
-/// The embedded queue takes the settings' JOB_RETRIES and SQS_MESSAGE_VISIBILITY before a
-/// push ([`dcp_common::EmbeddedQueue::apply_settings`]); each change is said on stderr. An SQS queue
-/// keeps its attributes until `dcp-queue create` or `dcp-fleet setup` sets them.
-fn apply_settings(queue: &ConfiguredQueue) -> anyhow::Result<Vec<SettingApplied>> {
-    #[cfg_attr(not(feature = "aws"), allow(irrefutable_let_patterns))]
-    let ConfiguredQueue::Embedded(queue) = queue else {
-        return Ok(Vec::new());
-    };
-    let applied = queue.apply_settings()?;
-    for a in &applied {
-        eprintln!(
-            "dcp-queue: note: {}: the queue {} now has {} (it had {}), as the settings say",
-            a.setting,
-            queue.spec().name,
-            a.now,
-            a.was
-        );
-    }
-    Ok(applied)
 }
 
 /// A job read and checked: its tasks, where they came from, and their batch.

@@ -2,11 +2,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use dcp_common::FleetApi;
 use dcp_common::aws::failed;
 use dcp_common::file::unix_seconds;
-use dcp_common::{FleetApi, Queue};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ApplyOptions, AwsFleet, Done, Found, plan, setup};
 use crate::FleetError;
@@ -39,20 +39,15 @@ pub struct Started {
 }
 
 impl AwsFleet {
-    /// `setup`: the queues (as `dcp-queue create`), then the ECS cluster, task definition,
-    /// service and log groups; what it did (or, with `dry_run`, would do) as JSON.
-    pub async fn setup(&self, dry_run: bool) -> Result<Value, FleetError> {
+    /// `setup`: the plan of [`setup::plan`] (the queues, as `dcp-queue create`, then the
+    /// ECS cluster, log groups, task definition and service) carried out, or with `dry_run`
+    /// printed.
+    pub async fn setup(&self, dry_run: bool) -> Result<Done, FleetError> {
         let plan = setup::plan(&self.config)?;
-        let report = if dry_run {
-            json!({ "dry_run": true, "requests": plan })
-        } else {
-            let queues = self.queue.create().await?;
-            let done = setup::apply(plan, &self.ecs, &self.logs).await?;
-            let mut report = serde_json::to_value(done).expect("a setup report is JSON");
-            report["queues_created"] = serde_json::to_value(queues).expect("JSON");
-            report
+        let options = ApplyOptions {
+            export_wait: Duration::ZERO,
         };
-        Ok(report)
+        self.carry_out(plan, dry_run, options).await
     }
 
     /// `start FLEET.json`: the plan of [`plan::start`] carried out (or, with `dry_run`,
