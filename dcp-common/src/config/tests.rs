@@ -201,7 +201,7 @@ fn settings_dcp_does_not_act_on_are_noticed() {
 }
 
 #[test]
-fn the_cellprofiler_runner_is_cold_unless_set_warm_and_its_limits_are_checked() {
+fn the_cellprofiler_runner_is_warm_unless_set_cold_and_its_limits_are_checked() {
     let c = parse("AWS_BUCKET = 'b'\n").unwrap();
     assert_eq!(
         (
@@ -209,10 +209,10 @@ fn the_cellprofiler_runner_is_cold_unless_set_warm_and_its_limits_are_checked() 
             c.runner_max_tasks,
             c.runner_max_rss_mb
         ),
-        (RunnerMode::Cold, 200, 4096)
+        (RunnerMode::Warm, 200, 4096)
     );
-    let c = parse("AWS_BUCKET = 'b'\nCELLPROFILER_RUNNER = 'warm'\n").unwrap();
-    assert_eq!(c.cellprofiler_runner, RunnerMode::Warm);
+    let c = parse("AWS_BUCKET = 'b'\nCELLPROFILER_RUNNER = 'cold'\n").unwrap();
+    assert_eq!(c.cellprofiler_runner, RunnerMode::Cold);
     let err = parse("AWS_BUCKET = 'b'\nCELLPROFILER_RUNNER = 'hot'\n")
         .unwrap_err()
         .to_string();
