@@ -190,8 +190,8 @@ fn a_dead_letter_no_worker_reported_has_no_failure() {
         report.batches["P1"],
         BatchTotals {
             tasks: 1,
-            done: 0,
-            dead: 1
+            dead: 1,
+            ..BatchTotals::default()
         }
     );
 }
