@@ -2,6 +2,7 @@
 //! counts per final status and per batch, the dead letters with the class of their last
 //! failure, and every attempt on a timeline; [`html`] draws it as `report.html`.
 
+pub mod cost;
 pub mod html;
 
 use std::collections::{BTreeMap, HashSet};
@@ -44,6 +45,9 @@ pub struct Report {
     pub batches: BTreeMap<String, BatchTotals>,
     /// Every attempt, by worker, copy and start: the run's timeline.
     pub timeline: Vec<Span>,
+    /// AWS: the machines over time and the cost of the run; absent on the embedded backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<cost::Cost>,
 }
 
 /// Totals of one batch in a run report.
@@ -244,6 +248,7 @@ impl Report {
             dead_letters,
             batches,
             timeline: timeline(outcomes),
+            cost: None,
         }
     }
 
@@ -270,9 +275,11 @@ fn timeline(outcomes: &[Outcome]) -> Vec<Span> {
             let name = s.worker.clone().unwrap_or_default();
             (name.parse::<u64>().unwrap_or(u64::MAX), name)
         };
-        (worker(a), a.copy)
-            .cmp(&(worker(b), b.copy))
-            .then(a.started.unwrap_or(0.0).total_cmp(&b.started.unwrap_or(0.0)))
+        (worker(a), a.copy).cmp(&(worker(b), b.copy)).then(
+            a.started
+                .unwrap_or(0.0)
+                .total_cmp(&b.started.unwrap_or(0.0)),
+        )
     });
     spans
 }
