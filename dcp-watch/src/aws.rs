@@ -11,6 +11,7 @@
 //! down, exporting both log groups to AWS_BUCKET/exportedlogs/. A look that finds the
 //! queue gone finishes whatever a teardown left.
 
+mod cost;
 mod outcomes;
 
 use std::time::Duration;
@@ -23,7 +24,7 @@ use dcp_fleet::aws::{Applied, ApplyOptions, AwsFleet, Done, Found, plan};
 use serde::Serialize;
 
 use crate::WatchError;
-use crate::report::Report;
+use crate::report::{self, Report};
 
 /// How long a fleet runs before `--cheapest` shrinks it to one machine.
 const CHEAPEST_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -85,6 +86,7 @@ pub struct AwsWatch {
     fleet: AwsFleet,
     logs: aws_sdk_cloudwatchlogs::Client,
     s3: aws_sdk_s3::Client,
+    ec2: aws_sdk_ec2::Client,
     cheapest: bool,
 }
 
@@ -116,6 +118,7 @@ impl AwsWatch {
         AwsWatch {
             fleet: AwsFleet::connect(config).await,
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
+            ec2: aws_sdk_ec2::Client::new(&shared),
             s3: dcp_common::aws::s3_client(config).await,
             cheapest,
         }
@@ -139,7 +142,7 @@ impl AwsWatch {
         };
         let (visible, in_flight) = (queue.visible, queue.in_flight);
         if visible + in_flight == 0 && found.has_capacity() {
-            let report = self.report(started).await?;
+            let report = self.report(&found, started).await?;
             return Ok(Look::Drained(
                 self.finish(&found, report, dead, elapsed).await?,
             ));
@@ -192,10 +195,15 @@ impl AwsWatch {
         }
     }
 
-    /// The run report: every outcome line of the workers' log streams, and the dead
-    /// letters. `None` when the log group or a queue is gone: another look got there
-    /// first, wrote the report and is tearing the run down.
-    async fn report(&self, started: Option<i64>) -> Result<Option<Report>, WatchError> {
+    /// The run report: every outcome line of the workers' log streams, the dead letters,
+    /// and the cost of the machines `found` and of the requests. `None` when the log group
+    /// or a queue is gone: another look got there first, wrote the report and is tearing
+    /// the run down.
+    async fn report(
+        &self,
+        found: &Found,
+        started: Option<i64>,
+    ) -> Result<Option<Report>, WatchError> {
         let config = self.fleet.config();
         let Some(batch) = outcomes::read_all(&self.logs, &config.log_group_name).await? else {
             return Ok(None);
@@ -207,13 +215,25 @@ impl AwsWatch {
             Err(e) => return Err(e.into()),
         };
         let started = started.map(|s| s as u64);
-        Ok(Some(Report::build(
-            config,
-            started,
-            unix_seconds(),
-            &batch,
-            &dead,
-        )))
+        let now = unix_seconds();
+        let mut report = Report::build(config, started, now, &batch, &dead);
+        let ids: Vec<&str> = found.instances().collect();
+        let machines = cost::machines(&self.ec2, config, &ids, now as f64).await?;
+        let prices = cost::spot_prices(&self.ec2, &machines).await?;
+        let attempts: Vec<(f64, usize, bool)> = batch
+            .outcomes
+            .iter()
+            .map(|o| (o.seconds, o.outputs.len(), o.log.is_some()))
+            .collect();
+        let requests =
+            report::cost::requests(&report.counts, &attempts, config.sqs_message_visibility);
+        report.cost = Some(report::cost::estimate(
+            machines,
+            &prices,
+            config.ebs_vol_size,
+            requests,
+        ));
+        Ok(Some(report))
     }
 
     /// Writes `body` to AWS_BUCKET/`key`.

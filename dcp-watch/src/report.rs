@@ -2,7 +2,9 @@
 //! counts per final status and per batch, the dead letters with the class of their last
 //! failure, and every attempt on a timeline; [`html`] draws it as `report.html`.
 
+pub mod cost;
 pub mod html;
+pub mod timeline;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -10,13 +12,14 @@ use std::path::{Path, PathBuf};
 use dcp_common::Config;
 use dcp_common::Task;
 use dcp_common::metadata::join_pairs;
-use dcp_common::outcome::{Outcome, Status};
+use dcp_common::outcome::Outcome;
 use dcp_common::queue::DeadLetter;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::WatchError;
 use crate::outcomes::Batch;
+use timeline::{Span, timeline};
 
 /// The report of a drained run.
 #[derive(Clone, Debug, Serialize)]
@@ -44,6 +47,9 @@ pub struct Report {
     pub batches: BTreeMap<String, BatchTotals>,
     /// Every attempt, by worker, copy and start: the run's timeline.
     pub timeline: Vec<Span>,
+    /// AWS: the machines over time and the cost of the run; absent on the embedded backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<cost::Cost>,
 }
 
 /// Totals of one batch in a run report.
@@ -61,43 +67,6 @@ pub struct BatchTotals {
     pub failed_attempts: u64,
     /// Its tasks per final status, as [`Report::by_status`].
     pub by_status: BTreeMap<String, u64>,
-}
-
-/// One attempt on the run's timeline.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Span {
-    /// The worker that ran it ([`Outcome::worker`]).
-    pub worker: Option<String>,
-    /// The copy of the worker loop ([`Outcome::copy`]).
-    pub copy: Option<u32>,
-    /// When it started (unix seconds); `None` for lines of workers that did not write it.
-    pub started: Option<f64>,
-    /// Its wall time (seconds).
-    pub seconds: f64,
-    /// How it ended.
-    pub status: Status,
-    /// The task's group, as `Key=Value,…`.
-    pub group: String,
-    /// Which receive of the message it was.
-    pub receive_count: u32,
-    /// The task's batch, if it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch: Option<String>,
-}
-
-impl From<&Outcome> for Span {
-    fn from(o: &Outcome) -> Span {
-        Span {
-            worker: o.worker.clone(),
-            copy: o.copy,
-            started: o.started,
-            seconds: o.seconds,
-            status: o.status,
-            group: o.group.clone(),
-            receive_count: o.receive_count,
-            batch: o.batch.clone(),
-        }
-    }
 }
 
 /// Totals of a run.
@@ -259,6 +228,7 @@ impl Report {
             dead_letters,
             batches,
             timeline: timeline(outcomes),
+            cost: None,
         }
     }
 
@@ -275,21 +245,6 @@ impl Report {
             .map_err(WatchError::io(&page))?;
         Ok(path)
     }
-}
-
-/// Every attempt as a [`Span`], by worker (`2` before `10`), copy and start.
-fn timeline(outcomes: &[Outcome]) -> Vec<Span> {
-    let mut spans: Vec<Span> = outcomes.iter().map(Span::from).collect();
-    spans.sort_by(|a, b| {
-        let worker = |s: &Span| {
-            let name = s.worker.clone().unwrap_or_default();
-            (name.parse::<u64>().unwrap_or(u64::MAX), name)
-        };
-        (worker(a), a.copy)
-            .cmp(&(worker(b), b.copy))
-            .then(a.started.unwrap_or(0.0).total_cmp(&b.started.unwrap_or(0.0)))
-    });
-    spans
 }
 
 /// A task is its group in its output prefix (tasks may share a prefix); an attempt whose

@@ -478,6 +478,8 @@ fn resolve(body: &str) -> Result<Resolved, (String, String)> {
 
 /// `time` as unix seconds, to the millisecond.
 fn unix_millis(time: SystemTime) -> f64 {
-    let since = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
     since.as_millis() as f64 / 1000.0
 }

@@ -32,7 +32,9 @@ pub async fn read_all(logs: &Client, group: &str) -> Result<Option<Batch>, Watch
         );
     }
     for stream in streams {
-        let worker = stream.strip_prefix(OUTCOME_STREAM_PREFIX).unwrap_or(&stream);
+        let worker = stream
+            .strip_prefix(OUTCOME_STREAM_PREFIX)
+            .unwrap_or(&stream);
         let mut token: Option<String> = None;
         loop {
             let page = logs

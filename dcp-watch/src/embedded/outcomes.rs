@@ -125,7 +125,11 @@ mod tests {
         let outputs: Vec<&str> = first.outcomes.iter().map(|o| o.output.as_str()).collect();
         assert_eq!(outputs, ["out/1", "out/10"]);
         let workers: Vec<_> = first.outcomes.iter().map(|o| o.worker.as_deref()).collect();
-        assert_eq!(workers, [Some("2"), Some("10")], "each line's worker is its file's");
+        assert_eq!(
+            workers,
+            [Some("2"), Some("10")],
+            "each line's worker is its file's"
+        );
         assert_eq!(first.unreadable, 1);
 
         let mut two = std::fs::OpenOptions::new()

@@ -274,7 +274,13 @@ fn the_timeline_holds_every_attempt_by_worker_copy_and_start() {
     let order: Vec<(&str, u32, f64)> = report
         .timeline
         .iter()
-        .map(|s| (s.worker.as_deref().unwrap(), s.copy.unwrap(), s.started.unwrap()))
+        .map(|s| {
+            (
+                s.worker.as_deref().unwrap(),
+                s.copy.unwrap(),
+                s.started.unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         order,
