@@ -158,8 +158,8 @@ pub struct Config {
     pub local_workers: u32,
     /// dcp, AWS: the IAM role the worker containers run as (their only credentials).
     pub task_role_arn: String,
-    /// dcp: how the worker runs CellProfiler: `cold` (default: `cellprofiler -c -r` per
-    /// task) or `warm` (one long-lived CellProfiler per worker copy runs task after task).
+    /// dcp: how the worker runs CellProfiler: `warm` (default: one long-lived CellProfiler
+    /// per worker copy runs task after task) or `cold` (`cellprofiler -c -r` per task).
     pub cellprofiler_runner: RunnerMode,
     /// dcp: a warm runner is replaced by a fresh one after this many tasks.
     pub runner_max_tasks: u32,
@@ -171,7 +171,8 @@ pub struct Config {
     /// a legacy API, for accounts whose roles allow only it).
     pub fleet_api: FleetApi,
     /// dcp, AWS: machines of the Auto Scaling group that run On-Demand rather than on Spot
-    /// (its OnDemandBaseCapacity); the rest are Spot.
+    /// (its OnDemandBaseCapacity); the rest are Spot. At most CLUSTER_MACHINES, and 0 with
+    /// FLEET_API = "spot-fleet" (see `config/validate.rs`).
     pub on_demand_base: u32,
     /// dcp, AWS: with AUTO_MONITOR, the IAM role the monitor's schedule (EventBridge
     /// Scheduler) and the monitor's Fargate task run as; it trusts `scheduler.amazonaws.com`
@@ -185,10 +186,9 @@ pub struct Config {
 pub enum RunnerMode {
     /// One CellProfiler process per worker copy, kept between tasks; needs CellProfiler's
     /// own Python (a CELLPROFILER without one runs cold).
-    Warm,
-    /// One `cellprofiler -c -r` process per task (DCP's way; the default until warm runs
-    /// are shown equal to cold ones on every workload: issue #14).
     #[default]
+    Warm,
+    /// One `cellprofiler -c -r` process per task (DCP's way).
     Cold,
 }
 
@@ -261,7 +261,7 @@ impl Default for Config {
             mount_root: "/home/ubuntu/bucket/".into(),
             local_workers: 0,
             task_role_arn: String::new(),
-            cellprofiler_runner: RunnerMode::Cold,
+            cellprofiler_runner: RunnerMode::Warm,
             runner_max_tasks: 200,
             runner_max_rss_mb: 4096,
             fleet_api: FleetApi::AutoScaling,

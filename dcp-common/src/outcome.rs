@@ -56,6 +56,18 @@ pub struct Outcome {
     pub status: Status,
     /// Wall time of the attempt.
     pub seconds: f64,
+    /// When the attempt started (unix seconds, to the millisecond); it ended `seconds`
+    /// later. Absent from the lines of workers that did not write it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<f64>,
+    /// The copy of the worker loop that ran it (DOCKER_CORES copies per worker, from 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<u32>,
+    /// The worker whose outcome lines hold it: `n` of the embedded `workers/<n>.jsonl`, or
+    /// the log stream's name after [`OUTCOME_STREAM_PREFIX`] on AWS (`<instance>-<pid>`).
+    /// Filled in by the monitor as it reads the line; workers leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
     /// The published output files, relative to the output prefix.
     pub outputs: Vec<String>,
     /// CellProfiler's exit code, when it ran and exited.

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::Config;
 
-pub use embedded::EmbeddedQueue;
+pub use embedded::{EmbeddedQueue, SettingApplied};
 #[cfg(feature = "aws")]
 pub use sqs::{DeadLetterQueueState, QueueState, SqsQueue};
 
@@ -134,39 +134,30 @@ pub const BATCH_ATTRIBUTE: &str = "DCP_BATCH";
 
 /// Why a batch name is refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("batch name `{0}`: use 1 to 80 letters, digits, '-', '_' or '.'")]
+#[error("batch name `{0}`: use 1 to 80 letters, digits, '-', '_' or '.', not only dots")]
 pub struct BatchNameError(pub String);
 
-/// Checks a batch name: 1 to 80 ASCII letters, digits, `-`, `_` or `.` (SQS's rule for
-/// queue names, with dots), so it is a file name, a make target and a shell word as is.
+/// Checks a batch name: 1 to 80 ASCII letters, digits, `-`, `_` or `.`, not only dots
+/// (SQS's rule for queue names, with dots), so it is a file name, a make target and a shell
+/// word as is, and well inside what an SQS message attribute value may hold (Unicode text,
+/// within the message's 256 KiB).
 pub fn check_batch_name(name: &str) -> Result<(), BatchNameError> {
     let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    if (1..=80).contains(&name.len()) && name.chars().all(fits) {
+    if (1..=80).contains(&name.len()) && name.chars().all(fits) && !name.chars().all(|c| c == '.') {
         Ok(())
     } else {
         Err(BatchNameError(name.to_owned()))
     }
 }
 
-/// A batch name made from a file name (its stem, e.g. `job_illum_P1` of
-/// `jobs/job_illum_P1.json`): characters a name may not hold become `-`; cut to 80.
-pub fn batch_name_from(file_stem: &str) -> String {
-    let name: String = file_stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(80)
-        .collect();
-    if name.is_empty() {
-        "batch".into()
-    } else {
-        name
-    }
+/// The batch name a file gives by default: its stem as it is (`job_illum_P1` of
+/// `jobs/job_illum_P1.json`), or `None` when the stem is not a batch name
+/// ([`check_batch_name`]). A stem is never rewritten: `plates 1` and `plates-1` would both
+/// become `plates-1`, and two batches would count as one.
+pub fn batch_name_from(file_stem: &str) -> Option<String> {
+    check_batch_name(file_stem)
+        .ok()
+        .map(|()| file_stem.to_owned())
 }
 
 /// Whether a dead letter whose source is `source` (`None`: not recorded) is the letter of

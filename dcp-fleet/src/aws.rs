@@ -4,10 +4,10 @@
 //! on disk between commands, so `scale`, `stop`, `teardown` and `dcp-watch --once` work
 //! from any machine, and again after one another.
 //!
-//! [`AwsFleet::discover`] reads; [`plan`] turns what was found into [`plan::Request`]s;
-//! [`AwsFleet::apply`] sends them (or `--dry-run` prints them). [`AwsFleet::setup`]
-//! ([`setup`]) and [`AwsFleet::start`] ([`spot`]) make the run's resources in the first
-//! place. AWS plumbing shared with the other tools (clients, errors, codes, retries) is in
+//! [`AwsFleet::discover`] reads; [`plan`] (and [`setup`] for `setup`) turns the settings
+//! and what was found into [`plan::Request`]s; [`AwsFleet::carry_out`] prints them
+//! (`--dry-run`) or has [`AwsFleet::apply`] send them — one shape and one path for setup,
+//! start, scale, stop and teardown. AWS plumbing shared with the other tools (clients, errors, codes, retries) is in
 //! [`dcp_common::aws`].
 
 mod apply;

@@ -7,9 +7,42 @@ use serde_json::Value;
 
 use crate::FleetError;
 
+/// A fleet file read and checked: its path, its text and its request.
+#[derive(Clone, Debug)]
+pub struct FleetFile {
+    /// The path as given.
+    pub path: String,
+    /// The file's text.
+    pub text: String,
+    /// The request it holds.
+    pub value: Value,
+}
+
+impl FleetFile {
+    /// Names this file, and the line of the field, in an error about its request made
+    /// after it was read (when dcp's overrides are applied, e.g. by `start`); other errors
+    /// pass unchanged.
+    pub fn locate(&self, err: FleetError) -> FleetError {
+        match err {
+            FleetError::FleetFile {
+                file,
+                line,
+                field,
+                message,
+            } if file.is_empty() => FleetError::FleetFile {
+                line: line.or(Some(line_of_field(&self.text, &field))),
+                file: self.path.clone(),
+                field,
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Reads a fleet file: UTF-8 JSON, an object whose fields EC2's RequestSpotFleet takes
 /// (checked with the AWS backend built in). Errors name the file, the line and the field.
-pub fn read(path: &Path) -> Result<Value, FleetError> {
+pub fn read(path: &Path) -> Result<FleetFile, FleetError> {
     let text = dcp_common::text::read(path)?;
     let file = path.display().to_string();
     let value: Value = serde_json::from_str(&text).map_err(|e| FleetError::FleetFile {
@@ -18,16 +51,13 @@ pub fn read(path: &Path) -> Result<Value, FleetError> {
         field: String::new(),
         message: format!("not a JSON fleet file: {e}"),
     })?;
-    check(&value).map_err(|e| match e {
-        FleetError::FleetFile { field, message, .. } => FleetError::FleetFile {
-            line: Some(line_of_field(&text, &field)),
-            file,
-            field,
-            message,
-        },
-        other => other,
-    })?;
-    Ok(value)
+    let read = FleetFile {
+        path: file,
+        text,
+        value,
+    };
+    check(&read.value).map_err(|e| read.locate(e))?;
+    Ok(read)
 }
 
 #[cfg(feature = "aws")]

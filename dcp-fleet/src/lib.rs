@@ -13,6 +13,7 @@ pub mod aws;
 pub mod check;
 pub mod embedded;
 pub mod fleet_file;
+pub mod scale;
 
 use std::path::PathBuf;
 
@@ -69,11 +70,40 @@ pub enum FleetError {
     Aws(#[from] dcp_common::aws::AwsError),
     /// `scale` found no capacity of the run to resize.
     #[error(
-        "no open Spot Fleet tagged Name = {app_name}: start one with `dcp-fleet start FLEET.json`"
+        "no Auto Scaling group or open Spot Fleet tagged Name = {app_name}: start one with \
+         `dcp-fleet start FLEET.json`"
     )]
     NotStarted {
         /// APP_NAME, the tag the capacity carries.
         app_name: String,
+    },
+    /// `scale N` asked for more than the settings may ever hold ([`scale`]).
+    #[error("scale {wanted}: above the most {setting} may be ({most}); nothing was changed")]
+    ScaleAbove {
+        /// N.
+        wanted: u32,
+        /// The setting whose bound it is.
+        setting: &'static str,
+        /// That bound.
+        most: u32,
+    },
+    /// A request of `start` failed; what it had made was removed (the names of the
+    /// requests that removed it), or removing it failed too (why).
+    #[error(
+        "{failed}; {}",
+        match undone {
+            Ok(removed) if removed.is_empty() => "start had made nothing to remove".to_owned(),
+            Ok(removed) => format!("what start had made was removed ({})", removed.join(", ")),
+            Err(why) => format!(
+                "removing what start had made failed too ({why}): run `dcp-fleet stop`"
+            ),
+        }
+    )]
+    StartUndone {
+        /// The request that failed.
+        failed: Box<FleetError>,
+        /// The requests that removed what start had made, or why that failed.
+        undone: Result<Vec<String>, String>,
     },
     /// `start` found capacity of the run already there.
     #[error(
@@ -137,13 +167,15 @@ impl dcp_common::exit::Classify for FleetError {
     fn kind(&self) -> dcp_common::exit::Kind {
         use dcp_common::exit::Kind;
         match self {
-            FleetError::NoAwsBackend | FleetError::FleetFile { .. } | FleetError::Input(_) => {
-                Kind::BadInput
-            }
+            FleetError::NoAwsBackend
+            | FleetError::FleetFile { .. }
+            | FleetError::Input(_)
+            | FleetError::ScaleAbove { .. } => Kind::BadInput,
             FleetError::Bucket(e) => dcp_common::exit::Classify::kind(e),
             #[cfg(feature = "aws")]
             FleetError::Aws(_) => Kind::Failure,
             FleetError::Queue(e) => dcp_common::exit::Classify::kind(e),
+            FleetError::StartUndone { failed, .. } => failed.kind(),
             FleetError::NotDrained { .. }
             | FleetError::NotStarted { .. }
             | FleetError::AlreadyStarted { .. }

@@ -93,6 +93,8 @@ enum Command {
     /// Embedded: launch or stop workers until N are alive (the newest stop first).
     /// AWS: set the group's (or every fleet's) capacity to N machines (lowering it
     /// terminates no busy machine) and the service to N × TASKS_PER_MACHINE tasks.
+    /// N above LOCAL_WORKERS (embedded) or CLUSTER_MACHINES (AWS) is warned about (stderr,
+    /// "warning" in the JSON); above 1,024 workers or 100,000 machines it is refused (exit 2).
     Scale {
         /// Workers (embedded) or machines (AWS) wanted.
         workers: u32,
@@ -184,10 +186,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
-    let report = match config.backend {
+    // N of `scale N` is checked before anything changes: refused above the most the
+    // settings may hold, a warning above what they plan for.
+    let warning = match &cli.command {
+        Command::Scale { workers, .. } => dcp_fleet::scale::check(&config, *workers)?,
+        _ => None,
+    };
+    let mut report = match config.backend {
         Backend::Embedded => embedded(&config, cli.command)?,
         Backend::Aws => aws(&config, cli.command, fleet_file)?,
     };
+    if let Some(warning) = warning {
+        report["warning"] = warning.into();
+    }
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &report)?;
     writeln!(out)?;
@@ -249,7 +260,11 @@ fn embedded(config: &Config, command: Command) -> anyhow::Result<serde_json::Val
 }
 
 #[cfg(not(feature = "aws"))]
-fn aws(_: &Config, _: Command, _: Option<serde_json::Value>) -> anyhow::Result<serde_json::Value> {
+fn aws(
+    _: &Config,
+    _: Command,
+    _: Option<fleet_file::FleetFile>,
+) -> anyhow::Result<serde_json::Value> {
     Err(dcp_common::backend::BackendError::NotBuilt.into())
 }
 
@@ -258,7 +273,7 @@ fn aws(_: &Config, _: Command, _: Option<serde_json::Value>) -> anyhow::Result<s
 fn aws(
     config: &Config,
     command: Command,
-    fleet_file: Option<serde_json::Value>,
+    fleet_file: Option<fleet_file::FleetFile>,
 ) -> anyhow::Result<serde_json::Value> {
     use dcp_fleet::aws::{ApplyOptions, AwsFleet, plan};
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -270,10 +285,13 @@ fn aws(
     runtime.block_on(async {
         let fleet = AwsFleet::connect(config).await;
         Ok(match command {
-            Command::Setup { dry_run } => fleet.setup(dry_run.dry_run).await?,
+            Command::Setup { dry_run } => {
+                serde_json::to_value(fleet.setup(dry_run.dry_run).await?)?
+            }
             Command::Start { dry_run, wait, .. } => {
-                let file = fleet_file.unwrap_or_default();
-                fleet.start(&file, dry_run.dry_run, wait).await?
+                let file = fleet_file.expect("run() reads the fleet file of an AWS start");
+                let started = fleet.start(&file.value, dry_run.dry_run, wait).await;
+                started.map_err(|e| file.locate(e))?
             }
             Command::Status => serde_json::to_value(fleet.discover().await?)?,
             Command::Check { .. } => unreachable!("run() handles check"),

@@ -4,5 +4,6 @@
 
 pub mod csv_groups;
 pub mod layout;
+pub mod notes;
 pub mod report;
 pub mod unsent;

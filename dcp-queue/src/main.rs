@@ -10,7 +10,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
 use dcp_common::job::task_lines::read_task_lines;
-use dcp_common::queue::{batch_name_from, check_batch_name};
+use dcp_common::queue::{SettingApplied, batch_name_from, check_batch_name};
 use dcp_common::text::InputFileError;
 use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
@@ -113,7 +113,8 @@ struct PushArgs {
     sites: Option<String>,
     /// Label every task with this batch (`dcp-watch --batch NAME` waits for it); by default
     /// the name of the job file, or of the CSV of groups (`jobs/illum_P1.json`: illum_P1),
-    /// and no batch for stdin. Beside the message body (an SQS message attribute), which
+    /// and no batch for stdin; a file name that is not a batch name as it is is refused.
+    /// Beside the message body (an SQS message attribute), which
     /// stays DCP's.
     #[arg(long, value_name = "NAME", value_parser = batch_name)]
     batch: Option<String>,
@@ -170,7 +171,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     return Ok(());
                 }
                 let queue = ConfiguredQueue::open(&config).await?;
-                push(planned, &QueueSpec::from_config(&config), &queue, &mut out).await
+                let applied = dcp_queue::notes::apply_settings(&queue)?;
+                push(
+                    planned,
+                    &QueueSpec::from_config(&config),
+                    &queue,
+                    &applied,
+                    &mut out,
+                )
+                .await
             }
             Command::OnQueue(command) => {
                 let queue = ConfiguredQueue::open(&config).await?;
@@ -208,6 +217,9 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
             )?;
         }
         QueueCommand::Dead { batch } => {
+            if let Some(batch) = &batch {
+                dcp_queue::notes::held(queue, config.backend, batch).await?;
+            }
             for dead in queue.dead_letters().await? {
                 if batch.is_none() || dead.batch == batch {
                     serde_json::to_writer(&mut out, &DeadLine::from(dead))?;
@@ -216,10 +228,17 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
             }
         }
         QueueCommand::Redrive { batch } => {
+            let held = match &batch {
+                Some(batch) => dcp_queue::notes::held(queue, config.backend, batch).await?,
+                None => true,
+            };
             let redriven = queue.redrive(batch.as_deref()).await?;
             let mut report = serde_json::json!({ "queue": spec.name, "redriven": redriven });
             if let Some(batch) = batch {
                 report["batch"] = batch.into();
+            }
+            if !held {
+                report["batch_in_queue"] = false.into();
             }
             print_json(&mut out, &report)?;
         }
@@ -250,6 +269,7 @@ async fn push(
     planned: Planned,
     spec: &QueueSpec,
     queue: &impl Queue,
+    settings_applied: &[SettingApplied],
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let bodies = planned.tasks.bodies();
@@ -259,6 +279,7 @@ async fn push(
         source: &planned.source,
         batch,
         sent: bodies.len(),
+        settings_applied,
         unsent: None,
         unsent_file: None,
     };
@@ -345,15 +366,36 @@ fn plan(args: &PushArgs) -> anyhow::Result<Planned> {
             read_groups(text.as_bytes(), &source, &template, &layout)?
         }
     };
-    let batch = args.batch.clone().or_else(|| {
-        let stem = args.file.as_deref()?.file_stem()?;
-        Some(batch_name_from(&stem.to_string_lossy()))
-    });
+    let batch = match (&args.batch, args.file.as_deref()) {
+        (Some(batch), _) => Some(batch.clone()),
+        (None, Some(file)) => Some(derived_batch_name(file)),
+        (None, None) => None,
+    };
     Ok(Planned {
         tasks,
         source,
         batch,
     })
+}
+
+/// The batch name of a pushed file: its stem unchanged ([`batch_name_from`]); a stem that
+/// is not a batch name is refused (exit 2) rather than rewritten into one that another
+/// file's stem may already give.
+fn derived_batch_name(file: &Path) -> String {
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+    stem.as_deref()
+        .and_then(batch_name_from)
+        .unwrap_or_else(|| {
+            usage_error(
+                ErrorKind::ValueValidation,
+                format!(
+                    "{}: its name `{}` cannot name the batch (1 to 80 letters, digits, '-', '_' \
+                 or '.'); pass --batch NAME",
+                    file.display(),
+                    stem.unwrap_or_default()
+                ),
+            )
+        })
 }
 
 /// A batch name as --batch takes it ([`check_batch_name`]).

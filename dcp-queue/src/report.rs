@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use dcp_common::QueueSpec;
-use dcp_common::queue::{BatchCounts, Counts, Created, DeadLetter};
+use dcp_common::queue::{BatchCounts, Counts, Created, DeadLetter, SettingApplied};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -44,6 +44,9 @@ pub struct PushReport<'a> {
     pub batch: Option<&'a str>,
     /// Tasks sent (acknowledged by the queue), one per group.
     pub sent: usize,
+    /// Embedded queue: its attributes that differed from the settings and were set to them.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub settings_applied: &'a [SettingApplied],
     /// Tasks not sent, after a failure part-way.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsent: Option<usize>,

@@ -97,7 +97,72 @@ async fn batches_are_pushed_counted_listed_and_redriven_by_name() {
         stdout_ok(dcp_queue(d, &["redrive", "--batch", "illum-P1"])),
         "{\"queue\":\"GoldenQueue\",\"redriven\":2,\"batch\":\"illum-P1\"}\n"
     );
+    // A batch the queue holds nothing of is said to be so (stderr, and in redrive's JSON).
+    for command in ["dead", "redrive"] {
+        let unknown = dcp_queue(d, &[command, "--batch", "ilum-P1"]);
+        let stderr = String::from_utf8_lossy(&unknown.stderr).into_owned();
+        assert!(
+            stderr.contains("batch `ilum-P1`: none of its tasks is in the queue's counts"),
+            "{command}: {stderr}"
+        );
+        let stdout = stdout_ok(unknown);
+        if command == "redrive" {
+            assert_eq!(
+                stdout,
+                "{\"queue\":\"GoldenQueue\",\"redriven\":0,\"batch\":\"ilum-P1\",\
+                 \"batch_in_queue\":false}\n"
+            );
+        } else {
+            assert_eq!(stdout, "");
+        }
+    }
+    let known = dcp_queue(d, &["dead", "--batch", "plates"]);
+    assert!(known.stderr.is_empty(), "{known:?}");
     let redriven = queue.receive(10, Duration::ZERO).await.unwrap();
     let batches: Vec<&str> = redriven.iter().filter_map(|t| t.batch.as_deref()).collect();
     assert_eq!(batches, ["plates", "plates", "illum-P1", "illum-P1"]);
+}
+
+#[test]
+fn a_file_name_that_is_not_a_batch_name_is_refused_not_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("dcp.toml"),
+        "APP_NAME = \"Golden\"\nAWS_BUCKET = \"bucket\"\n",
+    )
+    .unwrap();
+    stdout_ok(dcp_queue(d, &["create"]));
+    let job = golden("examplefly-job.json");
+    let long = format!("{}.json", "p".repeat(81));
+    for name in ["plates 1.json", "platé-1.json", long.as_str()] {
+        std::fs::write(d.join(name), &job).unwrap();
+        let refused = dcp_queue(d, &["push", name]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("{name}: its name")), "{stderr}");
+        assert!(stderr.contains("pass --batch NAME"), "{stderr}");
+    }
+    let status = stdout_ok(dcp_queue(d, &["status"]));
+    assert!(
+        status.contains("\"visible\":0"),
+        "nothing was sent: {status}"
+    );
+
+    // The same file with a name given, and a file whose stem is a name, are taken as they are.
+    let pushed = stdout_ok(dcp_queue(
+        d,
+        &["push", "plates 1.json", "--batch", "plates_1"],
+    ));
+    assert!(pushed.contains("\"batch\":\"plates_1\""), "{pushed}");
+    std::fs::write(d.join("plates-1.json"), &job).unwrap();
+    let pushed = stdout_ok(dcp_queue(d, &["push", "plates-1.json"]));
+    assert!(pushed.contains("\"batch\":\"plates-1\""), "{pushed}");
+
+    for bad in ["..", "plates/1", "plät", &"p".repeat(81)] {
+        let refused = dcp_queue(d, &["push", "plates-1.json", "--batch", bad]);
+        assert_eq!(refused.status.code(), Some(2), "--batch {bad}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(&format!("batch name `{bad}`")), "{stderr}");
+    }
 }

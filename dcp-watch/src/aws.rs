@@ -6,10 +6,12 @@
 //! tasks are in flight than instances run (`--cheapest`: to 1 machine after 15 minutes),
 //! and deletes the alarms of instances that are gone. When the queue has drained and a
 //! fleet was started, it writes the run report to AWS_BUCKET/runs/APP_NAME/report.json
-//! (outcomes from the workers' log streams, dead letters from the queue) and tears the run
+//! and its page beside it, report.html (outcomes from the workers' log streams, dead
+//! letters from the queue) and tears the run
 //! down, exporting both log groups to AWS_BUCKET/exportedlogs/. A look that finds the
 //! queue gone finishes whatever a teardown left.
 
+mod cost;
 mod outcomes;
 
 use std::time::Duration;
@@ -22,7 +24,7 @@ use dcp_fleet::aws::{Applied, ApplyOptions, AwsFleet, Done, Found, plan};
 use serde::Serialize;
 
 use crate::WatchError;
-use crate::report::Report;
+use crate::report::{self, Report};
 
 /// How long a fleet runs before `--cheapest` shrinks it to one machine.
 const CHEAPEST_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -84,6 +86,7 @@ pub struct AwsWatch {
     fleet: AwsFleet,
     logs: aws_sdk_cloudwatchlogs::Client,
     s3: aws_sdk_s3::Client,
+    ec2: aws_sdk_ec2::Client,
     cheapest: bool,
 }
 
@@ -115,6 +118,7 @@ impl AwsWatch {
         AwsWatch {
             fleet: AwsFleet::connect(config).await,
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
+            ec2: aws_sdk_ec2::Client::new(&shared),
             s3: dcp_common::aws::s3_client(config).await,
             cheapest,
         }
@@ -138,7 +142,7 @@ impl AwsWatch {
         };
         let (visible, in_flight) = (queue.visible, queue.in_flight);
         if visible + in_flight == 0 && found.has_capacity() {
-            let report = self.report(started).await?;
+            let report = self.report(&found, started).await?;
             return Ok(Look::Drained(
                 self.finish(&found, report, dead, elapsed).await?,
             ));
@@ -174,16 +178,16 @@ impl AwsWatch {
         Ok(self.fleet.apply(requests, options).await?)
     }
 
-    /// Where the run report goes in AWS_BUCKET.
-    fn report_key(&self) -> String {
-        format!("runs/{}/report.json", self.fleet.config().app_name)
+    /// Where the run report's `file` (`report.json`, `report.html`) goes in AWS_BUCKET.
+    fn report_key(&self, file: &str) -> String {
+        format!("runs/{}/{file}", self.fleet.config().app_name)
     }
 
     /// Whether the run report was written: the run ended, and a look that finds the queue
     /// gone finishes its teardown.
     async fn reported(&self) -> Result<bool, WatchError> {
         let bucket = &self.fleet.config().aws_bucket;
-        let key = self.report_key();
+        let key = self.report_key("report.json");
         match self.s3.head_object().bucket(bucket).key(&key).send().await {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
@@ -191,10 +195,15 @@ impl AwsWatch {
         }
     }
 
-    /// The run report: every outcome line of the workers' log streams, and the dead
-    /// letters. `None` when the log group or a queue is gone: another look got there
-    /// first, wrote the report and is tearing the run down.
-    async fn report(&self, started: Option<i64>) -> Result<Option<Report>, WatchError> {
+    /// The run report: every outcome line of the workers' log streams, the dead letters,
+    /// and the cost of the machines `found` and of the requests. `None` when the log group
+    /// or a queue is gone: another look got there first, wrote the report and is tearing
+    /// the run down.
+    async fn report(
+        &self,
+        found: &Found,
+        started: Option<i64>,
+    ) -> Result<Option<Report>, WatchError> {
         let config = self.fleet.config();
         let Some(batch) = outcomes::read_all(&self.logs, &config.log_group_name).await? else {
             return Ok(None);
@@ -206,13 +215,40 @@ impl AwsWatch {
             Err(e) => return Err(e.into()),
         };
         let started = started.map(|s| s as u64);
-        Ok(Some(Report::build(
-            config,
-            started,
-            unix_seconds(),
-            &batch,
-            &dead,
-        )))
+        let now = unix_seconds();
+        let mut report = Report::build(config, started, now, &batch, &dead);
+        let ids: Vec<&str> = found.instances().collect();
+        let machines = cost::machines(&self.ec2, config, &ids, now as f64).await?;
+        let prices = cost::spot_prices(&self.ec2, &machines).await?;
+        let attempts: Vec<(f64, usize, bool)> = batch
+            .outcomes
+            .iter()
+            .map(|o| (o.seconds, o.outputs.len(), o.log.is_some()))
+            .collect();
+        let requests =
+            report::cost::requests(&report.counts, &attempts, config.sqs_message_visibility);
+        report.cost = Some(report::cost::estimate(
+            machines,
+            &prices,
+            config.ebs_vol_size,
+            requests,
+        ));
+        Ok(Some(report))
+    }
+
+    /// Writes `body` to AWS_BUCKET/`key`.
+    async fn put(&self, key: &str, content_type: &str, body: Vec<u8>) -> Result<(), WatchError> {
+        let bucket = &self.fleet.config().aws_bucket;
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(failed("PutObject", format!("{bucket}/{key}")))?;
+        Ok(())
     }
 
     /// Writes the report (when there is one) and tears down what the look found.
@@ -235,17 +271,13 @@ impl AwsWatch {
             teardown: Done::default(),
         };
         if let Some(report) = report {
-            let key = self.report_key();
+            // The page first: the JSON is what marks the run reported.
+            let page = crate::report::html::render(&report).into_bytes();
+            let html = self.report_key("report.html");
+            self.put(&html, "text/html; charset=utf-8", page).await?;
+            let key = self.report_key("report.json");
             let body = serde_json::to_vec_pretty(&report).expect("a run report is JSON");
-            self.s3
-                .put_object()
-                .bucket(&config.aws_bucket)
-                .key(&key)
-                .content_type("application/json")
-                .body(body.into())
-                .send()
-                .await
-                .map_err(failed("PutObject", format!("{}/{key}", config.aws_bucket)))?;
+            self.put(&key, "application/json", body).await?;
             drained.report = Some(format!("s3://{}/{key}", config.aws_bucket));
             drained.tasks = report.counts.tasks;
             drained.done = report.counts.done;

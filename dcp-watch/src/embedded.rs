@@ -117,8 +117,8 @@ impl<Q: Queue> EmbeddedWatch<Q> {
     }
 
     /// Ends a drained run: stops the embedded fleet (the workers' last lines are written when
-    /// they exit), then writes `<run_dir>/report.json` from every outcome line and the
-    /// dead letters. Safe to repeat: a stopped fleet stays stopped, the report is rewritten.
+    /// they exit), then writes `<run_dir>/report.json` (and its page, `report.html`) from
+    /// every outcome line and the dead letters. Safe to repeat: a stopped fleet stays stopped, the report is rewritten.
     pub async fn finish(&mut self, grace: Duration) -> Result<(Drained, Report), WatchError> {
         let stopped = self.fleet.stop(grace)?;
         let batch = read_all(&self.fleet.workers_dir())?;
@@ -128,8 +128,7 @@ impl<Q: Queue> EmbeddedWatch<Q> {
         let report = Report::build(&self.config, started, finished, &batch, &dead);
         let run_dir = self.fleet.run_dir();
         std::fs::create_dir_all(run_dir).map_err(WatchError::io(run_dir))?;
-        let path = run_dir.join("report.json");
-        report.write(&path)?;
+        let path = report.write(run_dir)?;
         let drained = Drained {
             drained: true,
             report: path,

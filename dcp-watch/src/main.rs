@@ -19,7 +19,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// "failed_attempts", "workers_alive", "elapsed_seconds"} ("done" counts each task once;
 /// "elapsed_seconds" runs from the fleet's start). On a terminal, stderr also shows a
 /// progress bar. When nothing is visible or in flight, dcp-watch stops the embedded fleet,
-/// writes the run report to AWS_BUCKET/runs/APP_NAME/report.json, prints
+/// writes the run report to AWS_BUCKET/runs/APP_NAME/report.json (and its page,
+/// report.html, beside it), prints
 /// {"drained": true, "report": …} and exits. Running it again after that, or without a
 /// fleet, does no harm.
 ///
@@ -27,7 +28,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// "fleets", "instances", "elapsed_seconds", "requests"}: it lowers the fleets' target when
 /// nothing waits and fewer tasks are in flight than instances run, and deletes the alarms
 /// of instances that are gone. Once the queue has drained (and a fleet was started) it
-/// writes the report to s3://AWS_BUCKET/runs/APP_NAME/report.json, tears the run down
+/// writes the report to s3://AWS_BUCKET/runs/APP_NAME/report.json (with the run's machines
+/// and cost; its page report.html beside it), tears the run down
 /// (`dcp-fleet teardown`, logs exported to AWS_BUCKET/exportedlogs/) and prints
 /// {"drained": true, "report", …, "teardown"}. Two looks at once, or one after the end,
 /// do no harm.

@@ -1,8 +1,13 @@
 //! The run report (`<run_dir>/report.json`): every task's final outcome with its attempts,
-//! counts per final status, and the dead letters with the class of their last failure.
+//! counts per final status and per batch, the dead letters with the class of their last
+//! failure, and every attempt on a timeline; [`html`] draws it as `report.html`.
+
+pub mod cost;
+pub mod html;
+pub mod timeline;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use dcp_common::Config;
 use dcp_common::Task;
@@ -14,6 +19,7 @@ use serde_json::Value;
 
 use crate::WatchError;
 use crate::outcomes::Batch;
+use timeline::{Span, timeline};
 
 /// The report of a drained run.
 #[derive(Clone, Debug, Serialize)]
@@ -39,23 +45,35 @@ pub struct Report {
     /// Totals per batch (`dcp-queue push --batch`), by name; absent when no task has one.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub batches: BTreeMap<String, BatchTotals>,
+    /// Every attempt, by worker, copy and start: the run's timeline.
+    pub timeline: Vec<Span>,
+    /// AWS: the machines over time and the cost of the run; absent on the embedded backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<cost::Cost>,
 }
 
 /// Totals of one batch in a run report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchTotals {
-    /// Its tasks with at least one outcome line.
+    /// Its tasks: with at least one outcome line, or dead.
     pub tasks: u64,
     /// Those whose final outcome is done.
     pub done: u64,
     /// Its dead letters.
     pub dead: u64,
+    /// Attempts at its tasks (retries are `attempts - tasks`).
+    pub attempts: u64,
+    /// Those that failed.
+    pub failed_attempts: u64,
+    /// Its tasks per final status, as [`Report::by_status`].
+    pub by_status: BTreeMap<String, u64>,
 }
 
 /// Totals of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    /// Tasks with at least one outcome line.
+    /// Tasks seen: with at least one outcome line, or dead (a dead letter whose task left
+    /// no outcome line counts too).
     pub tasks: u64,
     /// Tasks whose final outcome is done (success or skipped-done).
     pub done: u64,
@@ -119,18 +137,27 @@ impl Report {
         let outcomes = &batch.outcomes;
         let rank = |i: &usize| (outcomes[*i].receive_count, *i);
         let dead_letters: Vec<DeadReport> = dead.iter().map(|d| dead_report(d, outcomes)).collect();
-        let dead_keys: HashSet<String> = dead_letters
+        let letter_keys: Vec<String> = dead_letters
             .iter()
             .map(|d| match (&d.output, &d.group) {
                 (Some(output), Some(group)) => prefix_key(output, group),
                 _ => id_key(&d.id),
             })
             .collect();
+        let dead_keys: HashSet<&String> = letter_keys.iter().collect();
 
         let mut by_task: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, outcome) in outcomes.iter().enumerate() {
             by_task.entry(task_key(outcome)).or_default().push(i);
         }
+        // A dead letter whose task left no outcome line (its worker was killed, or its
+        // lines are gone) is a task of the run too.
+        let unreported: Vec<&DeadReport> = dead_letters
+            .iter()
+            .zip(&letter_keys)
+            .filter(|(_, key)| !by_task.contains_key(*key))
+            .map(|(letter, _)| letter)
+            .collect();
         let tasks: Vec<TaskReport> = by_task
             .into_iter()
             .map(|(key, attempts)| {
@@ -161,11 +188,24 @@ impl Report {
                 let totals = batches.entry(batch.clone()).or_default();
                 totals.tasks += 1;
                 totals.done += u64::from(task.last.status.is_done());
+                *totals.by_status.entry(status_name(&task.last)).or_default() += 1;
+            }
+        }
+        for outcome in outcomes {
+            if let Some(batch) = &outcome.batch {
+                let totals = batches.entry(batch.clone()).or_default();
+                totals.attempts += 1;
+                totals.failed_attempts += u64::from(!outcome.status.is_done());
             }
         }
         for letter in &dead_letters {
             if let Some(batch) = &letter.batch {
                 batches.entry(batch.clone()).or_default().dead += 1;
+            }
+        }
+        for letter in &unreported {
+            if let Some(batch) = &letter.batch {
+                batches.entry(batch.clone()).or_default().tasks += 1;
             }
         }
         let failed = outcomes.iter().filter(|o| !o.status.is_done()).count();
@@ -176,7 +216,7 @@ impl Report {
             started,
             finished,
             counts: Counts {
-                tasks: tasks.len() as u64,
+                tasks: (tasks.len() + unreported.len()) as u64,
                 done: tasks.iter().filter(|t| t.last.status.is_done()).count() as u64,
                 dead: dead_letters.len() as u64,
                 attempts: outcomes.len() as u64,
@@ -187,15 +227,23 @@ impl Report {
             tasks,
             dead_letters,
             batches,
+            timeline: timeline(outcomes),
+            cost: None,
         }
     }
 
-    /// Writes the report to `path` (pretty JSON) atomically.
-    pub fn write(&self, path: &Path) -> Result<(), WatchError> {
+    /// Writes the report to `dir` atomically: `report.json` (pretty JSON) and its page,
+    /// `report.html` ([`html`]). Returns the JSON's path.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf, WatchError> {
+        let path = dir.join("report.json");
         let mut text =
-            serde_json::to_vec_pretty(self).map_err(|e| WatchError::io(path)(e.into()))?;
+            serde_json::to_vec_pretty(self).map_err(|e| WatchError::io(&path)(e.into()))?;
         text.push(b'\n');
-        dcp_common::file::write_atomic(path, &text).map_err(WatchError::io(path))
+        dcp_common::file::write_atomic(&path, &text).map_err(WatchError::io(&path))?;
+        let page = dir.join("report.html");
+        dcp_common::file::write_atomic(&page, html::render(self).as_bytes())
+            .map_err(WatchError::io(&page))?;
+        Ok(path)
     }
 }
 

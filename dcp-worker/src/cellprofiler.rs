@@ -109,15 +109,24 @@ fn tail_args(config: &Config) -> Vec<OsString> {
     args
 }
 
-/// Gives BLAS libraries one thread each unless the environment already says how many:
-/// parallelism comes from the copies (DOCKER_CORES). Left alone, numpy's BLAS spins a
-/// thread per core and the copies steal each other's CPU.
-pub fn one_blas_thread(command: &mut tokio::process::Command) {
+/// The environment dcp runs CellProfiler in, cold or warm:
+/// - BLAS libraries get one thread each unless the environment already says how many:
+///   parallelism comes from the copies (DOCKER_CORES). Left alone, numpy's BLAS spins a
+///   thread per core and the copies steal each other's CPU.
+/// - `PYTHONHASHSEED=0`: one order of Python's string sets in every process. CellProfiler's
+///   upgrades of older pipelines build lists from sets (MeasureCorrelation revision 3 →
+///   MeasureColocalization's images and objects, likewise MeasureTexture,
+///   MeasureObjectIntensityDistribution, MeasureImageIntensity: `upgrade_settings` in
+///   `cellprofiler/modules/*.py`), so with Python's per-process random seed each process
+///   measured other image pairs (`Correlation_Correlation_DNA_ER` in one task,
+///   `…_ER_DNA` in the next) and orders its columns differently.
+pub fn environment(command: &mut tokio::process::Command) {
     for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
         if std::env::var_os(name).is_none() {
             command.env(name, "1");
         }
     }
+    command.env("PYTHONHASHSEED", "0");
 }
 
 /// Has the kernel kill the command's process when the worker dies.
@@ -145,10 +154,10 @@ impl Drop for GroupGuard {
 /// Runs `argv` in a process group of its own with stdout and stderr appended to `log`;
 /// returns its exit code (`None` when a signal ended it). If the returned future is
 /// dropped, the whole group is killed; if the worker dies, the kernel kills CellProfiler.
-/// BLAS libraries get one thread each unless the environment already says how many.
+/// It runs in [`environment`].
 pub async fn run(argv: &[OsString], log: &File) -> std::io::Result<Option<i32>> {
     let mut command = tokio::process::Command::new(&argv[0]);
-    one_blas_thread(&mut command);
+    environment(&mut command);
     command
         .args(&argv[1..])
         .stdin(Stdio::null())
@@ -242,5 +251,17 @@ mod tests {
             batch[13..16],
             ["--data-file=/s/rows.csv", "-g", "Metadata_Plate=P1"]
         );
+    }
+
+    #[tokio::test]
+    async fn cellprofiler_runs_with_one_string_hash_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("task.log");
+        let file = File::create(&log).unwrap();
+        let argv: Vec<OsString> = ["sh", "-c", "echo seed=$PYTHONHASHSEED"]
+            .map(OsString::from)
+            .into();
+        assert_eq!(run(&argv, &file).await.unwrap(), Some(0));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "seed=0\n");
     }
 }

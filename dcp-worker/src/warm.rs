@@ -190,7 +190,7 @@ impl WarmRunner {
         }
         let own_log = std::fs::File::create(&self.own_log).map_err(error)?;
         let mut command = tokio::process::Command::new(&self.python);
-        crate::cellprofiler::one_blas_thread(&mut command);
+        crate::cellprofiler::environment(&mut command);
         command
             .arg("-c")
             .arg(RUNNER)

@@ -224,6 +224,9 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             output,
             status,
             seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+            started: Some(unix_millis(started_at)),
+            copy: Some(copy),
+            worker: None,
             outputs,
             exit_code,
             message_id: message.id.clone(),
@@ -471,4 +474,12 @@ fn resolve(body: &str) -> Result<Resolved, (String, String)> {
         Ok(prefix) => Ok((task, pairs, prefix)),
         Err(e) => Err((join_pairs(&pairs), e.to_string())),
     }
+}
+
+/// `time` as unix seconds, to the millisecond.
+fn unix_millis(time: SystemTime) -> f64 {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    since.as_millis() as f64 / 1000.0
 }

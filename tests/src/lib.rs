@@ -115,6 +115,27 @@ pub fn cellprofiler() -> PathBuf {
     path
 }
 
+/// The Chromium `DCP_CHROMIUM` names, or else the one `scripts/install-chromium` finds or
+/// installs (Debian's package; installing needs root).
+pub fn chromium() -> PathBuf {
+    let path = std::env::var_os("DCP_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-chromium");
+            let out = Command::new(&script)
+                .stderr(Stdio::inherit())
+                .output()
+                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+            PathBuf::from(stdout_ok(out).trim_end())
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-chromium (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
 /// DCP's ExampleFly example laid out as a bucket: `../shared/data/examplefly` beside the
 /// project, or the folder `DCP_EXAMPLE` names.
 pub fn examplefly() -> PathBuf {

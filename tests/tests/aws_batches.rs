@@ -150,8 +150,15 @@ async fn a_batch_keeps_its_name_through_the_dead_letter_queue_and_redrive() {
     }
     assert_eq!(letters, [line(2), line(1)]);
 
+    // SQS counts only dead letters by batch: a batch without them is said to have none.
+    let none_dead = dcp_queue(&moto, d, &["redrive", "--batch", "plates"]);
+    let stderr = String::from_utf8_lossy(&none_dead.stderr).into_owned();
+    assert!(
+        stderr.contains("batch `plates`: the dead-letter queue holds none of its tasks"),
+        "{stderr}"
+    );
     assert_eq!(
-        stdout_ok(dcp_queue(&moto, d, &["redrive", "--batch", "plates"])),
+        stdout_ok(none_dead),
         "{\"queue\":\"FlyQueue\",\"redriven\":0,\"batch\":\"plates\"}\n"
     );
     assert_eq!(

@@ -178,6 +178,21 @@ async fn examplefly_runs_against_moto_sqs_and_s3() {
     let report: serde_json::Value =
         serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap();
     assert_eq!(report["by_status"], serde_json::json!({"success": 3}));
+    // The timeline, from the workers' outcome streams: each attempt on its stream's worker.
+    let timeline = report["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 3, "{report}");
+    for span in timeline {
+        assert!(span["started"].as_f64().unwrap() > 0.0, "{span}");
+        assert!(!span["worker"].as_str().unwrap().is_empty(), "{span}");
+    }
+    let page = s3
+        .head_object()
+        .bucket("fly-data")
+        .key("runs/FlyOnMoto/report.html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.content_type(), Some("text/html; charset=utf-8"));
     let sqs = aws_sdk_sqs::Client::new(&shared);
     for queue in ["FlyOnMotoQueue", "FlyOnMotoDeadMessages"] {
         assert!(

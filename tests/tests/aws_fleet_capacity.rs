@@ -99,6 +99,44 @@ async fn the_auto_scaling_group_keeps_every_subnet_and_goes_with_stop_and_teardo
         "a dry run makes nothing"
     );
 
+    // A refusal found while building the requests names the fleet file, its line and field.
+    let mut mixed = fleet_file.clone();
+    mixed["LaunchSpecifications"][1]["EbsOptimized"] = true.into();
+    let mixed = serde_json::to_string_pretty(&mixed).unwrap();
+    std::fs::write(d.join("mixed.json"), &mixed).unwrap();
+    let refused = tool(&moto, "dcp-fleet", d, &["start", "mixed.json"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let line = 1 + mixed[..mixed.find("EbsOptimized").unwrap()]
+        .matches('\n')
+        .count();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).starts_with(&format!(
+            "dcp-fleet: error: mixed.json:{line}: LaunchSpecifications[1].EbsOptimized: differs"
+        )),
+        "{refused:?}"
+    );
+
+    // A start whose group cannot be made (a subnet EC2 does not know) removes the launch
+    // template it had made, and says so.
+    let mut lost = fleet_file.clone();
+    for spec in lost["LaunchSpecifications"].as_array_mut().unwrap() {
+        spec["SubnetId"] = "subnet-0000deadbeef".into();
+    }
+    std::fs::write(d.join("lost.json"), lost.to_string()).unwrap();
+    let failed = tool(&moto, "dcp-fleet", d, &["start", "lost.json"]);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("CreateAutoScalingGroup")
+            && stderr.contains("what start had made was removed (DeleteLaunchTemplate)"),
+        "{stderr}"
+    );
+    let templates = ec2.describe_launch_templates().send().await.unwrap();
+    assert!(
+        templates.launch_templates().is_empty(),
+        "no launch template left: {templates:?}"
+    );
+
     let started = json(tool(&moto, "dcp-fleet", d, &["start", "fleet.json"]));
     assert_eq!(started["fleet_api"], "auto-scaling", "{started}");
     assert_eq!(started["fleet_id"], "Cap");

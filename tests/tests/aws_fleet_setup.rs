@@ -39,8 +39,21 @@ async fn setup_makes_cluster_task_definition_service_and_log_groups() {
 
     let dry: serde_json::Value =
         serde_json::from_str(&stdout_ok(setup(&moto, d, &["--dry-run"]))).unwrap();
-    assert_eq!(dry["requests"]["service"], "SetupService");
-    assert_eq!(dry["requests"]["container"]["cpu"], 2048);
+    let request = |report: &serde_json::Value, name: &str| -> serde_json::Value {
+        let requests = report["requests"].as_array().unwrap();
+        let found = requests.iter().find(|r| r["Request"] == name);
+        found
+            .unwrap_or_else(|| panic!("no {name}: {report}"))
+            .clone()
+    };
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(
+        request(&dry, "CreateService")["ServiceName"],
+        "SetupService"
+    );
+    let registration = request(&dry, "RegisterTaskDefinition");
+    assert_eq!(registration["Container"]["Cpu"], 2048);
+    assert_eq!(registration["result"], "planned");
     let clusters = ecs.list_clusters().send().await.unwrap();
     assert!(
         clusters
@@ -51,8 +64,18 @@ async fn setup_makes_cluster_task_definition_service_and_log_groups() {
     );
 
     let report: serde_json::Value = serde_json::from_str(&stdout_ok(setup(&moto, d, &[]))).unwrap();
-    assert_eq!(report["task_definition"], "SetupTask:1");
-    assert_eq!(report["service_created"], true);
+    let registered = request(&report, "RegisterTaskDefinition");
+    assert_eq!(registered["note"], "SetupTask:1");
+    let service = request(&report, "CreateService");
+    assert_eq!(
+        (&service["result"], &service["note"]),
+        (&"done".into(), &"made with SetupTask:1".into())
+    );
+    let queues = request(&report, "CreateQueues");
+    assert_eq!(
+        queues["note"],
+        "queue made, its attributes set; dead-letter queue made"
+    );
 
     let described = ecs
         .describe_task_definition()
@@ -112,10 +135,16 @@ async fn setup_makes_cluster_task_definition_service_and_log_groups() {
 
     let again: serde_json::Value = serde_json::from_str(&stdout_ok(setup(&moto, d, &[]))).unwrap();
     assert_eq!(
-        (
-            again["task_definition"].as_str(),
-            again["service_created"].as_bool()
-        ),
-        (Some("SetupTask:2"), Some(false))
+        request(&again, "RegisterTaskDefinition")["note"],
+        "SetupTask:2"
     );
+    let service = request(&again, "CreateService");
+    assert_eq!(
+        (&service["result"], &service["note"]),
+        (
+            &"found".into(),
+            &"the service existed: moved to SetupTask:2".into()
+        )
+    );
+    assert_eq!(request(&again, "CreateLogGroup")["result"], "found");
 }

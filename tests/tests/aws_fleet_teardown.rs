@@ -237,6 +237,23 @@ async fn scale_stop_and_teardown_leave_nothing_behind() {
     assert_eq!(dry["requests"][0]["Request"], "ModifySpotFleetRequest");
     assert_eq!(dry["requests"][0]["result"], "planned");
     assert_eq!(reads.open_fleets().await, [(fleet_id.clone(), 2)]);
+    // Above CLUSTER_MACHINES: a warning (stderr and JSON); above 100,000: refused.
+    let above = fleet(&moto, d, &["scale", "50", "--dry-run"]);
+    assert!(
+        String::from_utf8_lossy(&above.stderr)
+            .contains("warning: 50 machines is above the 2 the settings plan for"),
+        "{above:?}"
+    );
+    let above = json(above);
+    assert!(
+        above["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("(CLUSTER_MACHINES)")),
+        "{above}"
+    );
+    let refused = fleet(&moto, d, &["scale", "100001"]);
+    assert_exit(&refused, 2);
+    assert_eq!(reads.open_fleets().await, [(fleet_id.clone(), 2)]);
     let scaled = json(fleet(&moto, d, &["scale", "1"]));
     assert_eq!(scaled["requests"][0]["result"], "done", "{scaled}");
     assert_eq!(reads.open_fleets().await, [(fleet_id.clone(), 1)]);

@@ -154,7 +154,7 @@ async fn image_takes_examplefly_from_sqs_and_publishes_to_s3() {
     let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
     let described = ecs
         .describe_task_definition()
-        .task_definition(setup["task_definition"].as_str().unwrap())
+        .task_definition(registered(&setup))
         .send()
         .await
         .unwrap();
@@ -214,4 +214,13 @@ async fn image_takes_examplefly_from_sqs_and_publishes_to_s3() {
     }
     direct::wait(direct_run, &direct_out);
     direct::assert_same_tables(&results.join("2"), &direct_out);
+}
+
+/// The `family:revision` setup's RegisterTaskDefinition registered.
+fn registered(setup: &serde_json::Value) -> &str {
+    let requests = setup["requests"].as_array().unwrap();
+    let registration = requests
+        .iter()
+        .find(|r| r["Request"] == "RegisterTaskDefinition");
+    registration.and_then(|r| r["note"].as_str()).unwrap()
 }

@@ -2,8 +2,9 @@
 //! that knows only the settings: it waits while no fleet was started; it lowers the fleet
 //! to the tasks in flight once nothing waits, without terminating the instances; it deletes
 //! the alarm of an instance that is gone and keeps the others; when drained, two looks at
-//! once write the report and tear the run down without harming each other; after that a
-//! look finishes nothing more and exits 0.
+//! once write the report (with the machines' cost at moto's Spot price history, and its
+//! page beside it) and tear the run down without harming each other; after that a look
+//! finishes nothing more and exits 0.
 #![cfg(feature = "aws")]
 
 use std::path::Path;
@@ -182,6 +183,22 @@ async fn looks_shrink_reap_alarms_and_tear_down_once_drained() {
     let report: Value =
         serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap();
     assert_eq!(report["app"], "Watched");
+    check_cost(&ec2, &report, &instances).await;
+    let page = s3
+        .get_object()
+        .bucket("watched")
+        .key("runs/Watched/report.html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.content_type(), Some("text/html; charset=utf-8"));
+    let page = page.body.collect().await.unwrap().into_bytes();
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert!(page.contains(r#"<script type="application/json" id="report-data">{"app":"Watched""#));
+    assert!(
+        page.contains(r#""assumptions":["#),
+        "the cost goes on the page"
+    );
     assert!(alarm_names(&cloudwatch).await.is_empty());
     assert!(
         sqs.get_queue_url()
@@ -208,4 +225,62 @@ async fn looks_shrink_reap_alarms_and_tear_down_once_drained() {
         serde_json::json!([]),
         "{after}"
     );
+}
+
+/// The report's cost: the fleet's three machines as EC2 describes them, each priced at the
+/// Spot price EC2's history gives for its type and zone, read back here through the SDK.
+async fn check_cost(ec2: &aws_sdk_ec2::Client, report: &Value, instances: &[String]) {
+    let cost = &report["cost"];
+    let machines = cost["machines"].as_array().unwrap();
+    let mut ids: Vec<&str> = machines.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    let mut expected: Vec<&str> = instances.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "{cost}");
+    let mut instance_dollars = 0.0;
+    for machine in machines {
+        let described = ec2
+            .describe_instances()
+            .instance_ids(machine["id"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let instance = &described.reservations()[0].instances()[0];
+        let kind = instance.instance_type().unwrap().as_str();
+        let zone = instance.placement().unwrap().availability_zone().unwrap();
+        assert_eq!(machine["instance_type"], kind);
+        assert_eq!(machine["zone"], zone);
+        assert_eq!(machine["spot"], true, "{machine}");
+        let history = ec2
+            .describe_spot_price_history()
+            .instance_types(kind.into())
+            .send()
+            .await
+            .unwrap();
+        let price: f64 = history
+            .spot_price_history()
+            .iter()
+            .find(|p| p.availability_zone() == Some(zone))
+            .and_then(|p| p.spot_price())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let hours = machine["hours"].as_f64().unwrap();
+        assert!(hours > 0.0 && hours < 1.0, "{machine}");
+        let dollars = machine["dollars"].as_f64().unwrap();
+        assert!(
+            (dollars - hours * price).abs() <= 1e-12,
+            "{machine} at {price}"
+        );
+        instance_dollars += dollars;
+    }
+    let total = cost["dollars"]["instances"].as_f64().unwrap();
+    assert!((total - instance_dollars).abs() <= 1e-12, "{cost}");
+    let hours: f64 = machines.iter().map(|m| m["hours"].as_f64().unwrap()).sum();
+    let ebs = cost["ebs_gb_hours"].as_f64().unwrap();
+    assert!(
+        (ebs - hours * 30.0).abs() < 1e-9,
+        "EBS_VOL_SIZE's default, 30 GB: {cost}"
+    );
+    assert!(cost["assumptions"].as_array().unwrap().len() >= 5);
 }

@@ -99,12 +99,43 @@ fn done_counts(summary: &Value) -> (u64, u64) {
     )
 }
 
+/// Stops the run's embedded fleet when the test ends, passed or panicked: `dcp-fleet stop`,
+/// then SIGKILL to any `dcp-worker --wait` of the fleet record still alive.
+struct StopFleet<'a> {
+    dir: &'a Path,
+    record: PathBuf,
+}
+
+impl Drop for StopFleet<'_> {
+    fn drop(&mut self) {
+        let _ = dcp_tests::run(tool("dcp-fleet"), self.dir, &["stop", "--grace", "5"], "");
+        let record: Value = std::fs::read_to_string(&self.record)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let pids = record["workers"].as_array().into_iter().flatten();
+        for pid in pids.filter_map(|w| w["pid"].as_u64()) {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if cmdline.contains("dcp-worker") && cmdline.contains("--wait") {
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
 #[test]
 fn a_screen_runs_plate_by_plate_with_make_and_resumes_after_a_failure() {
     let cellprofiler = dcp_tests::cellprofiler();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let plate = screen(d, &cellprofiler);
+    let _stop = StopFleet {
+        dir: d,
+        record: plate.join("runs/CellPainting/fleet.json"),
+    };
 
     // Both plates' illum steps side by side.
     let illum = make(d, &["-j2", "illum-P1", "illum-P2"]);

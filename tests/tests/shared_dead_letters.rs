@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use dcp_common::{EmbeddedQueue, Queue, QueueSpec};
-use dcp_tests::moto::Moto;
 use dcp_tests::{stdout_ok, tool};
 use serde_json::{Value, json};
 
@@ -186,7 +185,7 @@ mod sqs {
 #[cfg(feature = "aws")]
 #[tokio::test(flavor = "multi_thread")]
 async fn sqs_runs_sharing_a_dead_letter_queue_see_only_their_own() {
-    let moto = Moto::start();
+    let moto = dcp_tests::moto::Moto::start();
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

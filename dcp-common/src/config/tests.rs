@@ -201,7 +201,7 @@ fn settings_dcp_does_not_act_on_are_noticed() {
 }
 
 #[test]
-fn the_cellprofiler_runner_is_cold_unless_set_warm_and_its_limits_are_checked() {
+fn the_cellprofiler_runner_is_warm_unless_set_cold_and_its_limits_are_checked() {
     let c = parse("AWS_BUCKET = 'b'\n").unwrap();
     assert_eq!(
         (
@@ -209,10 +209,10 @@ fn the_cellprofiler_runner_is_cold_unless_set_warm_and_its_limits_are_checked() 
             c.runner_max_tasks,
             c.runner_max_rss_mb
         ),
-        (RunnerMode::Cold, 200, 4096)
+        (RunnerMode::Warm, 200, 4096)
     );
-    let c = parse("AWS_BUCKET = 'b'\nCELLPROFILER_RUNNER = 'warm'\n").unwrap();
-    assert_eq!(c.cellprofiler_runner, RunnerMode::Warm);
+    let c = parse("AWS_BUCKET = 'b'\nCELLPROFILER_RUNNER = 'cold'\n").unwrap();
+    assert_eq!(c.cellprofiler_runner, RunnerMode::Cold);
     let err = parse("AWS_BUCKET = 'b'\nCELLPROFILER_RUNNER = 'hot'\n")
         .unwrap_err()
         .to_string();
@@ -233,4 +233,31 @@ fn the_cellprofiler_runner_is_cold_unless_set_warm_and_its_limits_are_checked() 
         let err = parse(&format!("AWS_BUCKET = 'b'\n{setting}\n")).unwrap_err();
         assert_eq!(err.to_string(), message);
     }
+}
+
+#[test]
+fn on_demand_base_above_cluster_machines_is_refused() {
+    let err = parse("AWS_BUCKET = 'b'\nCLUSTER_MACHINES = 2\nON_DEMAND_BASE = 3\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "dcp.toml:3: ON_DEMAND_BASE: must be at most CLUSTER_MACHINES (2), got 3: \
+         the On-Demand machines are part of the run's machines"
+    );
+    let c = parse("AWS_BUCKET = 'b'\nCLUSTER_MACHINES = 2\nON_DEMAND_BASE = 2\n").unwrap();
+    assert_eq!(c.on_demand_base, 2);
+}
+
+#[test]
+fn on_demand_base_with_spot_fleet_is_refused() {
+    let err = parse("AWS_BUCKET = 'b'\nFLEET_API = 'spot-fleet'\nON_DEMAND_BASE = 1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "dcp.toml:3: ON_DEMAND_BASE: must be 0 with FLEET_API = \"spot-fleet\", got 1"
+        ),
+        "{err}"
+    );
+    let c = parse("AWS_BUCKET = 'b'\nFLEET_API = 'spot-fleet'\nON_DEMAND_BASE = 0\n").unwrap();
+    assert_eq!(c.fleet_api, FleetApi::SpotFleet);
 }

@@ -1,6 +1,6 @@
 //! The checks resolved settings must pass before any tool uses them.
 
-use super::{Backend, Config};
+use super::{Backend, Config, FleetApi};
 
 type Invalid = (&'static str, String);
 
@@ -46,6 +46,32 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     at_most("MEMORY", c.memory.into(), i32::MAX as u64)?;
     at_most("CLUSTER_MACHINES", c.cluster_machines.into(), 100_000)?;
     at_most("ON_DEMAND_BASE", c.on_demand_base.into(), 100_000)?;
+    // The On-Demand base is part of the run's CLUSTER_MACHINES machines, never on top of
+    // them (EC2 Auto Scaling's OnDemandBaseCapacity, Spot Fleet's OnDemandTargetCapacity).
+    if c.on_demand_base > c.cluster_machines {
+        return Err((
+            "ON_DEMAND_BASE",
+            format!(
+                "must be at most CLUSTER_MACHINES ({}), got {}: the On-Demand machines are \
+                 part of the run's machines",
+                c.cluster_machines, c.on_demand_base
+            ),
+        ));
+    }
+    // A Spot Fleet request built from launch specifications (DCP's fleet file) cannot hold
+    // On-Demand capacity: "If you include On-Demand capacity in your request, you must use
+    // LaunchTemplateConfigs" (EC2 API Reference, SpotFleetRequestConfigData).
+    if c.on_demand_base > 0 && c.fleet_api == FleetApi::SpotFleet {
+        return Err((
+            "ON_DEMAND_BASE",
+            format!(
+                "must be 0 with FLEET_API = \"spot-fleet\", got {}: a Spot Fleet of DCP's \
+                 launch specifications runs Spot machines only; use FLEET_API = \"auto-scaling\" \
+                 for an On-Demand base",
+                c.on_demand_base
+            ),
+        ));
+    }
     at_most("EBS_VOL_SIZE", c.ebs_vol_size.into(), 16_384)?;
     at_least("EBS_VOL_SIZE", c.ebs_vol_size.into(), 22)?;
     at_least("EXPECTED_NUMBER_FILES", c.expected_number_files.into(), 1)?;

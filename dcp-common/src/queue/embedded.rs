@@ -500,5 +500,8 @@ impl Queue for EmbeddedQueue {
     }
 }
 
+mod settings;
+pub use settings::SettingApplied;
+
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ use crate::FleetError;
 
 mod capacity;
 mod monitor;
+mod setup;
 
 /// How requests are sent.
 #[derive(Clone, Copy, Debug)]
@@ -28,9 +29,11 @@ pub struct Applied {
     /// The request.
     #[serde(flatten)]
     pub request: Request,
-    /// `done`, `gone` (nothing to do: already deleted or cancelled) or `kept` (see `note`).
+    /// `done`, `found` (a resource to make was there already: kept, or moved as the note
+    /// says), `gone` (nothing to do: already deleted or cancelled) or `kept` (see `note`).
     pub result: &'static str,
-    /// Why a resource was kept, or the id of the Spot Fleet a RequestSpotFleet made.
+    /// Why a resource was kept, the id of the Spot Fleet a RequestSpotFleet made, or what a
+    /// setup request made or found (`family:revision` of a RegisterTaskDefinition).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -58,6 +61,7 @@ impl AwsFleet {
     ) -> Result<Vec<Applied>, FleetError> {
         let mut unexported = HashSet::new();
         let mut new_fleet: Option<String> = None;
+        let mut registered: Option<String> = None;
         let mut applied = Vec::with_capacity(requests.len());
         for request in requests {
             let (result, note) = match &request {
@@ -106,6 +110,18 @@ impl AwsFleet {
                         new_fleet.clone_from(&made);
                     }
                     (settled.as_str(), made)
+                }
+                Request::CreateQueues { .. }
+                | Request::CreateCluster { .. }
+                | Request::CreateLogGroup { .. }
+                | Request::PutRetentionPolicy { .. }
+                | Request::RegisterTaskDefinition { .. }
+                | Request::CreateService { .. } => {
+                    let (result, note) = self.send_setup(&request, registered.as_deref()).await?;
+                    if matches!(request, Request::RegisterTaskDefinition { .. }) {
+                        registered.clone_from(&note);
+                    }
+                    (result, note)
                 }
                 Request::RegisterMonitorTaskDefinition { .. }
                 | Request::CreateSchedule { .. }

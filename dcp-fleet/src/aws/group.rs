@@ -77,8 +77,8 @@ fn subnet_of(spec: &Map<String, Value>) -> Option<&str> {
 
 /// Where the group launches: the fleet file's subnets, or, when its specifications name
 /// none (a Spot Fleet then launches in the default VPC), Availability Zones of the default
-/// VPC — the specifications' `Placement.AvailabilityZone`s, or every zone of the region
-/// when they name none (empty here; the zones are looked up when the group is made).
+/// VPC — the specifications' `Placement.AvailabilityZone`s, or every available zone of the
+/// region when they name none (looked up by `start` before the plan, so `--dry-run` shows them).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Where {
     /// Subnet ids, in order, each once.
@@ -225,9 +225,17 @@ pub fn launch_template_data(file: &Value, config: &Config) -> Result<Value, Flee
 
 /// `start`'s requests for the group: its launch template, then the group of
 /// CLUSTER_MACHINES machines in every subnet of the fleet file (or, without subnets, in the
-/// default VPC: see [`Where`]).
-pub fn start(file: &Value, config: &Config) -> Result<Vec<Request>, FleetError> {
-    let (_, place) = specifications(file)?;
+/// default VPC: see [`Where`]; `region_zones`: the region's available zones, for
+/// specifications that name neither subnet nor zone).
+pub fn start(
+    file: &Value,
+    config: &Config,
+    region_zones: &[String],
+) -> Result<Vec<Request>, FleetError> {
+    let (_, mut place) = specifications(file)?;
+    if place.subnets.is_empty() && place.zones.is_empty() {
+        place.zones = region_zones.to_vec();
+    }
     let data = launch_template_data(file, config)?;
     let machines = config.cluster_machines as i32;
     Ok(vec![

@@ -107,11 +107,13 @@ pub fn shrink(found: &Found, target: i32) -> Vec<Request> {
 /// `start FLEET.json`: the capacity FLEET_API names for DCP's fleet file (refused while
 /// the run has some), the dashboard with CREATE_DASHBOARD, and the service's desired count
 /// (CLUSTER_MACHINES × TASKS_PER_MACHINE). A launch template left by an interrupted start is
-/// replaced.
+/// replaced. `region_zones`: the region's available Availability Zones, where an Auto
+/// Scaling group launches when the fleet file names neither subnet nor zone.
 pub fn start(
     config: &Config,
     found: &Found,
     fleet_file: &Value,
+    region_zones: &[String],
     now: SystemTime,
 ) -> Result<Plan, FleetError> {
     if found.has_capacity() {
@@ -128,7 +130,7 @@ pub fn start(
                         launch_template_name: config.app_name.clone(),
                     }
                 }));
-                requests.extend(group::start(fleet_file, config)?);
+                requests.extend(group::start(fleet_file, config, region_zones)?);
                 dashboard::Capacity::Group(&config.app_name)
             }
             FleetApi::SpotFleet => {

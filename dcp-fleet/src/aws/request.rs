@@ -8,6 +8,59 @@ use serde_json::Value;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "Request", rename_all_fields = "PascalCase")]
 pub enum Request {
+    /// SQS: the dead-letter queue and the task queue with its redrive policy, as
+    /// `dcp-queue create` makes them (CreateQueue; SetQueueAttributes on a task queue that
+    /// exists, whose attributes then follow the settings).
+    CreateQueues {
+        /// SQS_QUEUE_NAME.
+        queue_name: String,
+        /// SQS_DEAD_LETTER_QUEUE.
+        dead_letter_queue_name: String,
+        /// SQS_MESSAGE_VISIBILITY, seconds.
+        visibility_timeout: u64,
+        /// JOB_RETRIES: receives before a task goes to the dead-letter queue.
+        max_receive_count: u32,
+    },
+    /// ECS: make the cluster (ECS returns one that exists as it is).
+    CreateCluster {
+        /// ECS_CLUSTER.
+        cluster_name: String,
+    },
+    /// CloudWatch Logs: make a log group (one that exists is kept: `found`).
+    CreateLogGroup {
+        /// LOG_GROUP_NAME, or its `_perInstance` group.
+        log_group_name: String,
+    },
+    /// CloudWatch Logs: how long a group keeps its logs.
+    PutRetentionPolicy {
+        /// The group.
+        log_group_name: String,
+        /// Days ([`super::setup::LOG_RETENTION_DAYS`], as DCP sets it).
+        retention_in_days: i32,
+    },
+    /// ECS: register a revision of the worker's task definition ([`super::setup`]); its
+    /// result's note is `family:revision`.
+    RegisterTaskDefinition {
+        /// APP_NAME + "Task".
+        family: String,
+        /// The worker container.
+        container: super::setup::Container,
+        /// TASK_ROLE_ARN; empty: the containers use the instance profile's role.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        task_role_arn: String,
+    },
+    /// ECS: make the service with `desired_count` tasks of the revision registered before
+    /// it; a service that exists is moved to that revision instead (`found`).
+    CreateService {
+        /// ECS_CLUSTER.
+        cluster: String,
+        /// APP_NAME + "Service".
+        service_name: String,
+        /// The task definition family.
+        task_definition: String,
+        /// Always 0: `start` sets it.
+        desired_count: i32,
+    },
     /// EC2: make the run's launch template ([`super::group`]).
     CreateLaunchTemplate {
         /// APP_NAME.
@@ -210,4 +263,12 @@ pub enum Request {
         /// The group.
         log_group_name: String,
     },
+}
+
+impl Request {
+    /// The API's name of the call (`CreateLaunchTemplate`, …), as `--dry-run` prints it.
+    pub fn name(&self) -> String {
+        let tagged = serde_json::to_value(self).expect("a request is JSON");
+        tagged["Request"].as_str().unwrap_or_default().to_owned()
+    }
 }

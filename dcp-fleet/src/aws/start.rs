@@ -2,12 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use dcp_common::Queue;
+use dcp_common::FleetApi;
+use dcp_common::aws::failed;
 use dcp_common::file::unix_seconds;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{ApplyOptions, AwsFleet, Done, plan, setup};
+use super::{ApplyOptions, AwsFleet, Done, Found, plan, setup};
 use crate::FleetError;
 
 /// What `start` did: the run record DCP keeps in its monitor file, and the requests.
@@ -38,20 +39,15 @@ pub struct Started {
 }
 
 impl AwsFleet {
-    /// `setup`: the queues (as `dcp-queue create`), then the ECS cluster, task definition,
-    /// service and log groups; what it did (or, with `dry_run`, would do) as JSON.
-    pub async fn setup(&self, dry_run: bool) -> Result<Value, FleetError> {
+    /// `setup`: the plan of [`setup::plan`] (the queues, as `dcp-queue create`, then the
+    /// ECS cluster, log groups, task definition and service) carried out, or with `dry_run`
+    /// printed.
+    pub async fn setup(&self, dry_run: bool) -> Result<Done, FleetError> {
         let plan = setup::plan(&self.config)?;
-        let report = if dry_run {
-            json!({ "dry_run": true, "requests": plan })
-        } else {
-            let queues = self.queue.create().await?;
-            let done = setup::apply(plan, &self.ecs, &self.logs).await?;
-            let mut report = serde_json::to_value(done).expect("a setup report is JSON");
-            report["queues_created"] = serde_json::to_value(queues).expect("JSON");
-            report
+        let options = ApplyOptions {
+            export_wait: Duration::ZERO,
         };
-        Ok(report)
+        self.carry_out(plan, dry_run, options).await
     }
 
     /// `start FLEET.json`: the plan of [`plan::start`] carried out (or, with `dry_run`,
@@ -64,11 +60,18 @@ impl AwsFleet {
     ) -> Result<Value, FleetError> {
         let config = &self.config;
         let found = self.discover().await?;
-        let plan = plan::start(config, &found, fleet_file, SystemTime::now())?;
+        let zones = match config.fleet_api {
+            FleetApi::AutoScaling => self.region_zones().await?,
+            FleetApi::SpotFleet => Vec::new(),
+        };
+        let plan = plan::start(config, &found, fleet_file, &zones, SystemTime::now())?;
         let options = ApplyOptions {
             export_wait: Duration::ZERO,
         };
-        let done = self.carry_out(plan, dry_run, options).await?;
+        let done = match self.carry_out(plan, dry_run, options).await {
+            Ok(done) => done,
+            Err(failed) => return Err(self.undo_start(&found, failed).await),
+        };
         if dry_run {
             return Ok(serde_json::to_value(done).expect("a plan is JSON"));
         }
@@ -97,6 +100,61 @@ impl AwsFleet {
             requests: done,
         };
         Ok(serde_json::to_value(started).expect("a start report is JSON"))
+    }
+
+    /// After a request of `start` failed: removes what the run has now that it had not
+    /// before (`before`): the capacity and launch template as `stop` would (start is refused
+    /// while the run has capacity, so these are this start's), and a dashboard or monitor
+    /// schedule made now. Returns the failure, saying what was removed, or, when removing
+    /// failed too, that `dcp-fleet stop` finishes it.
+    async fn undo_start(&self, before: &Found, failed: FleetError) -> FleetError {
+        let undo = async {
+            let now = self.discover().await?;
+            let mut undo = plan::stop(&self.config, &now);
+            if now.dashboard && !before.dashboard {
+                undo.requests.push(plan::Request::DeleteDashboards {
+                    dashboard_names: vec![self.config.app_name.clone()],
+                });
+            }
+            if now.schedule && !before.schedule {
+                undo.requests.push(plan::Request::DeleteSchedule {
+                    name: super::monitor::name(&self.config),
+                });
+            }
+            let options = ApplyOptions {
+                export_wait: Duration::ZERO,
+            };
+            self.apply(undo.requests, options).await
+        };
+        let undone = match undo.await {
+            Ok(applied) => Ok(applied
+                .iter()
+                .filter(|a| a.result == "done")
+                .map(|a| a.request.name())
+                .collect()),
+            Err(e) => Err(e.to_string()),
+        };
+        FleetError::StartUndone {
+            failed: Box::new(failed),
+            undone,
+        }
+    }
+
+    /// The names of the region's available Availability Zones (where a group launches
+    /// whose fleet file names neither subnet nor zone).
+    async fn region_zones(&self) -> Result<Vec<String>, FleetError> {
+        let zones = self
+            .ec2
+            .describe_availability_zones()
+            .send()
+            .await
+            .map_err(failed("DescribeAvailabilityZones", "the region"))?;
+        Ok(zones
+            .availability_zones()
+            .iter()
+            .filter(|z| z.state() == Some(&aws_sdk_ec2::types::AvailabilityZoneState::Available))
+            .filter_map(|z| z.zone_name().map(str::to_owned))
+            .collect())
     }
 
     /// The id of the Spot Fleet the requests made, from its result's note.

@@ -29,6 +29,7 @@ pub fn read(config: &Config, paths: &[PathBuf], out: &mut Findings) -> std::io::
     // Files named that are not fleet files: the queue is read only when there are none.
     let mut jobs = 0;
     let mut seen = Vec::new();
+    let mut fleet_files = 0;
     for path in paths {
         let subject = path.display().to_string();
         let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
@@ -57,10 +58,20 @@ pub fn read(config: &Config, paths: &[PathBuf], out: &mut Findings) -> std::io::
             }
         };
         match kind(path, &text) {
+            Kind::Fleet if fleet_files > 0 => {
+                fleet_files += 1;
+                out.add(Finding::problem(
+                    "fleet-file",
+                    subject,
+                    "a second fleet file: a run starts from one (`dcp-fleet start FLEET.json`)",
+                    "name the one fleet file the run starts with",
+                ))?;
+            }
             Kind::Fleet => {
+                fleet_files += 1;
                 let finding = match crate::fleet_file::read(path) {
-                    Ok(request) => {
-                        inputs.fleet_file = Some((path.clone(), request));
+                    Ok(read) => {
+                        inputs.fleet_file = Some((path.clone(), read.value));
                         Finding::ok("fleet-file", subject, "a valid Spot Fleet request")
                     }
                     Err(e) => Finding::problem(

@@ -171,3 +171,23 @@ fn without_a_job_the_queued_tasks_are_checked() {
     let status: Value = serde_json::from_str(&dcp_tests::stdout_ok(status)).unwrap();
     assert_eq!(status["visible"], 3, "check received tasks: {status}");
 }
+
+#[test]
+fn a_second_fleet_file_is_a_problem() {
+    let example = Example::without_cellprofiler();
+    let fleet = r#"{"IamFleetRole": "arn:aws:iam::1:role/r", "LaunchSpecifications": [{"ImageId": "ami-1"}]}"#;
+    std::fs::write(example.path("fleet-a.json"), fleet).unwrap();
+    std::fs::write(example.path("fleet-b.json"), fleet).unwrap();
+    let out = example.check(&["fleet-a.json", "job.json", "fleet-b.json"]);
+    let problem = the_problem(&out);
+    assert_eq!(problem["check"], "fleet-file");
+    assert_eq!(problem["subject"], "fleet-b.json");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("a second fleet file"),
+        "{problem}"
+    );
+    dcp_tests::assert_exit(&example.check(&["fleet-a.json", "job.json"]), 0);
+}

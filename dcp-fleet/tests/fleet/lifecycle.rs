@@ -53,9 +53,15 @@ fn start_status_scale_stop() {
     assert_eq!(up["alive"], 3);
     assert_eq!(indices(&up["launched"]), [3]);
     assert_eq!(up["stopped"], json!([]));
+    assert_eq!(
+        up["warning"],
+        "3 workers is above the 2 the settings plan for (LOCAL_WORKERS); each runs (and, on \
+         AWS, is paid for) until scaled down or stopped"
+    );
 
     let down = run.json(&["scale", "1"]);
     assert_eq!(down["alive"], 1);
+    assert!(down.get("warning").is_none(), "{down}");
     assert_eq!(indices(&down["stopped"]), [3, 2], "the newest go first");
     assert_eq!(down["stopped"][0]["end"], "terminated");
     assert!(

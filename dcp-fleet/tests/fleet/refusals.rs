@@ -95,3 +95,20 @@ fn a_run_folder_linked_out_of_the_bucket_is_refused() {
     std::os::unix::fs::symlink("kept-runs", run.dir.path().join("bucket/runs")).unwrap();
     assert_eq!(run.json(&["status"])["alive"], 0);
 }
+
+#[test]
+fn scale_above_the_most_workers_the_settings_may_hold_is_refused() {
+    let run = Run::new(1, WORKER);
+    let out = run.fleet(&["scale", "1025"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "dcp-fleet: error: scale 1025: above the most LOCAL_WORKERS may be (1024); nothing was \
+         changed\n"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(
+        !run.dir.path().join("bucket").exists(),
+        "nothing was created"
+    );
+}

@@ -32,6 +32,9 @@ pub async fn read_all(logs: &Client, group: &str) -> Result<Option<Batch>, Watch
         );
     }
     for stream in streams {
+        let worker = stream
+            .strip_prefix(OUTCOME_STREAM_PREFIX)
+            .unwrap_or(&stream);
         let mut token: Option<String> = None;
         loop {
             let page = logs
@@ -53,7 +56,10 @@ pub async fn read_all(logs: &Client, group: &str) -> Result<Option<Batch>, Watch
             };
             for event in page.events() {
                 match serde_json::from_str::<Outcome>(event.message().unwrap_or_default()) {
-                    Ok(outcome) => batch.outcomes.push(outcome),
+                    Ok(outcome) => batch.outcomes.push(Outcome {
+                        worker: Some(worker.to_owned()),
+                        ..outcome
+                    }),
                     Err(_) => batch.unreadable += 1,
                 }
             }

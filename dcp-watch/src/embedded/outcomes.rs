@@ -33,6 +33,7 @@ impl OutcomeLog {
     pub fn read_new(&mut self) -> Result<Batch, WatchError> {
         let mut batch = Batch::default();
         for path in files(&self.dir)? {
+            let worker = path.file_stem().unwrap_or_default().to_string_lossy();
             let offset = self.read.entry(path.clone()).or_default();
             let mut file = File::open(&path).map_err(WatchError::io(&path))?;
             let len = file.metadata().map_err(WatchError::io(&path))?.len();
@@ -56,7 +57,10 @@ impl OutcomeLog {
                     continue;
                 }
                 match serde_json::from_slice::<Outcome>(&line) {
-                    Ok(outcome) => batch.outcomes.push(outcome),
+                    Ok(outcome) => batch.outcomes.push(Outcome {
+                        worker: Some(worker.clone().into_owned()),
+                        ..outcome
+                    }),
                     Err(_) => batch.unreadable += 1,
                 }
             }
@@ -120,6 +124,12 @@ mod tests {
         let first = log.read_new().unwrap();
         let outputs: Vec<&str> = first.outcomes.iter().map(|o| o.output.as_str()).collect();
         assert_eq!(outputs, ["out/1", "out/10"]);
+        let workers: Vec<_> = first.outcomes.iter().map(|o| o.worker.as_deref()).collect();
+        assert_eq!(
+            workers,
+            [Some("2"), Some("10")],
+            "each line's worker is its file's"
+        );
         assert_eq!(first.unreadable, 1);
 
         let mut two = std::fs::OpenOptions::new()

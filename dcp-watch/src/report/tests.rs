@@ -20,6 +20,9 @@ fn outcome(output: &str, status: Status, id: &str, receive_count: u32, seconds: 
         output: output.to_owned(),
         status,
         seconds,
+        started: None,
+        copy: None,
+        worker: None,
         outputs: if status == Status::Success {
             vec!["Image.csv".into()]
         } else {
@@ -173,13 +176,24 @@ fn a_dead_letter_no_worker_reported_has_no_failure() {
         id: "5".into(),
         receive_count: 3,
         body: body(5),
-        batch: None,
+        batch: Some("P1".into()),
     }];
     let report = Report::build(&config(), None, 1, &Batch::default(), &dead);
     assert_eq!(report.counts.dead, 1);
-    assert_eq!(report.counts.tasks, 0);
+    assert_eq!(
+        report.counts.tasks, 1,
+        "a dead task is a task, reported or not"
+    );
     assert_eq!(report.dead_letters[0].attempts, 0);
     assert!(report.dead_letters[0].last_failure.is_none());
+    assert_eq!(
+        report.batches["P1"],
+        BatchTotals {
+            tasks: 1,
+            dead: 1,
+            ..BatchTotals::default()
+        }
+    );
 }
 
 #[test]
@@ -208,6 +222,10 @@ fn totals_per_batch_count_tasks_done_and_dead_letters() {
             in_batch("out/P1-A01-1", Status::Success, "1", "P1"),
             in_batch("out/P1-A01-2", Status::SkippedDone, "2", "P1"),
             in_batch("out/P1-A01-3", Status::InputProblem, "3", "P2"),
+            Outcome {
+                receive_count: 2,
+                ..in_batch("out/P1-A01-3", Status::InputProblem, "3", "P2")
+            },
             outcome("out/P1-A01-4", Status::Success, "4", 1, 1.0),
         ],
         unreadable: 0,
@@ -222,8 +240,82 @@ fn totals_per_batch_count_tasks_done_and_dead_letters() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(
         json["batches"],
-        serde_json::json!({"P1": {"tasks": 2, "done": 2, "dead": 0},
-                           "P2": {"tasks": 1, "done": 0, "dead": 1}})
+        serde_json::json!({
+            "P1": {"tasks": 2, "done": 2, "dead": 0, "attempts": 2, "failed_attempts": 0,
+                   "by_status": {"success": 1, "skipped-done": 1}},
+            "P2": {"tasks": 1, "done": 0, "dead": 1, "attempts": 2, "failed_attempts": 2,
+                   "by_status": {"input-problem": 1}}})
     );
     assert_eq!(json["dead_letters"][0]["batch"], "P2");
+}
+
+/// An attempt of worker `worker`'s copy `copy` that started at `started`.
+fn ran(worker: &str, copy: u32, started: f64, output: &str, status: Status) -> Outcome {
+    Outcome {
+        worker: Some(worker.to_owned()),
+        copy: Some(copy),
+        started: Some(started),
+        ..outcome(output, status, "1", 1, 2.0)
+    }
+}
+
+#[test]
+fn the_timeline_holds_every_attempt_by_worker_copy_and_start() {
+    let batch = Batch {
+        outcomes: vec![
+            ran("10", 0, 5.0, "out/P1-A01-1", Status::Success),
+            ran("2", 1, 3.0, "out/P1-A01-2", Status::Success),
+            ran("2", 0, 9.0, "out/P1-A01-3", Status::CellprofilerFailed),
+            ran("2", 0, 1.0, "out/P1-A01-3", Status::Success),
+        ],
+        unreadable: 0,
+    };
+    let report = Report::build(&config(), None, 10, &batch, &[]);
+    let order: Vec<(&str, u32, f64)> = report
+        .timeline
+        .iter()
+        .map(|s| {
+            (
+                s.worker.as_deref().unwrap(),
+                s.copy.unwrap(),
+                s.started.unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [("2", 0, 1.0), ("2", 0, 9.0), ("2", 1, 3.0), ("10", 0, 5.0)]
+    );
+    assert_eq!(report.timeline[1].status, Status::CellprofilerFailed);
+}
+
+/// The JSON island of a rendered page, read back.
+fn island_of(page: &str) -> Value {
+    let start = page.find(r#"id="report-data">"#).unwrap() + r#"id="report-data">"#.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    serde_json::from_str(&page[start..end]).unwrap()
+}
+
+#[test]
+fn the_page_embeds_the_report_so_that_no_string_of_it_is_markup() {
+    let hostile = "</script><script>alert(1)</script><!--";
+    let mut failed = ran("1", 0, 1.0, "out/P1-A01-1", Status::CellprofilerFailed);
+    failed.group = format!("Metadata_Plate={hostile}");
+    failed.detail = Some(format!("Error & {hostile}\u{2028}next line"));
+    let batch = Batch {
+        outcomes: vec![failed, ran("1", 0, 4.0, "out/P1-A01-2", Status::Success)],
+        unreadable: 0,
+    };
+    let report = Report::build(&config(), Some(0), 10, &batch, &[]);
+    let page = html::render(&report);
+    let template = include_str!("page.html");
+    for markup in ["<script", "</script", "<!--", "\u{2028}"] {
+        assert_eq!(
+            page.matches(markup).count(),
+            template.matches(markup).count(),
+            "{markup} only where the template has it"
+        );
+    }
+    assert_eq!(island_of(&page), serde_json::to_value(&report).unwrap());
+    assert!(!page.contains("/*REPORT*/"));
 }

@@ -119,6 +119,9 @@ impl Run {
             group,
             status,
             seconds: 2.5,
+            started: None,
+            copy: None,
+            worker: None,
             outputs: if status.is_done() {
                 vec!["Image.csv".into()]
             } else {

@@ -182,12 +182,10 @@ impl AwsFleet {
             .autoscaling
             .create_auto_scaling_group()
             .auto_scaling_group_name(name);
-        group = if !vpc_zone_identifier.is_empty() {
-            group.vpc_zone_identifier(vpc_zone_identifier)
-        } else if !availability_zones.is_empty() {
+        group = if vpc_zone_identifier.is_empty() {
             group.set_availability_zones(Some(availability_zones.clone()))
         } else {
-            group.set_availability_zones(Some(self.region_zones().await?))
+            group.vpc_zone_identifier(vpc_zone_identifier)
         };
         group
             .mixed_instances_policy(policy)
@@ -200,21 +198,5 @@ impl AwsFleet {
             .await
             .map_err(failed("CreateAutoScalingGroup", name))?;
         Ok(Settled::Done)
-    }
-
-    /// The names of the region's available Availability Zones.
-    async fn region_zones(&self) -> Result<Vec<String>, FleetError> {
-        let zones = self
-            .ec2
-            .describe_availability_zones()
-            .send()
-            .await
-            .map_err(failed("DescribeAvailabilityZones", "the region"))?;
-        Ok(zones
-            .availability_zones()
-            .iter()
-            .filter(|z| z.state() == Some(&aws_sdk_ec2::types::AvailabilityZoneState::Available))
-            .filter_map(|z| z.zone_name().map(str::to_owned))
-            .collect())
     }
 }

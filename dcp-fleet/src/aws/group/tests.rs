@@ -29,7 +29,12 @@ fn config() -> Config {
 
 #[test]
 fn every_subnet_and_machine_type_is_kept() {
-    let requests = start(&file(vec![spec("subnet-a"), spec("subnet-b")]), &config()).unwrap();
+    let requests = start(
+        &file(vec![spec("subnet-a"), spec("subnet-b")]),
+        &config(),
+        &[],
+    )
+    .unwrap();
     let Request::CreateAutoScalingGroup {
         instance_types,
         vpc_zone_identifier,
@@ -76,13 +81,13 @@ fn assign_ip_false_makes_an_interface_without_a_public_address() {
 fn specifications_that_differ_in_more_than_their_subnet_are_refused() {
     let mut other = spec("subnet-b");
     other["ImageId"] = json!("ami-2");
-    let err = start(&file(vec![spec("subnet-a"), other]), &config()).unwrap_err();
+    let err = start(&file(vec![spec("subnet-a"), other]), &config(), &[]).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("LaunchSpecifications[1].ImageId"), "{text}");
     assert!(text.contains("spot-fleet"), "{text}");
     let mut nowhere = spec("x");
     nowhere.as_object_mut().unwrap().remove("SubnetId");
-    let err = start(&file(vec![spec("subnet-a"), nowhere]), &config()).unwrap_err();
+    let err = start(&file(vec![spec("subnet-a"), nowhere]), &config(), &[]).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("LaunchSpecifications[1]"), "{text}");
     assert!(
@@ -97,11 +102,12 @@ fn specifications_without_subnets_launch_in_the_default_vpc() {
     anywhere.as_object_mut().unwrap().remove("SubnetId");
     let mut zoned = anywhere.clone();
     zoned["Placement"] = json!({"AvailabilityZone": "us-east-1b"});
+    let region = ["us-east-1a".to_owned(), "us-east-1b".to_owned()];
     for (specs, zones) in [
-        (vec![anywhere.clone()], vec![]),
+        (vec![anywhere.clone()], region.to_vec()),
         (vec![zoned.clone(), zoned], vec!["us-east-1b".to_owned()]),
     ] {
-        let requests = start(&file(specs), &config()).unwrap();
+        let requests = start(&file(specs), &config(), &region).unwrap();
         let Request::CreateAutoScalingGroup {
             vpc_zone_identifier,
             availability_zones,

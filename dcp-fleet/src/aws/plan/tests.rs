@@ -83,7 +83,7 @@ fn scale_without_an_open_fleet_is_refused() {
     found.fleets.retain(|f| !f.is_open());
     let err = scale(&config(), &found, 3).unwrap_err().to_string();
     assert!(
-        err.contains("no open Spot Fleet tagged Name = Fly"),
+        err.contains("no Auto Scaling group or open Spot Fleet tagged Name = Fly"),
         "{err}"
     );
 }
@@ -219,7 +219,14 @@ fn the_group_is_resized_by_scale_lowered_by_shrink_and_deleted_by_stop() {
         .filter(|n| !n.is_empty())
         .collect();
     assert_eq!(names, ["group", "template"]);
-    let err = start(&config(), &found, &serde_json::json!({}), SystemTime::now()).unwrap_err();
+    let err = start(
+        &config(),
+        &found,
+        &serde_json::json!({}),
+        &[],
+        SystemTime::now(),
+    )
+    .unwrap_err();
     assert!(matches!(err, FleetError::AlreadyStarted { .. }), "{err}");
 }
 
