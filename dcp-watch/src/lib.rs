@@ -11,6 +11,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod batch;
 pub mod embedded;
 pub mod outcomes;
 pub mod report;
