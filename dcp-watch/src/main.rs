@@ -48,8 +48,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Settings come from --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml.
 ///
 /// Exit codes: 0 drained clean (with --once: also not drained yet); 1 failure (queue, files,
-/// AWS calls, a batch with no task anywhere, or on AWS no record of its push); 2 invalid settings or usage; 3 drained with
-/// tasks in the dead-letter queue (see `dcp-queue dead`, `dcp-queue redrive`).
+/// AWS calls, a batch with no task anywhere, or on AWS no record of its push); 2 invalid
+/// settings or usage; 3 drained with tasks in the dead-letter queue (see `dcp-queue dead`, `dcp-queue redrive`).
 #[derive(Parser)]
 #[command(version)]
 struct Cli {

@@ -115,7 +115,13 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
     // No push recorded batch `nope`.
     let unknown = tool(&moto, d, "dcp-watch", &["--batch", "nope", "--once"]);
     assert_exit(&unknown, 1);
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("batch `nope`"));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "batch `nope`: no push recorded it at s3://{BUCKET}/runs/{APP}/batches/nope.json"
+        )),
+        "{stderr}"
+    );
 
     // Batch `illum` is pushed in two pushes (one task twice): three tasks recorded.
     push(&moto, d, "illum", &["P1", "P2"]);

@@ -75,13 +75,18 @@ impl<Q: Queue> AwsBatchWatch<Q> {
         }
     }
 
-    /// Takes one look. Errors: [`WatchError::UnknownBatch`] when no push recorded the
+    /// Takes one look. Errors: [`WatchError::UnrecordedBatch`] when no push recorded the
     /// batch; a failed AWS call; the queue gone (the run was torn down).
     pub async fn look(&self) -> Result<BatchLook, WatchError> {
         let record = batch_record::read(&self.s3, &self.config, &self.name)
             .await?
-            .ok_or_else(|| WatchError::UnknownBatch {
+            .ok_or_else(|| WatchError::UnrecordedBatch {
                 batch: self.name.clone(),
+                record: format!(
+                    "s3://{}/{}",
+                    self.config.aws_bucket,
+                    batch_record::record_key(&self.config, &self.name)
+                ),
             })?;
         // No log group yet: no worker has written a line.
         let all = outcomes::read_all(&self.logs, &self.config.log_group_name)
