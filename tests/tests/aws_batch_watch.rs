@@ -2,8 +2,8 @@
 //! never reads the task queue; it compares the tasks `dcp-queue push` recorded in
 //! s3://AWS_BUCKET/runs/APP_NAME/batches/NAME.json with the batch's outcome lines and dead
 //! letters. A batch whose tasks are done exits 0 with its summary while another batch
-//! still waits in the queue, untouched; a batch with a dead task exits 3; a batch no push
-//! recorded fails.
+//! still waits in the queue, untouched, and the Spot Fleet keeps its target; a batch with a
+//! dead task exits 3; a batch no push recorded fails.
 #![cfg(feature = "aws")]
 
 use std::path::Path;
@@ -106,11 +106,22 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
     }
     let settings = format!(
         "BACKEND = \"aws\"\nAPP_NAME = \"{APP}\"\nAWS_BUCKET = \"{BUCKET}\"\n\
-         CELLPROFILER = \"{}\"\nDOCKER_CORES = 1\nSECONDS_TO_START = 0\nJOB_RETRIES = 1\n",
+         CELLPROFILER = \"{}\"\nDOCKER_CORES = 1\nSECONDS_TO_START = 0\nJOB_RETRIES = 1\n\
+         FLEET_API = \"spot-fleet\"\nECS_CLUSTER = \"dcp-batched\"\nCLUSTER_MACHINES = 2\n",
         dcp_tests::STANDIN
     );
     std::fs::write(d.join("dcp.toml"), settings).unwrap();
+    let fleet_file = serde_json::json!({
+        "IamFleetRole": "arn:aws:iam::123456789012:role/fleet",
+        "AllocationStrategy": "lowestPrice",
+        "LaunchSpecifications": [{"ImageId": moto.image_id().await}],
+    });
+    std::fs::write(d.join("fleet.json"), fleet_file.to_string()).unwrap();
+    stdout_ok(tool(&moto, d, "dcp-fleet", &["setup"]));
     stdout_ok(tool(&moto, d, "dcp-queue", &["create"]));
+    let started = stdout_ok(tool(&moto, d, "dcp-fleet", &["start", "fleet.json"]));
+    let started: Value = serde_json::from_str(&started).unwrap();
+    let fleet_id = started["fleet_id"].as_str().unwrap().to_owned();
 
     // No push recorded batch `nope`.
     let unknown = tool(&moto, d, "dcp-watch", &["--batch", "nope", "--once"]);
@@ -211,6 +222,20 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
     // `illum` is still all done.
     let illum = json(tool(&moto, d, "dcp-watch", &["--batch", "illum"]), 0);
     assert_eq!(illum["counts"]["done"], 3, "{illum}");
+
+    // No batch watch lowered, stopped or tore down the fleet.
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+    let fleet = ec2
+        .describe_spot_fleet_requests()
+        .spot_fleet_request_ids(&fleet_id)
+        .send()
+        .await
+        .unwrap();
+    let fleet = &fleet.spot_fleet_request_configs()[0];
+    assert_eq!(fleet.spot_fleet_request_state().unwrap().as_str(), "active");
+    let config = fleet.spot_fleet_request_config().unwrap();
+    assert_eq!(config.target_capacity(), Some(2));
+    queue_url(&sqs, format!("{APP}Queue")).await;
 }
 
 /// Runs a command on a thread, for watches side by side.
