@@ -8,6 +8,7 @@
 //! and the resource; [`codes`] lists the service codes that mean "already exists" and
 //! "already gone", which make repeated commands idempotent.
 
+pub mod batch_record;
 mod error;
 
 pub use error::{AwsError, Settled, codes, failed, settle};

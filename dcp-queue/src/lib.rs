@@ -5,5 +5,7 @@
 pub mod csv_groups;
 pub mod layout;
 pub mod notes;
+#[cfg(feature = "aws")]
+pub mod record;
 pub mod report;
 pub mod unsent;

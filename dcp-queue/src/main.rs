@@ -172,14 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 let queue = ConfiguredQueue::open(&config).await?;
                 let applied = dcp_queue::notes::apply_settings(&queue)?;
-                push(
-                    planned,
-                    &QueueSpec::from_config(&config),
-                    &queue,
-                    &applied,
-                    &mut out,
-                )
-                .await
+                push(planned, &config, &queue, &applied, &mut out).await
             }
             Command::OnQueue(command) => {
                 let queue = ConfiguredQueue::open(&config).await?;
@@ -267,11 +260,12 @@ async fn execute(command: QueueCommand, config: &Config, queue: &impl Queue) -> 
 /// Sends a planned job and prints what was sent.
 async fn push(
     planned: Planned,
-    spec: &QueueSpec,
+    config: &Config,
     queue: &impl Queue,
     settings_applied: &[SettingApplied],
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let spec = &QueueSpec::from_config(config);
     let bodies = planned.tasks.bodies();
     let batch = planned.batch.as_deref();
     let mut report = PushReport {
@@ -283,6 +277,7 @@ async fn push(
         unsent: None,
         unsent_file: None,
     };
+    record(config, batch, bodies).await?;
     let Err(failure) = send(queue, bodies, batch).await else {
         return print_json(out, &report);
     };
@@ -402,6 +397,25 @@ fn derived_batch_name(file: &Path) -> String {
 fn batch_name(text: &str) -> Result<String, String> {
     check_batch_name(text).map_err(|e| e.to_string())?;
     Ok(text.to_owned())
+}
+
+/// On AWS, writes down the batch's tasks before they are sent, for `dcp-watch --batch`
+/// ([`dcp_queue::record`]): a record that cannot be written stops the push before anything
+/// is sent. Tasks a failed send leaves out stay recorded: pushing the file of unsent tasks
+/// with the same batch sends them.
+#[cfg(feature = "aws")]
+async fn record(config: &Config, batch: Option<&str>, bodies: &[String]) -> anyhow::Result<()> {
+    let Some(batch) = batch else {
+        return Ok(());
+    };
+    dcp_queue::record::pushed(config, batch, bodies)
+        .await
+        .with_context(|| format!("batch `{batch}`: its record was not written; nothing was sent"))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn record(_: &Config, _: Option<&str>, _: &[String]) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Sends every body, with a progress bar on a terminal for large pushes.

@@ -11,6 +11,7 @@
 //! down, exporting both log groups to AWS_BUCKET/exportedlogs/. A look that finds the
 //! queue gone finishes whatever a teardown left.
 
+pub mod batch;
 mod cost;
 mod outcomes;
 

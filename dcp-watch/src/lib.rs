@@ -11,6 +11,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod batch;
 pub mod embedded;
 pub mod outcomes;
 pub mod report;
@@ -51,6 +52,17 @@ pub enum WatchError {
         /// The batch's name.
         batch: String,
     },
+    /// `dcp-watch --batch NAME` on AWS found no record of the batch's push.
+    #[error(
+        "batch `{batch}`: no push recorded it at {record} (push it with \
+         `dcp-queue push --batch {batch}`)"
+    )]
+    UnrecordedBatch {
+        /// The batch's name.
+        batch: String,
+        /// Where its record would be (`s3://…`).
+        record: String,
+    },
     /// A file of the run folder could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -71,6 +83,7 @@ impl dcp_common::exit::Classify for WatchError {
             WatchError::Aws(_) => dcp_common::exit::Kind::Failure,
             WatchError::NothingToWatch { .. }
             | WatchError::UnknownBatch { .. }
+            | WatchError::UnrecordedBatch { .. }
             | WatchError::Io { .. } => dcp_common::exit::Kind::Failure,
         }
     }

@@ -34,18 +34,22 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// {"drained": true, "report", …, "teardown"}. Two looks at once, or one after the end,
 /// do no harm.
 ///
-/// --batch NAME (embedded): watches only the tasks pushed with `dcp-queue push --batch
-/// NAME`; each look prints {"batch", "visible", "in_flight", "dead", "done",
-/// "failed_attempts", "elapsed_seconds"}. When none of them is visible or in flight it
-/// prints the batch's summary {"batch", "finished": true, "counts", "by_status",
-/// "dead_letters", "elapsed_seconds"} and exits, leaving the fleet running for other
-/// batches. Any number of batch watches may run at once on one queue.
+/// --batch NAME: watches only the tasks pushed with `dcp-queue push --batch NAME`. When
+/// each is done or dead it prints the batch's summary {"batch", "finished": true,
+/// "counts", "by_status", "dead_letters", "elapsed_seconds"} and exits (0, or 3 with dead
+/// tasks), leaving the fleet running for other batches. Any number of batch watches may
+/// run at once on one queue, from any shell. Embedded: each look prints {"batch",
+/// "visible", "in_flight", "dead", "done", "failed_attempts", "elapsed_seconds"}. AWS: the
+/// task queue is never read (receiving would raise receive counts); each look compares the
+/// tasks the pushes recorded in s3://AWS_BUCKET/runs/APP_NAME/batches/NAME.json with the
+/// batch's outcome lines and dead letters, and prints {"batch", "pushed", "done", "dead",
+/// "waiting", "failed_attempts", "elapsed_seconds"}.
 ///
 /// Settings come from --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml.
 ///
 /// Exit codes: 0 drained clean (with --once: also not drained yet); 1 failure (queue, files,
-/// AWS calls, a batch with no task anywhere); 2 invalid settings or usage; 3 drained with
-/// tasks in the dead-letter queue (see `dcp-queue dead`, `dcp-queue redrive`).
+/// AWS calls, a batch with no task anywhere, or on AWS no record of its push); 2 invalid
+/// settings or usage; 3 drained with tasks in the dead-letter queue (see `dcp-queue dead`, `dcp-queue redrive`).
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
@@ -59,7 +63,7 @@ struct Cli {
     #[arg(long)]
     cheapest: bool,
     /// Watch only this batch (`dcp-queue push --batch NAME`) until its tasks are done or
-    /// dead; the fleet keeps running. Embedded backend only.
+    /// dead; the fleet keeps running.
     #[arg(long, value_name = "NAME", conflicts_with = "cheapest", value_parser = batch_name)]
     batch: Option<String>,
     /// Seconds between looks.
@@ -101,14 +105,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     None => watch(&cli, &config, queue).await,
                 }
             }
-            Backend::Aws if cli.batch.is_some() => Cli::command()
-                .error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    "--batch needs the embedded backend: SQS cannot count a batch's tasks \
-                     without receiving them",
-                )
-                .exit(),
-            Backend::Aws => watch_aws(&cli, &config).await,
+            Backend::Aws => match &cli.batch {
+                Some(name) => watch_aws_batch(&cli, &config, name).await,
+                None => watch_aws(&cli, &config).await,
+            },
         }
     })
 }
@@ -116,6 +116,38 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 #[cfg(not(feature = "aws"))]
 async fn watch_aws(_: &Cli, _: &Config) -> anyhow::Result<u8> {
     Err(dcp_common::backend::BackendError::NotBuilt.into())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn watch_aws_batch(_: &Cli, _: &Config, _: &str) -> anyhow::Result<u8> {
+    Err(dcp_common::backend::BackendError::NotBuilt.into())
+}
+
+/// Watches one batch on AWS until each of its recorded tasks is done or dead.
+#[cfg(feature = "aws")]
+async fn watch_aws_batch(cli: &Cli, config: &Config, name: &str) -> anyhow::Result<u8> {
+    use dcp_watch::aws::batch::{AwsBatchWatch, BatchLook};
+    let queue = ConfiguredQueue::open(config).await?;
+    let watch = AwsBatchWatch::connect(config, queue, name).await;
+    loop {
+        match watch.look().await? {
+            BatchLook::Going(tick) => {
+                print_line(&tick)?;
+                if cli.once {
+                    return Ok(0);
+                }
+            }
+            BatchLook::Finished(summary) => {
+                print_line(&summary)?;
+                return Ok(if summary.dead_letters.is_empty() {
+                    0
+                } else {
+                    exit::DEAD_LETTERS
+                });
+            }
+        }
+        tokio::time::sleep(cli.interval).await;
+    }
 }
 
 /// Watches a run on AWS: one JSON line per look, until it has drained and been torn down.

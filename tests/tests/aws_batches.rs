@@ -48,6 +48,9 @@ async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_keeps_its_name_through_the_dead_letter_queue_and_redrive() {
     let moto = Moto::start();
+    // Where each push records its batch's tasks.
+    let s3 = moto.s3_client().await;
+    s3.create_bucket().bucket("dcp-logs").send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let queue_golden = concat!(env!("CARGO_MANIFEST_DIR"), "/../dcp-queue");

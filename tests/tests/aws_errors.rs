@@ -40,7 +40,28 @@ fn a_missing_bucket_is_one_line_with_the_operation_and_the_code() {
     )
     .unwrap();
     stdout_ok(run(&moto, d, "dcp-queue", &["create"]));
-    stdout_ok(run(&moto, d, "dcp-queue", &["push", "job.json"]));
+    // A push of a batch records its tasks in the bucket first: nothing is sent.
+    let refused = run(&moto, d, "dcp-queue", &["push", "job.json"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_one_line(
+        &String::from_utf8_lossy(&refused.stderr),
+        "GetObject no-such-bucket/runs/Errs/batches/job.json: NoSuchBucket: The specified \
+         bucket does not exist",
+    );
+    let status = stdout_ok(run(&moto, d, "dcp-queue", &["status"]));
+    assert!(status.contains("\"visible\":0"), "{status}");
+    // Without a batch (stdin) nothing is recorded.
+    let mut push = moto
+        .tool("dcp-queue", d)
+        .arg("push")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let job = std::fs::read(d.join("job.json")).unwrap();
+    std::io::Write::write_all(&mut push.stdin.take().unwrap(), &job).unwrap();
+    stdout_ok(push.wait_with_output().unwrap());
     let mut worker = moto
         .tool("dcp-worker", d)
         .env("AWS_EC2_METADATA_DISABLED", "true")

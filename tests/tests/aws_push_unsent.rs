@@ -86,6 +86,9 @@ async fn visible(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_push_leaves_a_file_that_finishes_the_job() {
     let moto = Moto::start();
+    // Where each push records its batch's tasks.
+    let s3 = moto.s3_client().await;
+    s3.create_bucket().bucket("dcp-logs").send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(

@@ -15,6 +15,9 @@ fn dcp_queue(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread")]
 async fn dcp_queue_creates_and_fills_an_sqs_queue() {
     let moto = Moto::start();
+    // Where each push records its batch's tasks.
+    let s3 = moto.s3_client().await;
+    s3.create_bucket().bucket("dcp-logs").send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let queue_golden = concat!(env!("CARGO_MANIFEST_DIR"), "/../dcp-queue");

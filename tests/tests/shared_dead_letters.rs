@@ -22,7 +22,7 @@ fn write_runs(dir: &Path, backend: &str) {
         std::fs::write(
             dir.join(format!("{run}.toml")),
             format!(
-                "BACKEND = \"{backend}\"\nAPP_NAME = \"{run}\"\nAWS_BUCKET = \"b\"\n\
+                "BACKEND = \"{backend}\"\nAPP_NAME = \"{run}\"\nAWS_BUCKET = \"shared-runs\"\n\
                  SQS_DEAD_LETTER_QUEUE = \"user_DeadMessages\"\nJOB_RETRIES = 1\n\
                  SQS_MESSAGE_VISIBILITY = 1\nQUEUE_FILE = \"queue.sqlite\"\n"
             ),
@@ -187,6 +187,13 @@ mod sqs {
 async fn sqs_runs_sharing_a_dead_letter_queue_see_only_their_own() {
     let moto = dcp_tests::moto::Moto::start();
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    // Where each push records its batch's tasks.
+    let s3 = moto.s3_client().await;
+    s3.create_bucket()
+        .bucket("shared-runs")
+        .send()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_runs(d, "aws");

@@ -3,7 +3,6 @@
 //! is visible or in flight. It never stops the fleet: other batches may still have work;
 //! the whole-queue watch stops it when the queue drains.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dcp_common::file::unix_seconds;
@@ -14,8 +13,9 @@ use serde::Serialize;
 
 use super::outcomes::OutcomeLog;
 use crate::WatchError;
+use crate::batch::BatchSummary;
 use crate::outcomes::Batch;
-use crate::report::{Counts, DeadReport, Report};
+use crate::report::Report;
 
 /// How long a finished batch waits before its last reading of the outcome lines: a worker
 /// appends a task's line just after deleting its message.
@@ -45,23 +45,6 @@ impl BatchTick {
     pub fn finished(&self) -> bool {
         self.visible + self.in_flight == 0
     }
-}
-
-/// The last line of `dcp-watch --batch`: the batch's part of the run report.
-#[derive(Clone, Debug, Serialize)]
-pub struct BatchSummary {
-    /// The batch's name.
-    pub batch: String,
-    /// Always true.
-    pub finished: bool,
-    /// Totals over the batch's outcome lines and dead letters.
-    pub counts: Counts,
-    /// Tasks per final status.
-    pub by_status: BTreeMap<String, u64>,
-    /// The batch's dead letters with their last failure.
-    pub dead_letters: Vec<DeadReport>,
-    /// Seconds since the watch started.
-    pub elapsed_seconds: u64,
 }
 
 /// Watches the tasks of one batch through a queue and the workers' outcome lines.
@@ -121,14 +104,7 @@ impl<Q: Queue> BatchWatch<Q> {
                 batch: self.name.clone(),
             });
         }
-        Ok(BatchSummary {
-            batch: self.name.clone(),
-            finished: true,
-            counts: report.counts,
-            by_status: report.by_status,
-            dead_letters: report.dead_letters,
-            elapsed_seconds: unix_seconds().saturating_sub(self.since),
-        })
+        Ok(BatchSummary::new(&self.name, report, self.since))
     }
 
     async fn counts(&self) -> Result<BatchCounts, WatchError> {
