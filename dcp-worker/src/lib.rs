@@ -6,6 +6,7 @@ pub mod batch;
 pub mod cellprofiler;
 #[cfg(feature = "aws")]
 pub mod cloud;
+pub mod in_flight;
 pub mod load_check;
 pub mod plugins;
 pub mod session;

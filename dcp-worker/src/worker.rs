@@ -15,6 +15,7 @@ use dcp_common::{Config, Queue, QueueError, Store, Task};
 use tokio::sync::{mpsc, watch};
 
 use crate::attempt::{Attempt, Done, Failure};
+use crate::in_flight::{Claim, InFlight};
 use crate::load_check::LoadChecks;
 use crate::stop::Stop;
 use crate::warm::Launch;
@@ -59,6 +60,7 @@ pub struct Worker<'a, Q, S> {
     shutdown: watch::Receiver<Stop>,
     load_data: LoadDataCache,
     load_checks: LoadChecks,
+    in_flight: InFlight,
     attempt_logs: Option<mpsc::UnboundedSender<AttemptLog>>,
 }
 
@@ -83,6 +85,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             shutdown,
             load_data: LoadDataCache::default(),
             load_checks: LoadChecks::default(),
+            in_flight: InFlight::default(),
             attempt_logs: None,
         }
     }
@@ -130,7 +133,15 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
                 }
             };
             backoff = Backoff::default();
-            if let Some(outcome) = self.handle(index, message, &mut launch).await? {
+            let Some(claim) = self.in_flight.claim(&message) else {
+                eprintln!(
+                    "dcp-worker: task {} was received again while another copy of this worker \
+                     runs it; that copy keeps it",
+                    message.id
+                );
+                continue;
+            };
+            if let Some(outcome) = self.handle(index, &message, &claim, &mut launch).await? {
                 emit(&outcome);
             }
         }
@@ -163,7 +174,8 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
     async fn handle(
         &self,
         copy: u32,
-        message: Received,
+        message: &Received,
+        claim: &Claim<'_>,
         launch: &mut Launch,
     ) -> Result<Option<Outcome>, QueueError> {
         let started = Instant::now();
@@ -175,13 +187,13 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
                     detail,
                     exit_code: None,
                 };
-                let result = self.settle(&message, Err(failure)).await?;
+                let result = self.settle(message, claim, Err(failure)).await?;
                 (group, String::new(), result, None)
             }
             Ok((task, pairs, prefix)) => {
                 let group = join_pairs(&pairs);
                 let work = self.attempt(copy, &task, &group, &pairs, &prefix, launch);
-                let (finished, result) = match self.hold(&message, work).await? {
+                let (finished, result) = match self.hold(message, claim, work).await? {
                     Held::Finished(result) => (true, result),
                     Held::ShutDown => {
                         self.file_log(copy, &prefix, &group, started_at).await;
@@ -208,7 +220,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
                 // leave a task done and gone from the queue with no outcome.
                 let log = self.file_log(copy, &prefix, &group, started_at).await;
                 let result = if finished {
-                    self.settle(&message, result).await?
+                    self.settle(message, claim, result).await?
                 } else {
                     result
                 };
@@ -241,6 +253,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
     async fn hold(
         &self,
         message: &Received,
+        claim: &Claim<'_>,
         work: impl Future<Output = Result<Done, Failure>>,
     ) -> Result<Held, QueueError> {
         let visibility = Duration::from_secs(self.config.sqs_message_visibility);
@@ -252,7 +265,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             tokio::select! {
                 done = &mut work => return Ok(Held::Finished(done)),
                 _ = heartbeat.tick() => {
-                    match self.queue.change_visibility(&message.receipt, visibility).await {
+                    match self.change_visibility(claim, visibility).await {
                         Ok(()) => {}
                         Err(e @ QueueError::Missing(_)) => return Err(e),
                         Err(e @ QueueError::StaleReceipt(_)) => return Ok(Held::Lost(e)),
@@ -260,7 +273,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
                     }
                 }
                 _ = shutdown.wait_for(|&stop| stop == Stop::HandBack) => {
-                    match self.queue.change_visibility(&message.receipt, Duration::ZERO).await {
+                    match self.change_visibility(claim, Duration::ZERO).await {
                         Ok(()) | Err(QueueError::StaleReceipt(_)) => {}
                         Err(e @ QueueError::Missing(_)) => return Err(e),
                         Err(e) => eprintln!("dcp-worker: cannot hand back task {}: {e}", message.id),
@@ -277,10 +290,15 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
     async fn settle(
         &self,
         message: &Received,
+        claim: &Claim<'_>,
         result: Result<Done, Failure>,
     ) -> Result<Result<Done, Failure>, QueueError> {
         match result {
-            Ok(done) => match self.queue.delete_message(&message.receipt).await {
+            Ok(done) => match newest_receipt(claim, |receipt| async move {
+                self.queue.delete_message(&receipt).await
+            })
+            .await
+            {
                 Ok(()) => Ok(Ok(done)),
                 Err(e @ QueueError::Missing(_)) => Err(e),
                 Err(e) => {
@@ -306,8 +324,7 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
             },
             Err(failure) => {
                 match self
-                    .queue
-                    .change_visibility(&message.receipt, self.options.retry_delay)
+                    .change_visibility(claim, self.options.retry_delay)
                     .await
                 {
                     Ok(()) | Err(QueueError::StaleReceipt(_)) => {}
@@ -317,6 +334,18 @@ impl<'a, Q: Queue, S: Store> Worker<'a, Q, S> {
                 Ok(Err(failure))
             }
         }
+    }
+
+    /// Hides the claimed task for `timeout` from now.
+    async fn change_visibility(
+        &self,
+        claim: &Claim<'_>,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        newest_receipt(claim, |receipt| async move {
+            self.queue.change_visibility(&receipt, timeout).await
+        })
+        .await
     }
 
     /// The scratch folder of one copy, emptied at the start and end of each attempt.
@@ -456,6 +485,22 @@ impl Backoff {
         let delay = Duration::from_secs(1 << self.0.min(5)).min(Duration::from_secs(30));
         self.0 += 1;
         let _ = tokio::time::timeout(delay, shutdown.wait_for(|&stop| stop != Stop::Run)).await;
+    }
+}
+
+/// Runs `op` with the claimed task's newest receipt, and again with a newer one when a
+/// receive of the task by another copy replaced it meanwhile and made it stale.
+async fn newest_receipt<F, Fut>(claim: &Claim<'_>, op: F) -> Result<(), QueueError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<(), QueueError>>,
+{
+    loop {
+        let receipt = claim.receipt();
+        match op(receipt.clone()).await {
+            Err(QueueError::StaleReceipt(_)) if claim.receipt() != receipt => continue,
+            result => return result,
+        }
     }
 }
 

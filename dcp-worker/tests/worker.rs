@@ -173,6 +173,36 @@ fn a_long_task_stays_hidden_from_other_workers() {
 }
 
 #[test]
+fn a_task_delivered_twice_runs_once_in_one_worker() {
+    let run = RunDir::new("SQS_MESSAGE_VISIBILITY = 600");
+    run.push(&["P1"], "w/p.cppipe");
+    let worker = run
+        .worker("sleep:3", &["--cores", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while run.starts() == 0 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SQS delivers at least once: the task in flight is handed out again, here to the
+    // worker's idle copy.
+    let queue = rusqlite::Connection::open(run.path().join("dcp-queue.sqlite")).unwrap();
+    let shown = queue
+        .execute("UPDATE messages SET visible_ms = 0 WHERE receives = 1", [])
+        .unwrap();
+    assert_eq!(shown, 1);
+    let lines = outcomes(&worker.wait_with_output().unwrap());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "success", "{lines:?}");
+    assert_eq!(run.starts(), 1, "CellProfiler ran once");
+    assert_eq!(
+        run.counts(),
+        (0, 0, 0),
+        "deleted with the newer receipt, not left to come back"
+    );
+}
+
+#[test]
 fn a_killed_workers_task_is_finished_by_another_with_no_partial_output() {
     let run = RunDir::new("SQS_MESSAGE_VISIBILITY = 2");
     run.push(&["P1"], "w/p.cppipe");
