@@ -10,6 +10,7 @@
 
 pub mod batch_record;
 mod error;
+pub mod spot_price_history;
 
 pub use error::{AwsError, Settled, codes, failed, settle};
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName};
 use dcp_common::Config;
 use dcp_common::aws::failed;
+use dcp_common::aws::spot_price_history::{SpotPriceQuery, spot_price_history};
 
 use crate::WatchError;
 use crate::report::cost::{Machine, SpotPrice};
@@ -103,36 +104,22 @@ pub async fn spot_prices(
     }
     let mut history = BTreeMap::new();
     for ((kind, zone), (from, to)) in spans {
-        let mut prices = Vec::new();
-        let mut pages = ec2
-            .describe_spot_price_history()
-            .instance_types(kind.as_str().into())
-            .availability_zone(&zone)
-            .product_descriptions("Linux/UNIX")
-            .start_time(aws_smithy_types::DateTime::from_secs_f64(from))
-            .end_time(aws_smithy_types::DateTime::from_secs_f64(to))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(failed("DescribeSpotPriceHistory", format!("{kind} {zone}")))?;
-            // Only the machines' own zone (a server that ignores the zone asked for
-            // answers for every zone).
-            let ours = page
-                .spot_price_history()
-                .iter()
-                .filter(|p| p.availability_zone() == Some(zone.as_str()));
-            for p in ours {
-                let price = p.spot_price().and_then(|s| s.parse::<f64>().ok());
-                let at = p.timestamp().map(|t| t.as_secs_f64());
-                if let (Some(dollars_per_hour), Some(at)) = (price, at) {
-                    prices.push(SpotPrice {
-                        at,
-                        dollars_per_hour,
-                    });
-                }
-            }
-        }
+        let types = [kind.clone()];
+        let query = SpotPriceQuery {
+            types: &types,
+            zone: Some(&zone),
+            from,
+            to: Some(to),
+            max_pages: None,
+        };
+        let prices = spot_price_history(ec2, &query)
+            .await?
+            .into_iter()
+            .map(|record| SpotPrice {
+                at: record.at,
+                dollars_per_hour: record.dollars_per_hour,
+            })
+            .collect();
         history.insert((kind, zone), prices);
     }
     Ok(history)

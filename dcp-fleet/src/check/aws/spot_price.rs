@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use aws_sdk_ec2::types::InstanceType;
 use dcp_common::Config;
+use dcp_common::aws::spot_price_history::{SpotPriceQuery, spot_price_history};
 
-use super::said;
 use crate::check::pilot::estimate::{SpotPrice, SpotPrices};
 use crate::check::{Finding, Findings};
 
@@ -66,54 +65,28 @@ pub async fn look_up(
 
 /// The latest Linux/UNIX price of each zone, gathered per type.
 async fn history(ec2: &aws_sdk_ec2::Client, types: &[String]) -> Result<SpotPrices, String> {
-    let now = aws_smithy_types::DateTime::from(SystemTime::now());
-    // (type, zone) → (timestamp, price): the latest record wins.
-    let mut latest: BTreeMap<(String, String), (i64, f64)> = BTreeMap::new();
-    let mut token = None;
-    for _ in 0..MAX_PAGES {
-        let page = ec2
-            .describe_spot_price_history()
-            .set_instance_types(Some(
-                types
-                    .iter()
-                    .map(|t| InstanceType::from(t.as_str()))
-                    .collect(),
-            ))
-            .product_descriptions("Linux/UNIX")
-            .start_time(now)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| said(&e))?;
-        for record in page.spot_price_history() {
-            // Linux/UNIX, or "Linux/UNIX (Amazon VPC)" as older accounts and moto name it.
-            let linux = record
-                .product_description()
-                .is_some_and(|d| d.as_str().starts_with("Linux/UNIX"));
-            let (Some(kind), Some(zone), Some(price)) = (
-                record.instance_type(),
-                record.availability_zone(),
-                record.spot_price().and_then(|p| p.parse::<f64>().ok()),
-            ) else {
-                continue;
-            };
-            if !linux {
-                continue;
-            }
-            let at = record.timestamp().map_or(0, |t| t.secs());
-            let entry = latest
-                .entry((kind.as_str().to_owned(), zone.to_owned()))
-                .or_insert((at, price));
-            if at > entry.0 {
-                *entry = (at, price);
-            }
-        }
-        token = page
-            .next_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
-        if token.is_none() {
-            break;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let query = SpotPriceQuery {
+        types,
+        zone: None,
+        from: now,
+        to: None,
+        max_pages: Some(MAX_PAGES),
+    };
+    let records = spot_price_history(ec2, &query)
+        .await
+        .map_err(|e| e.to_string())?;
+    // (type, zone) → (time, price): the latest record wins.
+    let mut latest: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    for record in records {
+        let entry = latest
+            .entry((record.instance_type, record.zone))
+            .or_insert((record.at, record.dollars_per_hour));
+        if record.at > entry.0 {
+            *entry = (record.at, record.dollars_per_hour);
         }
     }
     let mut prices = SpotPrices::new();
