@@ -65,7 +65,8 @@ fn succeeded(child: Child) -> Vec<serde_json::Value> {
     lines
 }
 
-/// The warm run's tasks ran in one runner, started once.
+/// The warm run's tasks ran in one runner, started once, which logged the time of
+/// ExportToSpreadsheet's post_run (where it writes the CSVs).
 fn assert_one_runner(bucket: &Path, lines: &[serde_json::Value]) {
     for (n, line) in lines.iter().enumerate() {
         let log = std::fs::read_to_string(bucket.join(line["log"].as_str().unwrap())).unwrap();
@@ -74,6 +75,14 @@ fn assert_one_runner(bucket: &Path, lines: &[serde_json::Value]) {
             "task {} of one runner: {log}",
             n + 1
         );
+        let post_runs: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with("dcp-worker: post_run of module ExportToSpreadsheet # "))
+            .collect();
+        assert_eq!(post_runs.len(), 1, "{log}");
+        let seconds = post_runs[0].rsplit_once("Wall_time = ").unwrap().1;
+        let seconds: f64 = seconds.strip_suffix(" secs").unwrap().parse().unwrap();
+        assert!(seconds > 0.0, "{}", post_runs[0]);
     }
 }
 

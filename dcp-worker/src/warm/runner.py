@@ -20,11 +20,18 @@ CellProfiler writes it) and answers one JSON line on stdout
 task runs, everything the process writes to its stdout and stderr (CellProfiler's log) is
 appended to PATH; between tasks it goes to this process's own stderr. The process exits at
 the end of stdin.
+
+CellProfiler logs each module's run per image set (`Image # N, module X # M: CPU_time = ...,
+Wall_time = ... secs`) but not its post_run, where ExportToSpreadsheet writes the CSVs
+(seconds per Cell Painting site). The runner logs those too, for modules that have one:
+
+    dcp-worker: post_run of module X # M: CPU_time = C secs, Wall_time = W secs
 """
 
 import json
 import os
 import sys
+import timeit
 import traceback
 
 # Replies go to a private copy of stdout; whatever CellProfiler prints goes to stderr.
@@ -36,6 +43,8 @@ IDLE_ERR = os.dup(2)
 import cellprofiler.__main__ as cp_main  # noqa: E402 - after the redirection
 import cellprofiler_core.preferences as prefs  # noqa: E402
 from cellprofiler_core.constants.reader import ALL_READERS  # noqa: E402
+from cellprofiler_core.module import Module  # noqa: E402
+from cellprofiler_core.pipeline import Pipeline  # noqa: E402
 
 
 def parse(argv):
@@ -71,6 +80,43 @@ def start(argv):
     import cellprofiler_core.modules  # noqa: F401
 
     return args, prefs.get_always_continue()
+
+
+def timed_post_runs(post_run):
+    """Pipeline.post_run, logging the time of each module's own post_run."""
+
+    def timed(pipeline, *args):
+        for module in pipeline.modules():
+            if type(module).post_run is not Module.post_run:
+                module.post_run = logged(module, module.post_run)
+        try:
+            return post_run(pipeline, *args)
+        finally:
+            for module in pipeline.modules():
+                module.__dict__.pop("post_run", None)
+
+    return timed
+
+
+def logged(module, post_run):
+    def timed(workspace):
+        cpu, wall = sum(os.times()[:-1]), timeit.default_timer()
+        try:
+            return post_run(workspace)
+        finally:
+            print(
+                "dcp-worker: post_run of module %s # %d: CPU_time = %.2f secs, Wall_time = %.2f secs"
+                % (
+                    module.module_name,
+                    module.module_num,
+                    max(0, sum(os.times()[:-1]) - cpu),
+                    max(0, timeit.default_timer() - wall),
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return timed
 
 
 def run(args, always_continue):
@@ -127,5 +173,6 @@ def serve(shared, always_continue):
 
 
 if __name__ == "__main__":
+    Pipeline.post_run = timed_post_runs(Pipeline.post_run)
     shared, always_continue = start(sys.argv[1:])
     serve(shared, always_continue)
