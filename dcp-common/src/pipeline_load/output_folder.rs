@@ -4,8 +4,16 @@
 //! writes). A module writing to `Elsewhere...|/abs/path`, the Default Input Folder or the
 //! folder of its images writes outside the run's output place: into a bucket's files, or
 //! where no task's results are collected.
+//!
+//! A sub-folder with metadata tags (`\g<Plate>`, [`tags`]) is filled by CellProfiler from
+//! each image set's metadata: [`Tagged`] judges it against the load-data rows of a group.
+
+pub mod tagged;
+pub mod tags;
 
 use serde::{Deserialize, Serialize};
+
+pub use tagged::{TAGGED_FIX, Tagged};
 
 use super::{LoadedModule, PipelineLoad, writes_files};
 
@@ -43,16 +51,24 @@ impl Folder {
         ) || (writes_files(module_name) && self.setting != "Base image folder")
     }
 
-    /// Whether the folder is the Default Output Folder or a sub-folder inside it: a
-    /// relative path with no `..` (a `\g<Plate>` metadata tag is part of a name).
+    /// Whether the folder is the Default Output Folder or a sub-folder inside it as
+    /// written: a relative path with no `..` part ([`tags::stays_inside`]). A sub-folder
+    /// with metadata tags passes here when its text does; what CellProfiler fills in for
+    /// them is judged per group ([`Tagged`]).
     pub fn in_default_output(&self) -> bool {
         match self.choice.as_str() {
             DEFAULT_OUTPUT_FOLDER => true,
-            DEFAULT_OUTPUT_SUBFOLDER => {
-                let path = self.path.as_deref().unwrap_or("");
-                !path.starts_with('/') && path.split('/').all(|part| part != "..")
-            }
+            DEFAULT_OUTPUT_SUBFOLDER => tags::stays_inside(self.path.as_deref().unwrap_or("")),
             _ => false,
+        }
+    }
+
+    /// The metadata names of the tags in a Default Output Folder sub-folder's path (`Plate`
+    /// for `\g<Plate>/masks`); empty for any other choice, which takes no tags here.
+    pub fn metadata_tags(&self) -> Vec<String> {
+        match (self.choice.as_str(), self.path.as_deref()) {
+            (DEFAULT_OUTPUT_SUBFOLDER, Some(path)) => tags::names(path),
+            _ => Vec::new(),
         }
     }
 
@@ -68,9 +84,8 @@ impl Folder {
 }
 
 impl PipelineLoad {
-    /// The output folders of the modules that run (kept, not disabled) that are not the
-    /// Default Output Folder or inside it.
-    pub fn writes_outside(&self) -> Vec<(&LoadedModule, &Folder)> {
+    /// The output folders of the modules that run (kept, not disabled).
+    fn output_folders(&self) -> impl Iterator<Item = (&LoadedModule, &Folder)> {
         self.modules
             .iter()
             .filter(|m| m.kept && m.enabled != Some(false))
@@ -78,8 +93,27 @@ impl PipelineLoad {
                 let name = m.name.as_deref().unwrap_or("");
                 m.folders
                     .iter()
-                    .filter(move |f| f.is_output(name) && !f.in_default_output())
+                    .filter(move |f| f.is_output(name))
                     .map(move |f| (m, f))
+            })
+    }
+
+    /// The output folders of the modules that run that are not the Default Output Folder
+    /// or inside it as written.
+    pub fn writes_outside(&self) -> Vec<(&LoadedModule, &Folder)> {
+        self.output_folders()
+            .filter(|(_, f)| !f.in_default_output())
+            .collect()
+    }
+
+    /// The output sub-folders inside the Default Output Folder as written whose metadata
+    /// tags CellProfiler fills per image set: whether they stay inside depends on the data.
+    pub fn tagged_outputs(&self) -> Vec<Tagged> {
+        self.output_folders()
+            .filter(|(_, f)| f.in_default_output() && !f.metadata_tags().is_empty())
+            .map(|(m, f)| Tagged {
+                module: m.label(),
+                folder: f.clone(),
             })
             .collect()
     }
