@@ -14,6 +14,7 @@ fn module(number: u32, name: &str, kept: bool) -> LoadedModule {
         error: None,
         warnings: Vec::new(),
         folders: Vec::new(),
+        file_names: Vec::new(),
     }
 }
 
@@ -323,5 +324,47 @@ fn a_tag_naming_no_column_is_a_finding() {
             "b.h5"
         ),
         None
+    );
+}
+
+#[test]
+fn a_file_name_is_judged_as_a_sub_folder_is() {
+    let name = |value: &str| FileName {
+        setting: "File name".into(),
+        value: value.into(),
+    };
+    let load = PipelineLoad {
+        modules: vec![
+            LoadedModule {
+                file_names: vec![name("Image.csv"), name("../x.csv"), name("\\g<Dir>.csv")],
+                ..module(5, "ExportToSpreadsheet", true)
+            },
+            // A module that writes no files names none.
+            LoadedModule {
+                file_names: vec![name("/abs")],
+                ..module(6, "MeasureObjectSizeShape", true)
+            },
+        ],
+        warnings: Vec::new(),
+    };
+    assert_eq!(
+        load.outside_findings().unwrap(),
+        "ExportToSpreadsheet #5 names its files File name: ../x.csv, outside the Default \
+         Output Folder (the task's output place)"
+    );
+    let tagged = load.tagged_outputs();
+    assert_eq!(tagged.len(), 1);
+    assert_eq!(tagged[0].pattern, "\\g<Dir>.csv");
+    let data = crate::loaddata::LoadData::parse(TAGGED_CSV.as_bytes()).unwrap();
+    let rows = data
+        .select(&[("Metadata_Plate".to_owned(), "P2".to_owned())])
+        .unwrap();
+    let found = output_folder::tagged::group_findings(&tagged, "p.csv", &rows).unwrap();
+    assert!(
+        found.starts_with(
+            "ExportToSpreadsheet #5 names its files File name: \\g<Dir>.csv, which is \
+             `../...csv` for p.csv line 4 (Metadata_Dir `../..`)"
+        ),
+        "{found}"
     );
 }

@@ -111,3 +111,33 @@ fn an_output_sub_folder_whose_metadata_tags_stay_inside_passes() {
         "{output}"
     );
 }
+
+#[test]
+fn a_file_name_leading_outside_is_a_problem_as_written_or_through_a_metadata_tag() {
+    let pipeline = "src/demo_project_folder/workspace/ExampleFly.cppipe";
+    let example = Example::new(&dcp_tests::cellprofiler());
+    example.edit(pipeline, "File name:Image.csv", "File name:\\g<Dir>.csv");
+    example.add_column("Metadata_Dir", ["ok", "ok", "../../../escaped"]);
+    let problem = the_problem(&example.check(&["job.json"]));
+    assert_eq!(problem["check"], "pipeline-output");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(
+            "names its files File name: \\g<Dir>.csv, which is `../../../escaped.csv` for \
+             demo_project_folder/workspace/load_data.csv line 4 (Metadata_Dir \
+             `../../../escaped`)"
+        ),
+        "{detail}"
+    );
+
+    let example = Example::new(&dcp_tests::cellprofiler());
+    example.edit(pipeline, "File name:Nuclei.csv", "File name:../Nuclei.csv");
+    let problem = the_problem(&example.check(&["job.json"]));
+    assert_eq!(problem["check"], "pipeline-output");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("ExportToSpreadsheet #")
+            && detail.contains("names its files File name: ../Nuclei.csv, outside"),
+        "{detail}"
+    );
+}

@@ -1,24 +1,28 @@
-//! A Default Output Folder sub-folder with metadata tags (`\g<Plate>`), judged against the
-//! data that fills them: for each image set CellProfiler joins the filled path to the
-//! folder `-o` names (`os.path.join`), so a `Metadata_Dir` of `../..` or `/abs` writes
-//! outside the task's output place. The rule is [`tags::stays_inside`], the one a path
+//! A Default Output Folder sub-folder or a file name with metadata tags (`\g<Plate>`),
+//! judged against the data that fills them: for each image set CellProfiler joins the
+//! filled path to the folder `-o` names (`os.path.join`), so a `Metadata_Dir` of `../..` or
+//! `/abs` writes outside the task's output place. The rule is [`tags::stays_inside`], the one a path
 //! without tags meets as written. `dcp-fleet check` (`pipeline-output`), its pilot and
 //! dcp-worker judge the rows each group selects ([`GroupRows`], the worker's own
 //! selection). The metadata of a batch file or a file list is not read before CellProfiler
-//! runs, so a tagged sub-folder with one is refused ([`unreadable_findings`]).
+//! runs, so a tagged sub-folder or file name with one is refused ([`unreadable_findings`]).
 
 use crate::loaddata::GroupRows;
 
-use super::{Folder, tags};
+use super::tags;
 
-/// An output sub-folder with metadata tags and the module that writes to it
+/// An output sub-folder or file name with metadata tags, and the module that writes there
 /// ([`crate::pipeline_load::PipelineLoad::tagged_outputs`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tagged {
     /// The module, as CellProfiler names it (`ExportToSpreadsheet #5`).
     pub module: String,
-    /// Its folder setting.
-    pub folder: Folder,
+    /// What the module does with the setting, and the setting: `writes to Output file
+    /// location: Default Output Folder sub-folder|\g<Dir>`, `names its files File name:
+    /// \g<Dir>.csv`.
+    pub place: String,
+    /// The setting's path or name, with its tags (`\g<Dir>`).
+    pub pattern: String,
 }
 
 /// How many offending rows a finding names.
@@ -28,15 +32,15 @@ impl Tagged {
     /// `ExportToSpreadsheet #5 writes to Output file location: Default Output Folder
     /// sub-folder|\g<Dir>`.
     fn writes_to(&self) -> String {
-        format!("{} writes to {}", self.module, self.folder.label())
+        format!("{} {}", self.module, self.place)
     }
 
-    /// Where the folder lands for the rows of one group of the load-data CSV `data_key`:
-    /// `None` when inside the Default Output Folder for every row; else the rows (CSV
+    /// Where the folder or name lands for the rows of one group of the load-data CSV
+    /// `data_key`: `None` when inside the Default Output Folder for every row; else the rows (CSV
     /// line, the metadata columns and values, the filled path) where it is not, or the
     /// metadata columns the CSV lacks (CellProfiler fails on the first image set).
     pub fn outside_for(&self, data_key: &str, rows: &GroupRows<'_>) -> Option<String> {
-        let path = self.folder.path.as_deref().unwrap_or("");
+        let path = self.pattern.as_str();
         let mut columns: Vec<(String, Vec<(u64, String)>)> = Vec::new();
         let mut missing = Vec::new();
         for name in tags::names(path) {
@@ -101,7 +105,7 @@ impl Tagged {
     }
 }
 
-/// [`Tagged::outside_for`] of every folder in `tagged`, in a line; `None` when each stays
+/// [`Tagged::outside_for`] of every folder and name in `tagged`, in a line; `None` when each stays
 /// inside for every row of the group.
 pub fn group_findings(tagged: &[Tagged], data_key: &str, rows: &GroupRows<'_>) -> Option<String> {
     let each: Vec<String> = tagged
@@ -119,7 +123,7 @@ pub fn unreadable_findings(tagged: &[Tagged], data_key: &str) -> Option<String> 
     (!each.is_empty()).then(|| {
         format!(
             "{}: its metadata tags are filled from {data_key}, a batch file or file list \
-             whose metadata is not checked before CellProfiler runs, so the folder may lie \
+             whose metadata is not checked before CellProfiler runs, so its files may land \
              outside the Default Output Folder (the task's output place)",
             each.join("; ")
         )
@@ -127,9 +131,8 @@ pub fn unreadable_findings(tagged: &[Tagged], data_key: &str) -> Option<String> 
 }
 
 /// The fix for [`Tagged::outside_for`] and [`unreadable_findings`], in one sentence.
-pub const TAGGED_FIX: &str = "give the metadata columns an output sub-folder's tags name \
-     values that make a relative path with no `..` part and no leading `/` (`Plate1` or \
-     `Plate1/A01` stay inside), and give the load-data CSV every column a tag names; with a \
-     batch file or file list, use a sub-folder without metadata tags (each task's results \
-     already go under its own output prefix); or set the module's folder to Default Output \
-     Folder";
+pub const TAGGED_FIX: &str = "give the metadata columns that an output sub-folder's or file \
+     name's tags name values that make a relative path with no `..` part and no leading `/` \
+     (`Plate1` or `Plate1/A01` stay inside), and give the load-data CSV every column a tag \
+     names; with a batch file or file list, use folders and names without metadata tags \
+     (each task's results already go under its own output prefix)";
