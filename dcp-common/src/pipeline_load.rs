@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod output_folder;
-pub use output_folder::Folder;
+pub use output_folder::{FileName, Folder};
 
 /// The probe, run as `python -c PROBE PIPELINE [PLUGINS_FOLDER]`.
 const PROBE: &str = include_str!("pipeline_load/probe.py");
@@ -58,6 +58,9 @@ pub struct LoadedModule {
     /// The folder settings it shows, when CellProfiler kept it ([`output_folder`]).
     #[serde(default)]
     pub folders: Vec<Folder>,
+    /// The text settings it shows that name the files it writes ([`FileName`]).
+    #[serde(default)]
+    pub file_names: Vec<FileName>,
 }
 
 /// Why the probe gave no answer.

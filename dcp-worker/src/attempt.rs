@@ -19,6 +19,7 @@ use dcp_common::loaddata::{
     Buckets, LoadDataCache, LoadDataError, Object, file_list_objects, write_file_list,
 };
 use dcp_common::metadata::join_pairs;
+use dcp_common::pipeline_load::output_folder::{TAGGED_FIX, Tagged, tagged};
 
 /// The name of CellProfiler's done file, kept out of the published results.
 const DONE_FILE: &str = "cp.is.done";
@@ -118,9 +119,9 @@ impl<S: Store> Attempt<'_, S> {
             })?
             .try_into()
             .expect("one path per key");
-        let findings = self.load_checks.judge(config, &pipeline, self.log).await?;
+        let judged = self.load_checks.judge(config, &pipeline, self.log).await?;
         let (data, group_argument) = self
-            .prepare_data(&task.data_file, &data_file, pairs)
+            .prepare_data(&task.data_file, &data_file, pairs, &judged.tagged)
             .await?;
         // The source is read-only to dcp: a local input folder is used only if it exists;
         // otherwise CellProfiler gets an empty folder of the attempt's own.
@@ -190,7 +191,7 @@ impl<S: Store> Attempt<'_, S> {
             status: Status::Success,
             outputs: published.into_iter().map(|o| o.key).collect(),
             exit_code,
-            detail: findings,
+            detail: judged.findings,
         })
     }
 
@@ -270,11 +271,15 @@ impl<S: Store> Attempt<'_, S> {
     /// numbers image sets by row), the group's rows at the fetched images, other rows at
     /// a path that does not exist; the argument carries the values as CellProfiler
     /// compares them (`Metadata_Position=2` for a group `=002` of an integer column).
+    /// Before any image is fetched, the `tagged` output sub-folders are judged against the
+    /// group's rows; with a batch file or file list, whose metadata is not read here, a
+    /// tagged sub-folder is refused ([`tagged`]).
     async fn prepare_data(
         &mut self,
         data_key: &str,
         data_file: &Path,
         pairs: &[(String, String)],
+        tagged: &[Tagged],
     ) -> Result<(DataFile, String), Failure> {
         let extension = data_file
             .extension()
@@ -285,10 +290,20 @@ impl<S: Store> Attempt<'_, S> {
             LoadDataError::Read(..) => fail(Status::DownloadProblem, e),
             _ => fail(Status::InputProblem, format!("{data_key}: {e}")),
         };
+        let outside = match extension.as_deref() {
+            Some("txt" | "h5") => tagged::unreadable_findings(tagged, data_key),
+            _ => None,
+        };
+        if let Some(outside) = outside {
+            return Err(self.writes_outside(outside));
+        }
         match extension.as_deref() {
             Some("csv") => {
                 let data = self.load_data.get(data_file).map_err(input_problem)?;
                 let rows = data.select(pairs).map_err(input_problem)?;
+                if let Some(outside) = tagged::group_findings(tagged, data_key, &rows) {
+                    return Err(self.writes_outside(outside));
+                }
                 let objects = rows.objects(&buckets).map_err(input_problem)?;
                 let located = self.fetch_images(&objects).await?;
                 let csv = self.scratch.join("load_data.csv");
@@ -338,6 +353,13 @@ impl<S: Store> Attempt<'_, S> {
                 format!("{data_key}: a data file must be .csv, .txt or .h5"),
             )),
         }
+    }
+
+    /// The [`Status::InputProblem`] failure of a tagged output sub-folder outside the
+    /// Default Output Folder, noted in the log.
+    fn writes_outside(&mut self, outside: String) -> Failure {
+        self.note(format!("not running CellProfiler: {outside}"));
+        fail(Status::InputProblem, format!("{outside}: {TAGGED_FIX}"))
     }
 
     /// Fetches `objects` from their buckets; returns each one's local path.

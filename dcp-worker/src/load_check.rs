@@ -4,7 +4,8 @@
 //! task before any image is fetched, and so does one with a module writing outside the
 //! Default Output Folder ([`pipeline_load::output_folder`]: a run never writes outside its
 //! output place); anything else it lost or changed is recorded in the
-//! task's outcome. Without CellProfiler's Python (a stand-in CELLPROFILER) the check is
+//! task's outcome. Output sub-folders with metadata tags are handed to the attempt, which
+//! judges them against the group's load-data rows before fetching images. Without CellProfiler's Python (a stand-in CELLPROFILER) the check is
 //! skipped, and the task's log says so.
 
 use std::collections::HashMap;
@@ -15,11 +16,22 @@ use std::sync::Arc;
 
 use dcp_common::Config;
 use dcp_common::outcome::Status;
+use dcp_common::pipeline_load::output_folder::Tagged;
 use dcp_common::pipeline_load::{self, CheckError, PipelineLoad};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::attempt::Failure;
+
+/// What the check lets through.
+#[derive(Debug, Default)]
+pub struct Judged {
+    /// What CellProfiler dropped or changed on load, to record in the outcome.
+    pub findings: Option<String>,
+    /// The output sub-folders with metadata tags, to judge against the group's data
+    /// ([`pipeline_load::output_folder::tagged`]).
+    pub tagged: Vec<Tagged>,
+}
 
 /// CellProfiler's answer for one pipeline, or why there is none.
 type Answer = Arc<Result<PipelineLoad, CheckError>>;
@@ -56,15 +68,16 @@ impl LoadChecks {
 
     /// Checks the task's pipeline and notes what it found in `log`: the findings to record
     /// in the outcome (`None` when CellProfiler keeps the pipeline as written, or the check
-    /// could not be made), or a [`Status::CellprofilerFailed`] failure when the pipeline
-    /// lost a module that writes files, or an [`Status::InputProblem`] failure when a module
-    /// writes outside the Default Output Folder.
+    /// could not be made) and the tagged output sub-folders, or a
+    /// [`Status::CellprofilerFailed`] failure when the pipeline lost a module that writes
+    /// files, or an [`Status::InputProblem`] failure when a module writes outside the
+    /// Default Output Folder as written.
     pub async fn judge(
         &self,
         config: &Config,
         pipeline: &Path,
         log: &mut File,
-    ) -> Result<Option<String>, Failure> {
+    ) -> Result<Judged, Failure> {
         let mut note = |line: &str| {
             let _ = writeln!(log, "dcp-worker: {line}");
         };
@@ -75,14 +88,14 @@ impl LoadChecks {
                     "pipeline load check skipped: {}: {e}",
                     pipeline.display()
                 ));
-                return Ok(None);
+                return Ok(Judged::default());
             }
         };
         let load = match answer.as_ref() {
             Ok(load) => load,
             Err(e) => {
                 note(&format!("pipeline load check skipped: {e}"));
-                return Ok(None);
+                return Ok(Judged::default());
             }
         };
         if let Some(outside) = load.outside_findings() {
@@ -93,6 +106,7 @@ impl LoadChecks {
                 exit_code: None,
             });
         }
+        let tagged = load.tagged_outputs();
         for warning in &load.warnings {
             note(&format!("CellProfiler, loading the pipeline: {warning}"));
         }
@@ -101,12 +115,18 @@ impl LoadChecks {
                 "pipeline load check: CellProfiler keeps all {} modules",
                 load.modules.len()
             ));
-            return Ok(None);
+            return Ok(Judged {
+                findings: None,
+                tagged,
+            });
         };
         note(&findings);
         let writers = load.lost_file_writers();
         if writers.is_empty() {
-            return Ok(Some(findings));
+            return Ok(Judged {
+                findings: Some(findings),
+                tagged,
+            });
         }
         note(&format!(
             "not running CellProfiler: {} lost module(s) write files, so the task cannot \

@@ -189,3 +189,99 @@ fn a_pipeline_writing_into_the_default_input_folder_fails_before_cellprofiler_st
     assert_eq!(tree(&source), before, "the task wrote into SOURCE_BUCKET");
     assert!(!d.join("results/demo_project_folder/output").exists());
 }
+
+#[test]
+fn an_output_sub_folder_whose_metadata_tag_leads_outside_fails_its_task_before_cellprofiler() {
+    let cellprofiler = dcp_tests::cellprofiler();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let source = d.join("src");
+    copy_tree(&dcp_tests::examplefly(), &source);
+    let workspace = source.join("demo_project_folder/workspace");
+    let pipeline = workspace.join("ExampleFly.cppipe");
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    let from = "Output file location:Default Output Folder|.";
+    assert!(text.contains(from));
+    let to = "Output file location:Default Output Folder sub-folder|\\g<Dir>";
+    std::fs::write(&pipeline, text.replace(from, to)).unwrap();
+    // Position 002 climbs from the attempt's output folder (scratch/<pid>-<copy>/out) into
+    // the run folder; 218 names an absolute folder; 076 makes folders inside.
+    let absolute = d.join("abs");
+    let csv = workspace.join("load_data.csv");
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let values = ["../../../escaped", "Plate1/A01", absolute.to_str().unwrap()];
+    let mut edited = String::new();
+    for (n, line) in rows.lines().enumerate() {
+        let value = if n == 0 {
+            "Metadata_Dir"
+        } else {
+            values[n - 1]
+        };
+        edited.push_str(&format!("{line},{value}\n"));
+    }
+    std::fs::write(&csv, edited).unwrap();
+    let before = tree(&source);
+    std::fs::write(d.join("dcp.toml"), settings(&source, &cellprofiler, "")).unwrap();
+    let job = source.join("job.json");
+    stdout_ok(dcp_tests::run(tool("dcp-queue"), d, &["create"], ""));
+    stdout_ok(dcp_tests::run(
+        tool("dcp-queue"),
+        d,
+        &["push", job.to_str().unwrap()],
+        "",
+    ));
+
+    let mut worker = Command::new(tool("dcp-worker"))
+        .args(["--scratch", "scratch", "--retry-delay", "600"])
+        .current_dir(d)
+        .env_remove("DCP_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, _) = dcp_tests::outcomes_then_sigterm(&mut worker, 3);
+    let outcome = |position: &str| {
+        let group = format!("Metadata_Position={position}");
+        lines.iter().find(|l| l["group"] == group).unwrap().clone()
+    };
+    for (position, value) in [
+        ("2", "../../../escaped"),
+        ("218", absolute.to_str().unwrap()),
+    ] {
+        let line = outcome(position);
+        assert_eq!(line["status"], "input-problem", "{line}");
+        assert_eq!(
+            line["exit_code"],
+            serde_json::Value::Null,
+            "CellProfiler started: {line}"
+        );
+        let detail = line["detail"].as_str().unwrap();
+        let row = if position == "2" { 2 } else { 4 };
+        assert!(
+            detail.contains("ExportToSpreadsheet #")
+                && detail.contains(&format!(
+                    "which is `{value}` for demo_project_folder/workspace/load_data.csv line \
+                     {row} (Metadata_Dir `{value}`), outside the Default Output Folder"
+                )),
+            "{detail}"
+        );
+    }
+    // The worker carried on: the group whose folder stays inside ran and published it.
+    let line = outcome("76");
+    assert_eq!(line["status"], "success", "{line}");
+    let image = d.join("results/demo_project_folder/output/76/Plate1/A01/Image.csv");
+    assert!(image.is_file(), "{line}");
+    assert!(
+        !d.join("escaped").exists(),
+        "CellProfiler wrote above its scratch"
+    );
+    assert!(
+        !absolute.exists(),
+        "CellProfiler wrote to an absolute folder"
+    );
+    assert_eq!(tree(&source), before, "the task wrote into SOURCE_BUCKET");
+    let written: Vec<_> = tree(&d.join("scratch"))
+        .into_iter()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+}

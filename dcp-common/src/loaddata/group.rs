@@ -198,6 +198,20 @@ impl GroupRows<'_> {
         self.rows.is_empty()
     }
 
+    /// What LoadData measures as `feature` (`Metadata_Plate`) for each of the group's rows,
+    /// with the row's 1-based CSV line: `str()` of the measurement, as CellProfiler puts it
+    /// in a metadata tag (`2` for `002` in a column of integers). `None` when the CSV has no
+    /// such column.
+    pub fn measured(&self, feature: &str) -> Option<Vec<(u64, String)>> {
+        let column = self.data.column(feature)?;
+        let column_type = self.data.index(column).column_type;
+        let values = self.rows.iter().map(|&r| {
+            let line = self.data.rows[r].position().map_or(0, |p| p.line());
+            (line, compared_text(column_type, &self.data.cell(r, column)))
+        });
+        Some(values.collect())
+    }
+
     /// The path or URL CellProfiler reads for `channel` of `row`, and the column it is in.
     fn source(&self, row: usize, channel: Channel) -> (String, usize) {
         let record = &self.data.rows[row];

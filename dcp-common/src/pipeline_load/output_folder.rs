@@ -4,8 +4,18 @@
 //! writes). A module writing to `Elsewhere...|/abs/path`, the Default Input Folder or the
 //! folder of its images writes outside the run's output place: into a bucket's files, or
 //! where no task's results are collected.
+//!
+//! A file name is joined to that folder (`os.path.join`), so the same rule holds for the
+//! settings naming the files ([`FileName`]). A sub-folder or file name with metadata tags
+//! (`\g<Plate>`, [`tags`]) is filled by CellProfiler from each image set's metadata:
+//! [`Tagged`] judges it against the load-data rows of a group.
+
+pub mod tagged;
+pub mod tags;
 
 use serde::{Deserialize, Serialize};
+
+pub use tagged::{TAGGED_FIX, Tagged};
 
 use super::{LoadedModule, PipelineLoad, writes_files};
 
@@ -43,16 +53,24 @@ impl Folder {
         ) || (writes_files(module_name) && self.setting != "Base image folder")
     }
 
-    /// Whether the folder is the Default Output Folder or a sub-folder inside it: a
-    /// relative path with no `..` (a `\g<Plate>` metadata tag is part of a name).
+    /// Whether the folder is the Default Output Folder or a sub-folder inside it as
+    /// written: a relative path with no `..` part ([`tags::stays_inside`]). A sub-folder
+    /// with metadata tags passes here when its text does; what CellProfiler fills in for
+    /// them is judged per group ([`Tagged`]).
     pub fn in_default_output(&self) -> bool {
         match self.choice.as_str() {
             DEFAULT_OUTPUT_FOLDER => true,
-            DEFAULT_OUTPUT_SUBFOLDER => {
-                let path = self.path.as_deref().unwrap_or("");
-                !path.starts_with('/') && path.split('/').all(|part| part != "..")
-            }
+            DEFAULT_OUTPUT_SUBFOLDER => tags::stays_inside(self.path.as_deref().unwrap_or("")),
             _ => false,
+        }
+    }
+
+    /// The metadata names of the tags in a Default Output Folder sub-folder's path (`Plate`
+    /// for `\g<Plate>/masks`); empty for any other choice, which takes no tags here.
+    pub fn metadata_tags(&self) -> Vec<String> {
+        match (self.choice.as_str(), self.path.as_deref()) {
+            (DEFAULT_OUTPUT_SUBFOLDER, Some(path)) => tags::names(path),
+            _ => Vec::new(),
         }
     }
 
@@ -67,10 +85,29 @@ impl Folder {
     }
 }
 
+/// A text setting a module that writes shows, naming (part of) the files it writes: one
+/// taking metadata tags (SaveImages' `Enter single file name` and `Text to append to the
+/// image name`, ExportToSpreadsheet's `File name`; `Text(…, metadata=True)` in
+/// CellProfiler), or ExportToSpreadsheet's `Filename prefix`. CellProfiler joins the name
+/// to the module's folder (`os.path.join`), so `../x` or `/x` writes outside it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileName {
+    /// The setting's text (`File name`).
+    pub setting: String,
+    /// Its value (`\g<Plate>.csv`).
+    pub value: String,
+}
+
+impl FileName {
+    /// `File name: \g<Plate>.csv`.
+    pub fn label(&self) -> String {
+        format!("{}: {}", self.setting, self.value)
+    }
+}
+
 impl PipelineLoad {
-    /// The output folders of the modules that run (kept, not disabled) that are not the
-    /// Default Output Folder or inside it.
-    pub fn writes_outside(&self) -> Vec<(&LoadedModule, &Folder)> {
+    /// The output folders of the modules that run (kept, not disabled).
+    fn output_folders(&self) -> impl Iterator<Item = (&LoadedModule, &Folder)> {
         self.modules
             .iter()
             .filter(|m| m.kept && m.enabled != Some(false))
@@ -78,21 +115,72 @@ impl PipelineLoad {
                 let name = m.name.as_deref().unwrap_or("");
                 m.folders
                     .iter()
-                    .filter(move |f| f.is_output(name) && !f.in_default_output())
+                    .filter(move |f| f.is_output(name))
                     .map(move |f| (m, f))
             })
+    }
+
+    /// The file-name settings of the modules that run and write files.
+    fn output_file_names(&self) -> impl Iterator<Item = (&LoadedModule, &FileName)> {
+        self.modules
+            .iter()
+            .filter(|m| m.kept && m.enabled != Some(false))
+            .filter(|m| m.name.as_deref().is_some_and(writes_files))
+            .flat_map(|m| m.file_names.iter().map(move |n| (m, n)))
+    }
+
+    /// The file-name settings of the modules that run that lead outside their folder as
+    /// written: an absolute name or one with a `..` part ([`tags::stays_inside`]).
+    pub fn names_outside(&self) -> Vec<(&LoadedModule, &FileName)> {
+        self.output_file_names()
+            .filter(|(_, n)| !tags::stays_inside(&n.value))
             .collect()
+    }
+
+    /// The output folders of the modules that run that are not the Default Output Folder
+    /// or inside it as written.
+    pub fn writes_outside(&self) -> Vec<(&LoadedModule, &Folder)> {
+        self.output_folders()
+            .filter(|(_, f)| !f.in_default_output())
+            .collect()
+    }
+
+    /// The output sub-folders and file names inside the Default Output Folder as written
+    /// whose metadata tags CellProfiler fills per image set: whether they stay inside
+    /// depends on the data.
+    pub fn tagged_outputs(&self) -> Vec<Tagged> {
+        let folders = self
+            .output_folders()
+            .filter(|(_, f)| f.in_default_output() && !f.metadata_tags().is_empty())
+            .map(|(m, f)| Tagged {
+                module: m.label(),
+                place: format!("writes to {}", f.label()),
+                pattern: f.path.clone().unwrap_or_default(),
+            });
+        let names = self
+            .output_file_names()
+            .filter(|(_, n)| tags::stays_inside(&n.value) && !tags::names(&n.value).is_empty())
+            .map(|(m, n)| Tagged {
+                module: m.label(),
+                place: format!("names its files {}", n.label()),
+                pattern: n.value.clone(),
+            });
+        folders.chain(names).collect()
     }
 
     /// The modules [`PipelineLoad::writes_outside`] names, in a line: `ExportToSpreadsheet
     /// #5 writes to Output file location: Elsewhere...|/data/out`; `None` when every module
     /// writes into the Default Output Folder.
     pub fn outside_findings(&self) -> Option<String> {
-        let each: Vec<String> = self
+        let folders = self
             .writes_outside()
-            .iter()
-            .map(|(m, f)| format!("{} writes to {}", m.label(), f.label()))
-            .collect();
+            .into_iter()
+            .map(|(m, f)| format!("{} writes to {}", m.label(), f.label()));
+        let names = self
+            .names_outside()
+            .into_iter()
+            .map(|(m, n)| format!("{} names its files {}", m.label(), n.label()));
+        let each: Vec<String> = folders.chain(names).collect();
         (!each.is_empty()).then(|| {
             format!(
                 "{}, outside the Default Output Folder (the task's output place)",
@@ -104,5 +192,6 @@ impl PipelineLoad {
 
 /// The fix for [`PipelineLoad::outside_findings`], in one sentence.
 pub const OUTSIDE_FIX: &str = "set the output folder of each module named to Default Output \
-     Folder (or a Default Output Folder sub-folder): a task publishes only that folder, and \
-     anything written elsewhere lands in the run's buckets or is lost";
+     Folder (or a Default Output Folder sub-folder), and give file names no `..` part and no \
+     leading `/`: a task publishes only that folder, and anything written elsewhere lands in \
+     the run's buckets or is lost";

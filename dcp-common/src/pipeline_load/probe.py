@@ -65,6 +65,7 @@ def main():
             module = super().setup_module(attribute_string, module_name, *args, **kwargs)
             entry["kept"] = True
             entry["folders"] = folders(module)
+            entry["file_names"] = file_names(module)
             return module
 
         def on_event(self, pipeline, event):
@@ -134,6 +135,7 @@ def new_entry(name, enabled):
         "error": None,
         "warnings": [],
         "folders": [],
+        "file_names": [],
     }
 
 
@@ -149,6 +151,25 @@ def folders(module):
         {"setting": s.text, "choice": s.dir_choice, "path": s.custom_path}
         for s in settings
         if isinstance(s, Directory)
+    ]
+
+
+def file_names(module):
+    """The text settings the module shows that name (part of) the files it writes: those
+    taking metadata tags (SaveImages' file name and suffix, ExportToSpreadsheet's file
+    names), and ExportToSpreadsheet's `Filename prefix`."""
+    from cellprofiler_core.setting.text import Directory, Text
+
+    try:
+        settings = module.visible_settings()
+    except Exception:
+        settings = module.settings()
+    return [
+        {"setting": s.text, "value": s.value}
+        for s in settings
+        if isinstance(s, Text)
+        and not isinstance(s, Directory)
+        and (getattr(s, "metadata_display", False) or s.text == "Filename prefix")
     ]
 
 

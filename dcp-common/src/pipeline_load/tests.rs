@@ -14,6 +14,7 @@ fn module(number: u32, name: &str, kept: bool) -> LoadedModule {
         error: None,
         warnings: Vec::new(),
         folders: Vec::new(),
+        file_names: Vec::new(),
     }
 }
 
@@ -222,4 +223,148 @@ fn only_modules_writing_into_the_default_output_folder_pass() {
         warnings: Vec::new(),
     };
     assert_eq!(inside.outside_findings(), None);
+}
+
+fn tagged_writer(path: &str) -> PipelineLoad {
+    PipelineLoad {
+        modules: vec![LoadedModule {
+            folders: vec![Folder {
+                setting: "Output file location".into(),
+                choice: "Default Output Folder sub-folder".into(),
+                path: Some(path.into()),
+            }],
+            ..module(5, "ExportToSpreadsheet", true)
+        }],
+        warnings: Vec::new(),
+    }
+}
+
+const TAGGED_CSV: &str = "FileName_DNA,PathName_DNA,Metadata_Plate,Metadata_Dir,Metadata_Site\n\
+    a.tif,/d,P1,Plate1,001\n\
+    b.tif,/d,P1,Plate1/A01,002\n\
+    c.tif,/d,P2,../..,003\n\
+    d.tif,/d,P2,ok,004\n\
+    e.tif,/d,P2,/abs,005\n\
+    f.tif,/d,P2,x/../../y,006\n\
+    g.tif,/d,P2,..\\x,007\n\
+    h.tif,/d,P2,\\g<Dir>,008\n";
+
+fn group(data: &crate::loaddata::LoadData, plate: &str) -> Option<String> {
+    let rows = data
+        .select(&[("Metadata_Plate".to_owned(), plate.to_owned())])
+        .unwrap();
+    let load = tagged_writer("out/\\g<Dir>");
+    assert_eq!(load.outside_findings(), None, "inside as written");
+    let tagged = load.tagged_outputs();
+    assert_eq!(tagged.len(), 1);
+    output_folder::tagged::group_findings(&tagged, "plate.csv", &rows)
+}
+
+#[test]
+fn a_tagged_sub_folder_is_judged_for_each_row_of_the_group() {
+    let data = crate::loaddata::LoadData::parse(TAGGED_CSV.as_bytes()).unwrap();
+    // A value with `/` but no `..` makes folders inside.
+    assert_eq!(group(&data, "P1"), None);
+    // `out//abs` (line 6) is inside; `..\x` (line 8) is refused on any system.
+    let found = group(&data, "P2").unwrap();
+    assert_eq!(
+        found,
+        "ExportToSpreadsheet #5 writes to Output file location: Default Output Folder \
+         sub-folder|out/\\g<Dir>, which is `out/../..` for plate.csv line 4 (Metadata_Dir \
+         `../..`), outside the Default Output Folder (the task's output place), and for \
+         lines 7, 8"
+    );
+}
+
+#[test]
+fn a_tag_alone_takes_the_value_as_the_whole_path() {
+    let data = crate::loaddata::LoadData::parse(TAGGED_CSV.as_bytes()).unwrap();
+    let rows = data
+        .select(&[("Metadata_Plate".to_owned(), "P2".to_owned())])
+        .unwrap();
+    let load = tagged_writer("\\g<Dir>");
+    let found = output_folder::tagged::group_findings(&load.tagged_outputs(), "p.csv", &rows);
+    let found = found.unwrap();
+    assert!(
+        found.contains("which is `../..` for p.csv line 4 (Metadata_Dir `../..`)")
+            && found.ends_with("and for lines 6, 7, 8"),
+        "{found}"
+    );
+    // `/abs` (line 6) replaces the Default Output Folder; the value `\g<Dir>` (line 9) is
+    // not read again for tags and stays a name inside.
+    let load = tagged_writer("\\g<Site>_\\g<Dir>");
+    let found = output_folder::tagged::group_findings(&load.tagged_outputs(), "p.csv", &rows);
+    let found = found.unwrap();
+    assert!(
+        found.contains("which is `3_../..` for p.csv line 4")
+            && found.contains("(Metadata_Site `3`, Metadata_Dir `../..`)"),
+        "{found}"
+    );
+}
+
+#[test]
+fn a_tag_naming_no_column_is_a_finding() {
+    let data = crate::loaddata::LoadData::parse(TAGGED_CSV.as_bytes()).unwrap();
+    let rows = data
+        .select(&[("Metadata_Plate".to_owned(), "P1".to_owned())])
+        .unwrap();
+    let load = tagged_writer("\\g<Well>/\\g<Dir>");
+    let found = output_folder::tagged::group_findings(&load.tagged_outputs(), "p.csv", &rows);
+    assert_eq!(
+        found.unwrap(),
+        "ExportToSpreadsheet #5 writes to Output file location: Default Output Folder \
+         sub-folder|\\g<Well>/\\g<Dir>, but p.csv has no column Metadata_Well to fill its \
+         metadata tags (CellProfiler fails on it)"
+    );
+    let unread = output_folder::tagged::unreadable_findings(&load.tagged_outputs(), "b.h5");
+    assert!(unread.unwrap().contains("filled from b.h5, a batch file"));
+    assert_eq!(
+        output_folder::tagged::unreadable_findings(
+            &tagged_writer("plain").tagged_outputs(),
+            "b.h5"
+        ),
+        None
+    );
+}
+
+#[test]
+fn a_file_name_is_judged_as_a_sub_folder_is() {
+    let name = |value: &str| FileName {
+        setting: "File name".into(),
+        value: value.into(),
+    };
+    let load = PipelineLoad {
+        modules: vec![
+            LoadedModule {
+                file_names: vec![name("Image.csv"), name("../x.csv"), name("\\g<Dir>.csv")],
+                ..module(5, "ExportToSpreadsheet", true)
+            },
+            // A module that writes no files names none.
+            LoadedModule {
+                file_names: vec![name("/abs")],
+                ..module(6, "MeasureObjectSizeShape", true)
+            },
+        ],
+        warnings: Vec::new(),
+    };
+    assert_eq!(
+        load.outside_findings().unwrap(),
+        "ExportToSpreadsheet #5 names its files File name: ../x.csv, outside the Default \
+         Output Folder (the task's output place)"
+    );
+    let tagged = load.tagged_outputs();
+    assert_eq!(tagged.len(), 1);
+    assert_eq!(tagged[0].pattern, "\\g<Dir>.csv");
+    let data = crate::loaddata::LoadData::parse(TAGGED_CSV.as_bytes()).unwrap();
+    let rows = data
+        .select(&[("Metadata_Plate".to_owned(), "P2".to_owned())])
+        .unwrap();
+    let found = output_folder::tagged::group_findings(&tagged, "p.csv", &rows).unwrap();
+    assert!(
+        found.starts_with(
+            "ExportToSpreadsheet #5 names its files File name: \\g<Dir>.csv, which is \
+             `../...csv` for p.csv line 4 (Metadata_Dir `../..`)"
+        ),
+        "{found}"
+    );
 }

@@ -3,8 +3,7 @@
 //! no task can make its outputs, as the worker's load check refuses it), and whether the
 //! pipeline's images match the columns of its load-data file (each module's `test_valid`
 //! with LoadData reading the file), and whether every module writes into the Default Output
-//! Folder (`pipeline-output`: one writing elsewhere writes into a bucket, or where no task
-//! publishes; the worker refuses it, and so does the pilot). Without CellProfiler's Python both are skipped.
+//! Folder ([`output`]). Without CellProfiler's Python these are skipped.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +13,8 @@ use dcp_common::{Config, Task};
 
 use super::data::Fetched;
 use super::{Finding, Findings, first_few};
+
+mod output;
 
 /// Checks each fetched pipeline, and its columns against the first of its tasks' data
 /// files (a pipeline's plates usually share their columns; each load takes seconds).
@@ -35,7 +36,7 @@ pub async fn check(
         let loaded = pipeline_load::check(&config.cellprofiler, path, plugins).await;
         let usable = loaded.is_ok();
         if let Ok(load) = &loaded {
-            out.add(output_finding(key, load))?;
+            out.add(output::finding(key, load, tasks, fetched))?;
         }
         out.add(load_finding(config, key, loaded))?;
         let data_file = first_data_file
@@ -106,24 +107,6 @@ fn load_finding(
                 ),
             )
         }
-    }
-}
-
-/// Whether every module that runs writes into the Default Output Folder.
-fn output_finding(key: &str, load: &pipeline_load::PipelineLoad) -> Finding {
-    const CHECK: &str = "pipeline-output";
-    match load.outside_findings() {
-        None => Finding::ok(
-            CHECK,
-            key,
-            "every module writes into the Default Output Folder",
-        ),
-        Some(outside) => Finding::problem(
-            CHECK,
-            key,
-            outside,
-            pipeline_load::output_folder::OUTSIDE_FIX,
-        ),
     }
 }
 

@@ -53,6 +53,30 @@ impl Example {
         std::fs::write(&path, text.replace(from, to)).unwrap();
     }
 
+    /// Adds a column `name` to ExampleFly's load-data CSV, `values` for its rows (positions
+    /// 002, 076 and 218) in order.
+    fn add_column(&self, name: &str, values: [&str; 3]) {
+        let path = self.path("src/demo_project_folder/workspace/load_data.csv");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let mut edited = format!("{},{name}\n", lines[0]);
+        for (line, value) in lines[1..].iter().zip(values) {
+            edited.push_str(&format!("{line},{value}\n"));
+        }
+        std::fs::write(path, edited).unwrap();
+    }
+
+    /// Sets the output folder of ExampleFly's ExportToSpreadsheet to a Default Output
+    /// Folder sub-folder of `path` (with metadata tags: `\g<Dir>`).
+    fn export_to_sub_folder(&self, path: &str) {
+        self.edit(
+            "src/demo_project_folder/workspace/ExampleFly.cppipe",
+            "Output file location:Default Output Folder|.",
+            &format!("Output file location:Default Output Folder sub-folder|{path}"),
+        );
+    }
+
     /// Runs `dcp-fleet check ARGS…` in the run folder.
     fn check(&self, args: &[&str]) -> Output {
         let mut all = vec!["check"];

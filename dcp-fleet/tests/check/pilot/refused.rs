@@ -1,5 +1,5 @@
 //! What stops the pilot before anything runs (exit 2): a pipeline writing outside the
-//! Default Output Folder, a job file missing, not a job, or named twice, and nothing to run.
+//! Default Output Folder (as written, or through a metadata tag), a job file missing, not a job, or named twice, and nothing to run.
 
 use super::*;
 
@@ -71,6 +71,46 @@ fn a_pipeline_writing_outside_the_default_output_folder_is_refused_before_cellpr
         "the pilot wrote into SOURCE_BUCKET"
     );
     assert!(!example.path("results").exists());
+}
+
+#[test]
+fn an_output_sub_folder_whose_metadata_tag_leads_outside_is_refused_before_cellprofiler() {
+    let example = Example::new(&dcp_tests::cellprofiler());
+    // The first group (what the pilot runs) would write into the run folder, three levels
+    // up from the output folder of the pilot's scratch under tmp/.
+    example.export_to_sub_folder("\\g<Dir>");
+    example.add_column("Metadata_Dir", ["../../../escaped", "ok", "ok"]);
+    let before = tree(example.dir.path());
+
+    let out = pilot(&example, &["job.json"], None);
+    dcp_tests::assert_exit(&out, 2);
+    let all = findings(&out);
+    let output = the(&all, "pipeline-output");
+    assert_eq!(output["status"], "problem", "{output:#}");
+    let detail = output["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(
+            "which is `../../../escaped` for demo_project_folder/workspace/load_data.csv \
+             line 2 (Metadata_Dir `../../../escaped`)"
+        ),
+        "{detail}"
+    );
+    let run = the(&all, "pilot");
+    assert!(
+        run["detail"].as_str().unwrap().starts_with("not run"),
+        "{run:#}"
+    );
+    assert_eq!(pilot_folders(&example), Vec::<String>::new());
+    assert!(!example.path("escaped").exists());
+    let tmp = example.path("tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "wrote into {tmp:?}"
+    );
+    let mut after = tree(example.dir.path());
+    after.retain(|(path, _)| !path.starts_with(&tmp));
+    assert_eq!(after, before, "the pilot wrote into the run folder");
 }
 
 #[test]
