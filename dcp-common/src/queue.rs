@@ -271,13 +271,18 @@ pub trait Queue: Send + Sync {
 
     /// Sends message bodies, in order, in no batch: [`Queue::send_with_progress`] without
     /// progress.
-    fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), SendError>> + Send {
+    fn send(
+        &self,
+        bodies: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, SendError>> + Send {
         self.send_with_progress(bodies, None, &|_| {})
     }
 
     /// Sends message bodies, in order, labelled with `batch` (the [`BATCH_ATTRIBUTE`] on
     /// SQS, a column of the embedded queue) when given, calling `progress` with how many of them are sent
-    /// so far (on the embedded queue: written, made visible together at the end).
+    /// so far (on the embedded queue: written, made visible together at the end). Returns
+    /// the ids the queue gave the messages, in the order of `bodies` (as [`Received::id`]
+    /// and the workers' outcome lines name them).
     ///
     /// The embedded queue sends all or nothing, even if the process is killed. SQS cannot:
     /// it stops at the first failure, lets the batches already under way finish, and the
@@ -287,7 +292,7 @@ pub trait Queue: Send + Sync {
         bodies: &[String],
         batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, SendError>> + Send;
 
     /// Receives up to `max` messages, hiding each for the visibility timeout; waits up to
     /// `wait` for one to arrive. A message received `max_receives` times before is moved
