@@ -10,7 +10,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
 use dcp_common::job::task_lines::read_task_lines;
-use dcp_common::queue::{SettingApplied, batch_name_from, check_batch_name};
+use dcp_common::queue::{BATCH_NAME_RULE, SettingApplied, batch_name_from, check_batch_name};
 use dcp_common::text::InputFileError;
 use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
@@ -388,8 +388,7 @@ fn derived_batch_name(file: &Path) -> String {
             usage_error(
                 ErrorKind::ValueValidation,
                 format!(
-                    "{}: its name `{}` cannot name the batch (1 to 80 letters, digits, '-', '_' \
-                 or '.'); pass --batch NAME",
+                    "{}: its name `{}` cannot name the batch ({BATCH_NAME_RULE}); pass --batch NAME",
                     file.display(),
                     stem.unwrap_or_default()
                 ),

@@ -80,8 +80,15 @@ fn batches_on_one_queue_are_watched_apart_and_the_run_goes_on() {
     let unknown = run.watch(&["--batch", "P3"]);
     assert_exit(&unknown, 1);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("batch `P3`"));
-    let bad = run.watch(&["--batch", "P 3"]);
-    assert_exit(&bad, 2);
+    for bad in ["P 3", "-P3"] {
+        let bad = run.watch(&[&format!("--batch={bad}")]);
+        assert_exit(&bad, 2);
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert!(
+            stderr.contains("not starting with '-'"),
+            "the rule: {stderr}"
+        );
+    }
 }
 
 fn exit_dead() -> i32 {
