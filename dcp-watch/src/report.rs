@@ -4,6 +4,7 @@
 
 pub mod cost;
 pub mod html;
+mod task_key;
 pub mod timeline;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +20,7 @@ use serde_json::Value;
 
 use crate::WatchError;
 use crate::outcomes::Batch;
+use task_key::{TaskKey, letter_key, task_key};
 use timeline::{Span, timeline};
 
 /// The report of a drained run.
@@ -237,43 +239,6 @@ impl Report {
         dcp_common::file::write_atomic(&page, html::render(self).as_bytes())
             .map_err(WatchError::io(&page))?;
         Ok(path)
-    }
-}
-
-/// A task is its group in its output prefix (tasks may share a prefix) in its batch: the
-/// same group pushed in two batches is two tasks, each counted in its own batch. An attempt
-/// whose body had none (an unreadable task) is its message; those sort last.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum TaskKey {
-    Group {
-        batch: Option<String>,
-        output: String,
-        group: String,
-    },
-    Message(String),
-}
-
-fn task_key(outcome: &Outcome) -> TaskKey {
-    if outcome.output.is_empty() {
-        TaskKey::Message(outcome.message_id.clone())
-    } else {
-        TaskKey::Group {
-            batch: outcome.batch.clone(),
-            output: outcome.output.clone(),
-            group: outcome.group.clone(),
-        }
-    }
-}
-
-/// The key of the task a dead letter holds, as [`task_key`].
-fn letter_key(letter: &DeadReport) -> TaskKey {
-    match (&letter.output, &letter.group) {
-        (Some(output), Some(group)) => TaskKey::Group {
-            batch: letter.batch.clone(),
-            output: output.clone(),
-            group: group.clone(),
-        },
-        _ => TaskKey::Message(letter.id.clone()),
     }
 }
 
