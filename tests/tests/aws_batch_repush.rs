@@ -1,7 +1,8 @@
-//! `dcp-watch --batch NAME` on AWS (moto) after the batch is pushed again, the resume of a
-//! batch with a dead task: the watch waits for the new push's messages and reports their
-//! figures, not the earlier push's outcomes and dead letter (issue 13: "Re-running a batch
-//! skips its finished tasks, so `make` after a failure is the resume").
+//! `dcp-watch --batch NAME` on AWS (moto) after the batch's dead task is redriven (a new
+//! message) and after the batch is pushed again, the resume of a batch with a dead task:
+//! the watch waits for the new messages and reports their figures, not the earlier
+//! outcomes and dead letter (issue 13: "Re-running a batch skips its finished tasks, so
+//! `make` after a failure is the resume").
 #![cfg(feature = "aws")]
 
 use std::path::Path;
@@ -79,6 +80,32 @@ async fn a_batch_pushed_again_is_watched_for_its_new_messages() {
         (&first["counts"]["done"], &first["counts"]["dead"]),
         (&1.into(), &1.into()),
         "{first}"
+    );
+
+    // Redriven, its message is a new one (a new id): the watch waits for it, and counts
+    // its dead letter once it dies again.
+    stdout_ok(tool(
+        &moto,
+        d,
+        "dcp-queue",
+        &["redrive", "--batch", "plates"],
+    ));
+    let redriven = last_line(
+        tool(&moto, d, "dcp-watch", &["--batch", "plates", "--once"]),
+        0,
+    );
+    assert_eq!(
+        (&redriven["done"], &redriven["dead"], &redriven["waiting"]),
+        (&1.into(), &0.into(), &1.into()),
+        "{redriven}"
+    );
+    let lines = work(&moto, d, "fail-on:P2");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let dead_again = last_line(tool(&moto, d, "dcp-watch", &["--batch", "plates"]), 3);
+    assert_eq!(dead_again["dead_letters"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        dead_again["dead_letters"][0]["id"], lines[0]["message_id"],
+        "{dead_again}"
     );
 
     // Pushed again: the earlier outcomes and dead letter are not the new messages'.
