@@ -113,7 +113,7 @@ impl Queue for ConfiguredQueue {
         bodies: &[String],
         batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<(), SendError> {
+    ) -> Result<Vec<String>, SendError> {
         on_queue!(self, q => q.send_with_progress(bodies, batch, progress).await)
     }
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {

@@ -132,18 +132,28 @@ pub const SOURCE_ATTRIBUTE: &str = "SQS_QUEUE_NAME";
 /// keeps message attributes when it moves a message to the dead-letter queue.
 pub const BATCH_ATTRIBUTE: &str = "DCP_BATCH";
 
+/// The rule for batch names, as [`BatchNameError`] and the tools' messages state it.
+pub const BATCH_NAME_RULE: &str =
+    "1 to 80 letters, digits, '-', '_' or '.', not starting with '-' and not only dots";
+
 /// Why a batch name is refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("batch name `{0}`: use 1 to 80 letters, digits, '-', '_' or '.', not only dots")]
+#[error("batch name `{0}`: use {BATCH_NAME_RULE}")]
 pub struct BatchNameError(pub String);
 
-/// Checks a batch name: 1 to 80 ASCII letters, digits, `-`, `_` or `.`, not only dots
-/// (SQS's rule for queue names, with dots), so it is a file name, a make target and a shell
-/// word as is, and well inside what an SQS message attribute value may hold (Unicode text,
-/// within the message's 256 KiB).
+/// Checks a batch name ([`BATCH_NAME_RULE`]): 1 to 80 ASCII letters, digits, `-`, `_` or
+/// `.` (SQS's rule for queue names, with dots), not starting with `-` and not only dots, so
+/// it is a file name, a make target and a shell word as is, never read as an option
+/// (`dcp-watch --batch -x`), and well inside what an SQS message attribute value may hold
+/// (Unicode text, within the message's 256 KiB). Every command taking a batch name checks
+/// it here.
 pub fn check_batch_name(name: &str) -> Result<(), BatchNameError> {
     let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    if (1..=80).contains(&name.len()) && name.chars().all(fits) && !name.chars().all(|c| c == '.') {
+    if (1..=80).contains(&name.len())
+        && name.chars().all(fits)
+        && !name.starts_with('-')
+        && !name.chars().all(|c| c == '.')
+    {
         Ok(())
     } else {
         Err(BatchNameError(name.to_owned()))
@@ -271,13 +281,18 @@ pub trait Queue: Send + Sync {
 
     /// Sends message bodies, in order, in no batch: [`Queue::send_with_progress`] without
     /// progress.
-    fn send(&self, bodies: &[String]) -> impl Future<Output = Result<(), SendError>> + Send {
+    fn send(
+        &self,
+        bodies: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, SendError>> + Send {
         self.send_with_progress(bodies, None, &|_| {})
     }
 
     /// Sends message bodies, in order, labelled with `batch` (the [`BATCH_ATTRIBUTE`] on
     /// SQS, a column of the embedded queue) when given, calling `progress` with how many of them are sent
-    /// so far (on the embedded queue: written, made visible together at the end).
+    /// so far (on the embedded queue: written, made visible together at the end). Returns
+    /// the ids the queue gave the messages, in the order of `bodies` (as [`Received::id`]
+    /// and the workers' outcome lines name them).
     ///
     /// The embedded queue sends all or nothing, even if the process is killed. SQS cannot:
     /// it stops at the first failure, lets the batches already under way finish, and the
@@ -287,7 +302,7 @@ pub trait Queue: Send + Sync {
         bodies: &[String],
         batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> impl Future<Output = Result<(), SendError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, SendError>> + Send;
 
     /// Receives up to `max` messages, hiding each for the visibility timeout; waits up to
     /// `wait` for one to arrive. A message received `max_receives` times before is moved

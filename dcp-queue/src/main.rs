@@ -10,7 +10,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use dcp_common::backend::ConfiguredQueue;
 use dcp_common::job::task_lines::read_task_lines;
-use dcp_common::queue::{SettingApplied, batch_name_from, check_batch_name};
+use dcp_common::queue::{BATCH_NAME_RULE, SettingApplied, batch_name_from, check_batch_name};
 use dcp_common::text::InputFileError;
 use dcp_common::{Config, JobErrors, Queue, QueueSpec, SendError, TaskSet, config, exit};
 use dcp_queue::csv_groups::read_groups;
@@ -277,9 +277,13 @@ async fn push(
         unsent: None,
         unsent_file: None,
     };
-    record(config, batch, bodies).await?;
-    let Err(failure) = send(queue, bodies, batch).await else {
-        return print_json(out, &report);
+    let recorded = record(config, batch, bodies).await?;
+    let failure = match send(queue, bodies, batch).await {
+        Ok(ids) => {
+            print_json(out, &report)?;
+            return note_sent(recorded, &ids).await;
+        }
+        Err(failure) => failure,
     };
     if failure.sent() == 0 {
         return Err(failure.into());
@@ -384,8 +388,7 @@ fn derived_batch_name(file: &Path) -> String {
             usage_error(
                 ErrorKind::ValueValidation,
                 format!(
-                    "{}: its name `{}` cannot name the batch (1 to 80 letters, digits, '-', '_' \
-                 or '.'); pass --batch NAME",
+                    "{}: its name `{}` cannot name the batch ({BATCH_NAME_RULE}); pass --batch NAME",
                     file.display(),
                     stem.unwrap_or_default()
                 ),
@@ -404,13 +407,33 @@ fn batch_name(text: &str) -> Result<String, String> {
 /// is sent. Tasks a failed send leaves out stay recorded: pushing the file of unsent tasks
 /// with the same batch sends them.
 #[cfg(feature = "aws")]
-async fn record(config: &Config, batch: Option<&str>, bodies: &[String]) -> anyhow::Result<()> {
+async fn record(
+    config: &Config,
+    batch: Option<&str>,
+    bodies: &[String],
+) -> anyhow::Result<Option<dcp_queue::record::RecordedPush>> {
     let Some(batch) = batch else {
-        return Ok(());
+        return Ok(None);
     };
     dcp_queue::record::pushed(config, batch, bodies)
         .await
         .with_context(|| format!("batch `{batch}`: its record was not written; nothing was sent"))
+}
+
+/// Notes in the batch's record the message ids a whole push was sent with, so that
+/// `dcp-watch --batch` tells its messages from those of the batch's earlier pushes.
+#[cfg(feature = "aws")]
+async fn note_sent(
+    recorded: Option<dcp_queue::record::RecordedPush>,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    let Some(recorded) = recorded else {
+        return Ok(());
+    };
+    recorded.sent(ids).await.context(
+        "every task was sent, but the batch's record lacks their message ids: \
+         `dcp-watch --batch` counts this push's attempts by the time they started",
+    )
 }
 
 #[cfg(not(feature = "aws"))]
@@ -418,8 +441,17 @@ async fn record(_: &Config, _: Option<&str>, _: &[String]) -> anyhow::Result<()>
     Ok(())
 }
 
+#[cfg(not(feature = "aws"))]
+async fn note_sent(_: (), _: &[String]) -> anyhow::Result<()> {
+    Ok(())
+}
+
 /// Sends every body, with a progress bar on a terminal for large pushes.
-async fn send(queue: &impl Queue, bodies: &[String], batch: Option<&str>) -> Result<(), SendError> {
+async fn send(
+    queue: &impl Queue,
+    bodies: &[String],
+    batch: Option<&str>,
+) -> Result<Vec<String>, SendError> {
     let bar = if bodies.len() >= PROGRESS_FROM && std::io::stderr().is_terminal() {
         ProgressBar::new(bodies.len() as u64)
     } else {

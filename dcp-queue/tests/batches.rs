@@ -159,10 +159,32 @@ fn a_file_name_that_is_not_a_batch_name_is_refused_not_rewritten() {
     let pushed = stdout_ok(dcp_queue(d, &["push", "plates-1.json"]));
     assert!(pushed.contains("\"batch\":\"plates-1\""), "{pushed}");
 
-    for bad in ["..", "plates/1", "plät", &"p".repeat(81)] {
-        let refused = dcp_queue(d, &["push", "plates-1.json", "--batch", bad]);
-        assert_eq!(refused.status.code(), Some(2), "--batch {bad}");
-        let stderr = String::from_utf8_lossy(&refused.stderr);
-        assert!(stderr.contains(&format!("batch name `{bad}`")), "{stderr}");
+    for bad in ["..", "plates/1", "plät", &"p".repeat(81), "-x", "--"] {
+        let flag = format!("--batch={bad}");
+        for command in [
+            &["push", "plates-1.json", &flag][..],
+            &["dead", &flag],
+            &["redrive", &flag],
+        ] {
+            let refused = dcp_queue(d, command);
+            assert_eq!(refused.status.code(), Some(2), "{command:?}");
+            let stderr = String::from_utf8_lossy(&refused.stderr);
+            assert!(stderr.contains(&format!("batch name `{bad}`")), "{stderr}");
+            assert!(
+                stderr.contains("not starting with '-'"),
+                "the rule: {stderr}"
+            );
+        }
     }
+    // A file whose stem starts with '-' names no batch either.
+    std::fs::write(d.join("-x.json"), &job).unwrap();
+    let refused = dcp_queue(d, &["push", "--", "-x.json"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("-x.json: its name `-x` cannot name the batch (1 to 80"),
+        "{stderr}"
+    );
+    let status = stdout_ok(dcp_queue(d, &["status"]));
+    assert!(!status.contains("\"-x\""), "nothing was sent: {status}");
 }

@@ -72,7 +72,8 @@ pub struct EmbeddedWatch<Q> {
     queue: Q,
     fleet: EmbeddedFleet,
     log: OutcomeLog,
-    done: HashSet<(String, String)>,
+    /// Tasks with a done outcome: batch, output prefix and group, as the report keys them.
+    done: HashSet<(Option<String>, String, String)>,
     failed_attempts: u64,
     since: u64,
 }
@@ -99,7 +100,8 @@ impl<Q: Queue> EmbeddedWatch<Q> {
         let batch = self.log.read_new()?;
         for outcome in batch.outcomes {
             if outcome.status.is_done() {
-                self.done.insert((outcome.output, outcome.group));
+                self.done
+                    .insert((outcome.batch, outcome.output, outcome.group));
             } else {
                 self.failed_attempts += 1;
             }

@@ -42,7 +42,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// "visible", "in_flight", "dead", "done", "failed_attempts", "elapsed_seconds"}. AWS: the
 /// task queue is never read (receiving would raise receive counts); each look compares the
 /// tasks the pushes recorded in s3://AWS_BUCKET/runs/APP_NAME/batches/NAME.json with the
-/// batch's outcome lines and dead letters, and prints {"batch", "pushed", "done", "dead",
+/// batch's outcome lines and dead letters since each task's latest push, and prints {"batch", "pushed", "done", "dead",
 /// "waiting", "failed_attempts", "elapsed_seconds"}.
 ///
 /// Settings come from --config FILE, stdin, $DCP_CONFIG, or ./dcp.toml.

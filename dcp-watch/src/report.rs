@@ -4,9 +4,10 @@
 
 pub mod cost;
 pub mod html;
+mod task_key;
 pub mod timeline;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use dcp_common::Config;
@@ -19,6 +20,7 @@ use serde_json::Value;
 
 use crate::WatchError;
 use crate::outcomes::Batch;
+use task_key::{TaskKey, letter_key, task_key};
 use timeline::{Span, timeline};
 
 /// The report of a drained run.
@@ -38,7 +40,7 @@ pub struct Report {
     pub counts: Counts,
     /// Tasks per final status (`success`, `skipped-done`, or the class of the last failure).
     pub by_status: BTreeMap<String, u64>,
-    /// Every task that has an outcome line, by output prefix.
+    /// Every task that has an outcome line, by batch, output prefix and group.
     pub tasks: Vec<TaskReport>,
     /// The run's dead letters, by message id.
     pub dead_letters: Vec<DeadReport>,
@@ -55,7 +57,7 @@ pub struct Report {
 /// Totals of one batch in a run report.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BatchTotals {
-    /// Its tasks: with at least one outcome line, or dead.
+    /// Its tasks: `done + dead +` those neither, as [`Counts::tasks`].
     pub tasks: u64,
     /// Those whose final outcome is done.
     pub done: u64,
@@ -72,8 +74,9 @@ pub struct BatchTotals {
 /// Totals of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    /// Tasks seen: with at least one outcome line, or dead (a dead letter whose task left
-    /// no outcome line counts too).
+    /// Tasks seen: `done + dead +` those neither (still being retried). Each dead letter is
+    /// a task, even one whose task left no outcome line, or whose group a later push (in
+    /// its batch or another) finished; so `done + dead <= tasks`.
     pub tasks: u64,
     /// Tasks whose final outcome is done (success or skipped-done).
     pub done: u64,
@@ -97,7 +100,8 @@ pub struct TaskReport {
     pub attempts: u64,
     /// Wall time of all its attempts.
     pub total_seconds: f64,
-    /// Whether the task is in the dead-letter queue.
+    /// Whether the task is dead: its final outcome is a failure and the dead-letter queue
+    /// holds it (a dead letter of a task a later push finished is counted apart).
     pub dead: bool,
 }
 
@@ -137,27 +141,15 @@ impl Report {
         let outcomes = &batch.outcomes;
         let rank = |i: &usize| (outcomes[*i].receive_count, *i);
         let dead_letters: Vec<DeadReport> = dead.iter().map(|d| dead_report(d, outcomes)).collect();
-        let letter_keys: Vec<String> = dead_letters
-            .iter()
-            .map(|d| match (&d.output, &d.group) {
-                (Some(output), Some(group)) => prefix_key(output, group),
-                _ => id_key(&d.id),
-            })
-            .collect();
-        let dead_keys: HashSet<&String> = letter_keys.iter().collect();
+        let mut letters = HashMap::<TaskKey, u64>::new();
+        for letter in &dead_letters {
+            *letters.entry(letter_key(letter)).or_default() += 1;
+        }
 
-        let mut by_task: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut by_task: BTreeMap<TaskKey, Vec<usize>> = BTreeMap::new();
         for (i, outcome) in outcomes.iter().enumerate() {
             by_task.entry(task_key(outcome)).or_default().push(i);
         }
-        // A dead letter whose task left no outcome line (its worker was killed, or its
-        // lines are gone) is a task of the run too.
-        let unreported: Vec<&DeadReport> = dead_letters
-            .iter()
-            .zip(&letter_keys)
-            .filter(|(_, key)| !by_task.contains_key(*key))
-            .map(|(letter, _)| letter)
-            .collect();
         let tasks: Vec<TaskReport> = by_task
             .into_iter()
             .map(|(key, attempts)| {
@@ -169,26 +161,32 @@ impl Report {
                     .max_by_key(rank)
                     .or_else(|| attempts.iter().copied().max_by_key(rank));
                 let last = last.expect("a task has at least one attempt");
+                let last = outcomes[last].clone();
                 TaskReport {
-                    last: outcomes[last].clone(),
+                    dead: !last.status.is_done() && letters.contains_key(&key),
+                    last,
                     attempts: attempts.len() as u64,
                     total_seconds: attempts.iter().map(|&i| outcomes[i].seconds).sum(),
-                    dead: dead_keys.contains(&key),
                 }
             })
             .collect();
 
         let mut by_status = BTreeMap::new();
-        for task in &tasks {
-            *by_status.entry(status_name(&task.last)).or_default() += 1;
-        }
         let mut batches = BTreeMap::<String, BatchTotals>::new();
+        let (mut done, mut going) = (0, 0);
         for task in &tasks {
+            let status = status_name(&task.last);
+            *by_status.entry(status.clone()).or_default() += 1;
+            let is_done = task.last.status.is_done();
+            // Neither done nor dead: still being retried, or given up on but not yet moved.
+            let is_going = !is_done && !task.dead;
+            done += u64::from(is_done);
+            going += u64::from(is_going);
             if let Some(batch) = &task.last.batch {
                 let totals = batches.entry(batch.clone()).or_default();
-                totals.tasks += 1;
-                totals.done += u64::from(task.last.status.is_done());
-                *totals.by_status.entry(status_name(&task.last)).or_default() += 1;
+                totals.tasks += u64::from(is_done || is_going);
+                totals.done += u64::from(is_done);
+                *totals.by_status.entry(status).or_default() += 1;
             }
         }
         for outcome in outcomes {
@@ -200,12 +198,9 @@ impl Report {
         }
         for letter in &dead_letters {
             if let Some(batch) = &letter.batch {
-                batches.entry(batch.clone()).or_default().dead += 1;
-            }
-        }
-        for letter in &unreported {
-            if let Some(batch) = &letter.batch {
-                batches.entry(batch.clone()).or_default().tasks += 1;
+                let totals = batches.entry(batch.clone()).or_default();
+                totals.dead += 1;
+                totals.tasks += 1;
             }
         }
         let failed = outcomes.iter().filter(|o| !o.status.is_done()).count();
@@ -216,8 +211,8 @@ impl Report {
             started,
             finished,
             counts: Counts {
-                tasks: (tasks.len() + unreported.len()) as u64,
-                done: tasks.iter().filter(|t| t.last.status.is_done()).count() as u64,
+                tasks: done + dead_letters.len() as u64 + going,
+                done,
                 dead: dead_letters.len() as u64,
                 attempts: outcomes.len() as u64,
                 failed_attempts: failed as u64,
@@ -247,24 +242,6 @@ impl Report {
     }
 }
 
-/// A task is its group in its output prefix (tasks may share a prefix); an attempt whose
-/// body had none (an unreadable task) is its message.
-fn task_key(outcome: &Outcome) -> String {
-    if outcome.output.is_empty() {
-        id_key(&outcome.message_id)
-    } else {
-        prefix_key(&outcome.output, &outcome.group)
-    }
-}
-
-fn prefix_key(output: &str, group: &str) -> String {
-    format!("{output}\n{group}")
-}
-
-fn id_key(id: &str) -> String {
-    format!("#message {id}")
-}
-
 fn status_name(outcome: &Outcome) -> String {
     serde_json::to_value(outcome.status)
         .ok()
@@ -272,8 +249,9 @@ fn status_name(outcome: &Outcome) -> String {
         .unwrap_or_default()
 }
 
-/// A dead letter's failed attempts are those of its output prefix (or, for a body that is
-/// not a task, of its message id); attempts of the same message rank first.
+/// A dead letter's failed attempts are those of its task (its output prefix and group in
+/// its batch; for a body that is not a task, its message id); attempts of the same message
+/// rank first.
 fn dead_report(dead: &DeadLetter, outcomes: &[Outcome]) -> DeadReport {
     let resolved = Task::from_body(&dead.body)
         .ok()
@@ -285,7 +263,9 @@ fn dead_report(dead: &DeadLetter, outcomes: &[Outcome]) -> DeadReport {
         .enumerate()
         .filter(|(_, o)| !o.status.is_done())
         .filter(|(_, o)| match (&output, &group) {
-            (Some(prefix), Some(group)) => &o.output == prefix && &o.group == group,
+            (Some(prefix), Some(group)) => {
+                &o.output == prefix && &o.group == group && o.batch == dead.batch
+            }
             _ => o.message_id == dead.id,
         })
         .collect();

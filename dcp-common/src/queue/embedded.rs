@@ -307,11 +307,12 @@ impl Queue for EmbeddedQueue {
         bodies: &[String],
         batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<(), SendError> {
+    ) -> Result<Vec<String>, SendError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             self.require_queue(&tx)?;
             let now = now_ms();
+            let mut ids = Vec::with_capacity(bodies.len());
             {
                 let mut insert =
                     tx.prepare("INSERT INTO messages (queue, body, sent_ms, visible_ms, batch) VALUES (?1, ?2, ?3, ?3, ?4)")?;
@@ -319,12 +320,13 @@ impl Queue for EmbeddedQueue {
                     if written.is_multiple_of(PROGRESS_STEP) {
                         progress(written);
                     }
-                    insert.execute(params![self.spec.name, body, now, batch])?;
+                    let id = insert.insert(params![self.spec.name, body, now, batch])?;
+                    ids.push(id.to_string());
                 }
             }
             tx.commit()?;
             progress(bodies.len());
-            Ok(())
+            Ok(ids)
         })
         .map_err(|source| SendError::nothing_sent(bodies.len(), source))
     }

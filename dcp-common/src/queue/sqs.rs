@@ -395,7 +395,7 @@ impl Queue for SqsQueue {
         bodies: &[String],
         batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<(), SendError> {
+    ) -> Result<Vec<String>, SendError> {
         let (main, _) = self
             .urls()
             .await

@@ -4,16 +4,18 @@
 //! `dcp-queue push` recorded for the batch
 //! (`s3://AWS_BUCKET/runs/APP_NAME/batches/NAME.json`,
 //! [`dcp_common::aws::batch_record`]) with the batch's outcome lines in the workers' log
-//! streams and its dead letters (by their `DCP_BATCH` attribute). It never touches the
-//! fleet: other batches may still have work.
+//! streams and its dead letters (by their `DCP_BATCH` attribute), each task's only since its
+//! latest push. It never touches the fleet: other batches may still have work.
 //!
 //! Several watches at once are safe: a dead letter another look holds while listing the
 //! dead-letter queue leaves its task waiting for one more look, never counted done.
 
 use std::collections::HashSet;
 
-use dcp_common::aws::batch_record::{self, PushedTask};
+use dcp_common::aws::batch_record::{self, BatchRecord, PushedTask};
 use dcp_common::file::unix_seconds;
+use dcp_common::outcome::Outcome;
+use dcp_common::queue::DeadLetter;
 use dcp_common::{Config, Queue};
 use serde::Serialize;
 
@@ -93,24 +95,21 @@ impl<Q: Queue> AwsBatchWatch<Q> {
             .await?
             .unwrap_or_default();
         let name = Some(self.name.as_str());
-        let seen = Batch {
-            outcomes: all
-                .outcomes
+        let dead = self.queue.dead_letters().await?;
+        let (outcomes, dead) = of_latest_pushes(
+            &record,
+            all.outcomes
                 .into_iter()
-                .filter(|o| o.batch.as_deref() == name)
-                .collect(),
+                .filter(|o| o.batch.as_deref() == name),
+            dead.into_iter().filter(|d| d.batch.as_deref() == name),
+        );
+        let seen = Batch {
+            outcomes,
             unreadable: 0,
         };
-        let dead: Vec<_> = self
-            .queue
-            .dead_letters()
-            .await?
-            .into_iter()
-            .filter(|d| d.batch.as_deref() == name)
-            .collect();
         let report = Report::build(&self.config, None, unix_seconds(), &seen, &dead);
         let pushed = record.tasks.len() as u64;
-        let waiting = waiting(&record.tasks, &report);
+        let waiting = waiting(record.tasks.iter().map(|t| &t.task), &report);
         if waiting == 0 {
             return Ok(BatchLook::Finished(BatchSummary::new(
                 &self.name, report, self.since,
@@ -126,6 +125,41 @@ impl<Q: Queue> AwsBatchWatch<Q> {
             elapsed_seconds: unix_seconds().saturating_sub(self.since),
         }))
     }
+}
+
+/// The batch's outcome lines and dead letters that belong to its tasks' latest pushes: an
+/// attempt at the message a task's latest push sent, or one that started after that push
+/// began (a redriven message's, or an earlier push's message still under way); a dead
+/// letter of such a message. A batch pushed again is resumed: its earlier pushes' attempts
+/// and dead letters are its past, not its figures.
+fn of_latest_pushes(
+    record: &BatchRecord,
+    outcomes: impl IntoIterator<Item = Outcome>,
+    dead: impl IntoIterator<Item = DeadLetter>,
+) -> (Vec<Outcome>, Vec<DeadLetter>) {
+    let sent: HashSet<String> = record
+        .tasks
+        .iter()
+        .filter_map(|t| t.message_id.clone())
+        .collect();
+    let since_push = |o: &Outcome| {
+        let task = PushedTask {
+            output: o.output.clone(),
+            group: o.group.clone(),
+        };
+        let at = record.pushed_at(&task);
+        at.zip(o.started).is_some_and(|(at, started)| started >= at)
+    };
+    let outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .filter(|o| sent.contains(&o.message_id) || since_push(o))
+        .collect();
+    let ran: HashSet<&str> = outcomes.iter().map(|o| o.message_id.as_str()).collect();
+    let dead = dead
+        .into_iter()
+        .filter(|d| sent.contains(&d.id) || ran.contains(d.id.as_str()))
+        .collect();
+    (outcomes, dead)
 }
 
 /// How many of `pushed` are neither done (a final outcome done) nor dead in `report`.

@@ -127,14 +127,14 @@ fn every_task_gets_its_final_outcome_and_attempts() {
     assert_eq!(
         summary,
         [
-            ("", InputProblem, 1, 0.0, true),
             ("out/P1-A01-1", Success, 2, 30.0, false),
             ("out/P1-A01-2", SkippedDone, 1, 0.5, false),
             ("out/P1-A01-3", CellprofilerFailed, 2, 5.0, true),
+            ("", InputProblem, 1, 0.0, true),
         ]
     );
     assert_eq!(
-        report.tasks[1].last.seconds, 20.0,
+        report.tasks[0].last.seconds, 20.0,
         "the final attempt's time"
     );
 }
@@ -211,44 +211,6 @@ fn a_failure_after_a_success_does_not_undo_it() {
     assert_eq!(report.counts.failed_attempts, 1);
 }
 
-#[test]
-fn totals_per_batch_count_tasks_done_and_dead_letters() {
-    let in_batch = |output, status, id, batch: &str| Outcome {
-        batch: Some(batch.to_owned()),
-        ..outcome(output, status, id, 1, 1.0)
-    };
-    let batch = Batch {
-        outcomes: vec![
-            in_batch("out/P1-A01-1", Status::Success, "1", "P1"),
-            in_batch("out/P1-A01-2", Status::SkippedDone, "2", "P1"),
-            in_batch("out/P1-A01-3", Status::InputProblem, "3", "P2"),
-            Outcome {
-                receive_count: 2,
-                ..in_batch("out/P1-A01-3", Status::InputProblem, "3", "P2")
-            },
-            outcome("out/P1-A01-4", Status::Success, "4", 1, 1.0),
-        ],
-        unreadable: 0,
-    };
-    let dead = [DeadLetter {
-        id: "3".into(),
-        receive_count: 1,
-        body: body(3),
-        batch: Some("P2".into()),
-    }];
-    let report = Report::build(&config(), None, 1, &batch, &dead);
-    let json = serde_json::to_value(&report).unwrap();
-    assert_eq!(
-        json["batches"],
-        serde_json::json!({
-            "P1": {"tasks": 2, "done": 2, "dead": 0, "attempts": 2, "failed_attempts": 0,
-                   "by_status": {"success": 1, "skipped-done": 1}},
-            "P2": {"tasks": 1, "done": 0, "dead": 1, "attempts": 2, "failed_attempts": 2,
-                   "by_status": {"input-problem": 1}}})
-    );
-    assert_eq!(json["dead_letters"][0]["batch"], "P2");
-}
-
 /// An attempt of worker `worker`'s copy `copy` that started at `started`.
 fn ran(worker: &str, copy: u32, started: f64, output: &str, status: Status) -> Outcome {
     Outcome {
@@ -319,3 +281,5 @@ fn the_page_embeds_the_report_so_that_no_string_of_it_is_markup() {
     assert_eq!(island_of(&page), serde_json::to_value(&report).unwrap());
     assert!(!page.contains("/*REPORT*/"));
 }
+
+mod batches;

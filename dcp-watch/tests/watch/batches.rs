@@ -80,8 +80,119 @@ fn batches_on_one_queue_are_watched_apart_and_the_run_goes_on() {
     let unknown = run.watch(&["--batch", "P3"]);
     assert_exit(&unknown, 1);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("batch `P3`"));
-    let bad = run.watch(&["--batch", "P 3"]);
-    assert_exit(&bad, 2);
+    for bad in ["P 3", "-P3"] {
+        let bad = run.watch(&[&format!("--batch={bad}")]);
+        assert_exit(&bad, 2);
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert!(
+            stderr.contains("not starting with '-'"),
+            "the rule: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_group_pushed_in_two_batches_counts_in_each_and_the_report_agrees_with_status() {
+    let run = Run::new("JOB_RETRIES = 1\n", &[9]);
+    // Batches A and B hold the same group; A also holds a group pushed twice.
+    push_batch(&run, "A", &[1, 2]);
+    push_batch(&run, "B", &[1]);
+    push_batch(&run, "A", &[2]);
+    let taken = run.receive(10);
+    assert_eq!(taken.len(), 5);
+    let mut a2 = 0;
+    for task in &taken {
+        let site1 = task.body.contains("Site=1");
+        let fails = match task.batch.as_deref() {
+            Some("A") if site1 => true,
+            // The first message of A's site 2 fails; the second push's succeeds.
+            Some("A") => {
+                a2 += 1;
+                a2 == 1
+            }
+            _ => false,
+        };
+        if fails {
+            run.report(1, task, Status::CellprofilerFailed);
+            run.release(task);
+        } else {
+            run.report(1, task, Status::Success);
+            run.delete(task);
+        }
+    }
+    assert!(run.receive(10).is_empty(), "the failed tasks are given up");
+
+    let out = run.watch(&["--once"]);
+    assert_exit(&out, exit_dead());
+    let report = report(&run);
+    let c = &report["counts"];
+    assert_eq!(
+        (&c["tasks"], &c["done"], &c["dead"]),
+        (&json!(5), &json!(3), &json!(2)),
+        "{c}"
+    );
+    let batches = &report["batches"];
+    assert_eq!(
+        (
+            &batches["A"]["tasks"],
+            &batches["A"]["done"],
+            &batches["A"]["dead"]
+        ),
+        (&json!(3), &json!(1), &json!(2)),
+        "{batches}"
+    );
+    assert_eq!(
+        (
+            &batches["B"]["tasks"],
+            &batches["B"]["done"],
+            &batches["B"]["dead"]
+        ),
+        (&json!(1), &json!(1), &json!(0)),
+        "{batches}"
+    );
+    for (name, totals) in batches.as_object().unwrap() {
+        let n = |k: &str| totals[k].as_u64().unwrap();
+        assert!(n("done") + n("dead") <= n("tasks"), "{name}: {totals}");
+    }
+    // B's task is its own: its row says B and is not dead.
+    let b: Vec<&Value> = report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["batch"] == "B")
+        .collect();
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        (&b[0]["status"], &b[0]["dead"]),
+        (&json!("success"), &json!(false))
+    );
+
+    // `dcp-queue status` counts each batch's dead letters as the report does.
+    let status = {
+        let _guard = spawning();
+        stdout_ok(dcp_tests::run(
+            tool("dcp-queue"),
+            run.dir.path(),
+            &["status"],
+            "",
+        ))
+    };
+    let status: Value = serde_json::from_str(&status).unwrap();
+    for name in ["A", "B"] {
+        let dead = status["batches"][name]["dead"].as_u64().unwrap_or(0);
+        assert_eq!(json!(dead), batches[name]["dead"], "{name}: {status}");
+    }
+    // Each batch's watch gives the same figures as its part of the report.
+    for name in ["A", "B"] {
+        let out = run.watch(&["--batch", name]);
+        let summary = lines(&out.stdout).pop().unwrap();
+        for key in ["tasks", "done", "dead"] {
+            assert_eq!(
+                summary["counts"][key], batches[name][key],
+                "{name} {key}: {summary}"
+            );
+        }
+    }
 }
 
 fn exit_dead() -> i32 {

@@ -22,20 +22,22 @@ impl SqsQueue {
     ) -> Result<(), QueueError> {
         self.send_batches(url, bodies, batch, &|_| {})
             .await
+            .map(drop)
             .map_err(|e| e.source)
     }
 
     /// Sends in batches of [`BATCH_ENTRIES`], [`CONCURRENT_BATCHES`] at once, each message
     /// with the [`BATCH_ATTRIBUTE`] `batch` when given, calling
-    /// `progress` with the count acknowledged so far. After the first failure no batch is
-    /// started; those under way finish and count.
+    /// `progress` with the count acknowledged so far; returns the message ids SQS gave, in
+    /// the order of `bodies`. After the first failure no batch is started; those under way
+    /// finish and count.
     pub(super) async fn send_batches(
         &self,
         url: &str,
         bodies: &[String],
         batch: Option<&str>,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<(), SendError> {
+    ) -> Result<Vec<String>, SendError> {
         let label = batch.map(|name| {
             MessageAttributeValue::builder()
                 .data_type("String")
@@ -46,6 +48,7 @@ impl SqsQueue {
         let mut batches = bodies.chunks(BATCH_ENTRIES).enumerate();
         let mut pending = FuturesUnordered::new();
         let (mut sent, mut unsent, mut failure) = (0, Vec::new(), None);
+        let mut ids = vec![String::new(); bodies.len()];
         loop {
             while failure.is_none() && pending.len() < CONCURRENT_BATCHES {
                 let Some((i, chunk)) = batches.next() else {
@@ -59,12 +62,15 @@ impl SqsQueue {
             sent += batch.acknowledged;
             progress(sent);
             unsent.extend(batch.unsent);
+            for (position, id) in batch.ids {
+                ids[position] = id;
+            }
             if let Some(error) = batch.error {
                 failure.get_or_insert(error);
             }
         }
         let Some(source) = failure else {
-            return Ok(());
+            return Ok(ids);
         };
         unsent.extend(
             batches.flat_map(|(i, chunk)| i * BATCH_ENTRIES..i * BATCH_ENTRIES + chunk.len()),
@@ -104,20 +110,23 @@ impl SqsQueue {
             Err(e) => {
                 return Batch {
                     acknowledged: 0,
+                    ids: Vec::new(),
                     unsent: positions.collect(),
                     error: Some(service("SendMessageBatch", url)(e)),
                 };
             }
         };
         let mut acknowledged = vec![false; chunk.len()];
+        let mut ids = Vec::new();
         for entry in &sent.successful {
-            if let Some(slot) = entry
+            if let Some((i, slot)) = entry
                 .id
                 .parse()
                 .ok()
-                .and_then(|i: usize| acknowledged.get_mut(i))
+                .and_then(|i: usize| Some((i, acknowledged.get_mut(i)?)))
             {
                 *slot = true;
+                ids.push((first + i, entry.message_id.clone()));
             }
         }
         let unsent: Vec<usize> = positions.filter(|p| !acknowledged[p - first]).collect();
@@ -141,6 +150,7 @@ impl SqsQueue {
         });
         Batch {
             acknowledged: chunk.len() - unsent.len(),
+            ids,
             unsent,
             error,
         }
@@ -151,6 +161,8 @@ impl SqsQueue {
 struct Batch {
     /// How many of its messages SQS acknowledged.
     acknowledged: usize,
+    /// Their positions in the whole send, with the message ids SQS gave them.
+    ids: Vec<(usize, String)>,
     /// The positions, in the whole send, of the messages it did not.
     unsent: Vec<usize>,
     /// Why not, when some were not.
