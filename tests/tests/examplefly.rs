@@ -140,6 +140,65 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn a_pipeline_writing_into_the_default_input_folder_fails_before_cellprofiler_starts() {
+    let from = "Output file location:Default Output Folder|.";
+    refused_before_cellprofiler(
+        |text| {
+            assert!(text.contains(from));
+            text.replace(from, "Output file location:Default Input Folder|.")
+        },
+        &[
+            "ExportToSpreadsheet #",
+            "Output file location: Default Input Folder",
+        ],
+    );
+}
+
+/// SaveImages' `Create subfolders in the output folder?`: CellProfiler would add each
+/// image's folder relative to the Default Input Folder to the output folder, which from the
+/// worker's own image folder leads outside it: the images would be lost.
+#[test]
+fn a_save_images_mirroring_its_images_folders_fails_before_cellprofiler_starts() {
+    let save_images = "SaveImages:[module_num:15|svn_version:'Unknown'|variable_revision_number:16|\
+         show_window:False|notes:[]|batch_state:array([], dtype=uint8)|enabled:True|wants_pause:False]
+    Select the type of image to save:Image
+    Select the image to save:OrigBlue
+    Select method for constructing file names:From image filename
+    Select image name for file prefix:OrigBlue
+    Enter single file name:OrigBlue
+    Number of digits:4
+    Append a suffix to the image file name?:No
+    Text to append to the image name:
+    Saved file format:png
+    Output file location:Default Output Folder|
+    Image bit depth:8-bit integer
+    Overwrite existing files without warning?:Yes
+    When to save:Every cycle
+    Record the file and path information to the saved image?:No
+    Create subfolders in the output folder?:Yes
+    Base image folder:Default Input Folder|
+    How to save the series:T (Time)
+    Save with lossless compression?:No
+";
+    refused_before_cellprofiler(
+        |text| {
+            assert!(text.contains("ModuleCount:14"));
+            format!(
+                "{}\n\n{save_images}",
+                text.replace("ModuleCount:14", "ModuleCount:15").trim_end()
+            )
+        },
+        &[
+            "SaveImages #15 mirrors its images' folders",
+            "Create subfolders in the output folder?` to No",
+        ],
+    );
+}
+
+/// ExampleFly with its pipeline edited by `edit`: `dcp-fleet check` reports a
+/// `pipeline-output` problem, and every task fails as `input-problem` before CellProfiler
+/// starts, its detail containing each of `says`; nothing is written to the source or the
+/// results.
+fn refused_before_cellprofiler(edit: impl Fn(&str) -> String, says: &[&str]) {
     let cellprofiler = dcp_tests::cellprofiler();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -147,13 +206,7 @@ fn a_pipeline_writing_into_the_default_input_folder_fails_before_cellprofiler_st
     copy_tree(&dcp_tests::examplefly(), &source);
     let pipeline = source.join("demo_project_folder/workspace/ExampleFly.cppipe");
     let text = std::fs::read_to_string(&pipeline).unwrap();
-    let from = "Output file location:Default Output Folder|.";
-    assert!(text.contains(from));
-    std::fs::write(
-        &pipeline,
-        text.replace(from, "Output file location:Default Input Folder|."),
-    )
-    .unwrap();
+    std::fs::write(&pipeline, edit(&text)).unwrap();
     let before = tree(&source);
     std::fs::write(d.join("dcp.toml"), settings(&source, &cellprofiler, "")).unwrap();
     let job = source.join("job.json");
@@ -180,12 +233,16 @@ fn a_pipeline_writing_into_the_default_input_folder_fails_before_cellprofiler_st
             "CellProfiler started: {line}"
         );
         let detail = line["detail"].as_str().unwrap();
-        assert!(
-            detail.contains("ExportToSpreadsheet #")
-                && detail.contains("Output file location: Default Input Folder"),
-            "{detail}"
-        );
+        assert!(says.iter().all(|s| detail.contains(s)), "{detail}");
     }
+    let check = dcp_tests::run(tool("dcp-fleet"), d, &["check", job.to_str().unwrap()], "");
+    assert_eq!(check.status.code(), Some(2), "{check:?}");
+    let report = String::from_utf8_lossy(&check.stdout);
+    let problem = report
+        .lines()
+        .find(|l| l.contains("\"pipeline-output\"") && l.contains("\"problem\""))
+        .unwrap_or_else(|| panic!("no pipeline-output problem: {report}"));
+    assert!(says.iter().all(|s| problem.contains(s)), "{problem}");
     assert_eq!(tree(&source), before, "the task wrote into SOURCE_BUCKET");
     assert!(!d.join("results/demo_project_folder/output").exists());
 }

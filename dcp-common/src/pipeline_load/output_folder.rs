@@ -26,6 +26,10 @@ pub const DEFAULT_OUTPUT_FOLDER: &str = "Default Output Folder";
 /// A sub-folder of it (`DEFAULT_OUTPUT_SUBFOLDER_NAME`).
 pub const DEFAULT_OUTPUT_SUBFOLDER: &str = "Default Output Folder sub-folder";
 
+/// SaveImages' folder setting that it shows only with `Create subfolders in the output
+/// folder?` set to Yes (cellprofiler/modules/saveimages.py, `root_dir`).
+pub const BASE_IMAGE_FOLDER: &str = "Base image folder";
+
 /// One folder setting a module shows (a `Directory` in
 /// cellprofiler_core/setting/text/_directory.py): `Output file location:Elsewhere...|/x`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,7 +54,7 @@ impl Folder {
         matches!(
             self.setting.as_str(),
             "Output file location" | "File output directory"
-        ) || (writes_files(module_name) && self.setting != "Base image folder")
+        ) || (writes_files(module_name) && self.setting != BASE_IMAGE_FOLDER)
     }
 
     /// Whether the folder is the Default Output Folder or a sub-folder inside it as
@@ -145,6 +149,26 @@ impl PipelineLoad {
             .collect()
     }
 
+    /// The modules that run and mirror their images' folders under their output folder:
+    /// SaveImages with `Create subfolders in the output folder?` set to Yes, which shows its
+    /// [`BASE_IMAGE_FOLDER`]. CellProfiler adds each image's folder, relative to the base,
+    /// to the output folder (`os.path.relpath` in SaveImages' `get_filename`). A task's
+    /// images are fetched into a folder of the worker's own, beside the output folder, so
+    /// that relative path starts with `..`: the images would land outside the output
+    /// folder and be lost.
+    pub fn mirrors_image_folders(&self) -> Vec<(&LoadedModule, &Folder)> {
+        self.modules
+            .iter()
+            .filter(|m| m.kept && m.enabled != Some(false))
+            .flat_map(|m| {
+                m.folders
+                    .iter()
+                    .filter(|f| f.setting == BASE_IMAGE_FOLDER)
+                    .map(move |f| (m, f))
+            })
+            .collect()
+    }
+
     /// The output sub-folders and file names inside the Default Output Folder as written
     /// whose metadata tags CellProfiler fills per image set: whether they stay inside
     /// depends on the data.
@@ -180,7 +204,15 @@ impl PipelineLoad {
             .names_outside()
             .into_iter()
             .map(|(m, n)| format!("{} names its files {}", m.label(), n.label()));
-        let each: Vec<String> = folders.chain(names).collect();
+        let mirrors = self.mirrors_image_folders().into_iter().map(|(m, f)| {
+            format!(
+                "{} mirrors its images' folders under its output folder (Create subfolders in \
+                 the output folder? Yes; {})",
+                m.label(),
+                f.label()
+            )
+        });
+        let each: Vec<String> = folders.chain(names).chain(mirrors).collect();
         (!each.is_empty()).then(|| {
             format!(
                 "{}, outside the Default Output Folder (the task's output place)",
@@ -192,6 +224,8 @@ impl PipelineLoad {
 
 /// The fix for [`PipelineLoad::outside_findings`], in one sentence.
 pub const OUTSIDE_FIX: &str = "set the output folder of each module named to Default Output \
-     Folder (or a Default Output Folder sub-folder), and give file names no `..` part and no \
-     leading `/`: a task publishes only that folder, and anything written elsewhere lands in \
-     the run's buckets or is lost";
+     Folder (or a Default Output Folder sub-folder, which may take metadata tags such as \
+     `\\g<Plate>`), give file names no `..` part and no leading `/`, and set SaveImages' \
+     `Create subfolders in the output folder?` to No (a task's images are fetched into a \
+     folder of the worker's own, so a mirrored folder leads outside): a task publishes only \
+     the output folder, and anything written elsewhere lands in the run's buckets or is lost";

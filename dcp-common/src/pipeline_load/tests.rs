@@ -147,14 +147,11 @@ fn only_modules_writing_into_the_default_output_folder_pass() {
             writer(
                 3,
                 "SaveImages",
-                vec![
-                    folder(
-                        "Output file location",
-                        "Default Output Folder sub-folder",
-                        "\\g<Plate>/masks",
-                    ),
-                    folder("Base image folder", "Default Input Folder", ""),
-                ],
+                vec![folder(
+                    "Output file location",
+                    "Default Output Folder sub-folder",
+                    "\\g<Plate>/masks",
+                )],
             ),
             writer(
                 4,
@@ -193,6 +190,15 @@ fn only_modules_writing_into_the_default_output_folder_pass() {
                     "/abs",
                 )],
             ),
+            // Create subfolders in the output folder? Yes: it shows its Base image folder.
+            writer(
+                10,
+                "SaveImages",
+                vec![
+                    folder("Output file location", "Default Output Folder", ""),
+                    folder("Base image folder", "Default Input Folder", ""),
+                ],
+            ),
             LoadedModule {
                 enabled: Some(false),
                 ..writer(
@@ -210,7 +216,20 @@ fn only_modules_writing_into_the_default_output_folder_pass() {
         .map(|(m, _)| m.number)
         .collect();
     assert_eq!(outside, [4, 5, 6, 7, 8]);
+    let mirrors: Vec<u32> = load
+        .mirrors_image_folders()
+        .iter()
+        .map(|(m, _)| m.number)
+        .collect();
+    assert_eq!(mirrors, [10]);
     let findings = load.outside_findings().unwrap();
+    assert!(
+        findings.contains(
+            "SaveImages #10 mirrors its images' folders under its output folder (Create \
+             subfolders in the output folder? Yes; Base image folder: Default Input Folder)"
+        ),
+        "{findings}"
+    );
     assert!(
         findings.starts_with(
             "ExportToSpreadsheet #4 writes to Output file location: Elsewhere...|/data/results; \
