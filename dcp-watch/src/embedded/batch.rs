@@ -2,12 +2,18 @@
 //! with `dcp-queue push --batch NAME` (reference: the "Plate batches"), until none
 //! is visible or in flight. It never stops the fleet: other batches may still have work;
 //! the whole-queue watch stops it when the queue drains.
+//!
+//! As on AWS, a task counts at its latest push: a dead letter of a task that a later push
+//! finished is left out of the batch's summary (it stays in the dead-letter queue, and the
+//! run report lists it), so `make` after a failure, pushing the batch again, ends in 0.
 
 use std::time::Duration;
 
 use dcp_common::file::unix_seconds;
-use dcp_common::queue::BatchCounts;
-use dcp_common::{Config, Queue};
+use dcp_common::metadata::join_pairs;
+use dcp_common::outcome::Outcome;
+use dcp_common::queue::{BatchCounts, DeadLetter};
+use dcp_common::{Config, Queue, Task};
 use dcp_fleet::EmbeddedFleet;
 use serde::Serialize;
 
@@ -97,6 +103,7 @@ impl<Q: Queue> BatchWatch<Q> {
             .await?
             .into_iter()
             .filter(|d| d.batch.as_deref() == Some(&self.name))
+            .filter(|d| !finished_later(d, &self.seen.outcomes))
             .collect();
         let report = self.report(&dead);
         if report.counts.tasks + report.counts.dead == 0 {
@@ -124,7 +131,35 @@ impl<Q: Queue> BatchWatch<Q> {
         Ok(())
     }
 
-    fn report(&self, dead: &[dcp_common::queue::DeadLetter]) -> Report {
+    fn report(&self, dead: &[DeadLetter]) -> Report {
         Report::build(&self.config, None, unix_seconds(), &self.seen, dead)
     }
+}
+
+/// Whether a later push finished the task of `letter`: an attempt at another message of
+/// the same task (its batch, output prefix and group) ended done after the last attempt at
+/// the letter's own message started (or, with none seen, at all). Attempts without a
+/// start time cannot be ordered and finish nothing.
+fn finished_later(letter: &DeadLetter, outcomes: &[Outcome]) -> bool {
+    let Some((pairs, prefix)) = Task::from_body(&letter.body)
+        .ok()
+        .and_then(|task| task.resolve().ok())
+    else {
+        return false;
+    };
+    let group = join_pairs(&pairs);
+    let of_task = || {
+        outcomes
+            .iter()
+            .filter(|o| o.output == prefix && o.group == group && o.batch == letter.batch)
+    };
+    let given_up = of_task()
+        .filter(|o| o.message_id == letter.id)
+        .filter_map(|o| o.started)
+        .fold(f64::NEG_INFINITY, f64::max);
+    of_task().any(|o| {
+        o.message_id != letter.id
+            && o.status.is_done()
+            && o.started.is_some_and(|started| started > given_up)
+    })
 }

@@ -195,6 +195,49 @@ fn a_group_pushed_in_two_batches_counts_in_each_and_the_report_agrees_with_statu
     }
 }
 
+/// `make` after a failure pushes the batch again: its watch then counts each task at its
+/// latest push, as on AWS; the earlier dead letter stays in the dead-letter queue.
+#[test]
+fn a_batch_pushed_again_after_a_failure_ends_done_with_its_old_dead_letter_left_out() {
+    let run = Run::new("JOB_RETRIES = 1\n", &[9]);
+    push_batch(&run, "B", &[1, 2]);
+    let mut clock = 1_796_000_000.0;
+    let mut attempt = |task: &Received, status: Status| {
+        clock += 10.0;
+        run.report_started(1, task, status, Some(clock));
+    };
+    // Other work (site 9, no batch) is held in flight throughout.
+    for task in run.receive(10).iter().filter(|t| t.batch.is_some()) {
+        if task.body.contains("Site=2") {
+            attempt(task, Status::CellprofilerFailed);
+            run.release(task);
+        } else {
+            attempt(task, Status::Success);
+            run.delete(task);
+        }
+    }
+    assert!(run.receive(10).is_empty(), "site 2 is given up");
+    let first = run.watch(&["--batch", "B"]);
+    assert_exit(&first, exit_dead());
+
+    push_batch(&run, "B", &[1, 2]);
+    for task in run.receive(10) {
+        attempt(&task, Status::Success);
+        run.delete(&task);
+    }
+    let again = run.watch(&["--batch", "B"]);
+    assert_exit(&again, 0);
+    let summary = lines(&again.stdout).pop().unwrap();
+    let c = &summary["counts"];
+    assert_eq!(
+        (&c["tasks"], &c["done"], &c["dead"]),
+        (&json!(2), &json!(2), &json!(0)),
+        "{summary}"
+    );
+    let letters = run.runtime.block_on(run.queue.dead_letters()).unwrap();
+    assert_eq!(letters.len(), 1, "the old dead letter stays in the queue");
+}
+
 fn exit_dead() -> i32 {
     i32::from(dcp_common::exit::DEAD_LETTERS)
 }

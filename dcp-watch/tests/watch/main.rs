@@ -109,8 +109,15 @@ impl Run {
             .unwrap();
     }
 
-    /// Appends the outcome line a worker prints for an attempt at `task`.
+    /// Appends the outcome line a worker prints for an attempt at `task`, without a start
+    /// time.
     fn report(&self, worker: u32, task: &Received, status: Status) {
+        self.report_started(worker, task, status, None);
+    }
+
+    /// Appends the outcome line a worker prints for an attempt at `task` that started at
+    /// `started` (unix seconds).
+    fn report_started(&self, worker: u32, task: &Received, status: Status, started: Option<f64>) {
         let body: Value = serde_json::from_str(&task.body).unwrap();
         let group = body["Metadata"].as_str().unwrap().to_owned();
         let site = group.rsplit('=').next().unwrap();
@@ -119,7 +126,7 @@ impl Run {
             group,
             status,
             seconds: 2.5,
-            started: None,
+            started,
             copy: None,
             worker: None,
             outputs: if status.is_done() {
