@@ -39,7 +39,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// "counts", "by_status", "dead_letters", "elapsed_seconds"} and exits (0, or 3 with dead
 /// tasks), leaving the fleet running for other batches. Any number of batch watches may
 /// run at once on one queue, from any shell. Embedded: each look prints {"batch",
-/// "visible", "in_flight", "dead", "done", "failed_attempts", "elapsed_seconds"}. AWS: the
+/// "visible", "in_flight", "dead", "done", "failed_attempts", "workers_alive",
+/// "elapsed_seconds"}. AWS: the
 /// task queue is never read (receiving would raise receive counts); each look compares the
 /// tasks the pushes recorded in s3://AWS_BUCKET/runs/APP_NAME/batches/NAME.json with the
 /// batch's outcome lines and dead letters since each task's latest push, and prints {"batch", "pushed", "done", "dead",

@@ -42,6 +42,9 @@ pub struct BatchTick {
     pub done: u64,
     /// Its failed attempts.
     pub failed_attempts: u64,
+    /// The run's live workers (`dcp-fleet start`): none while tasks wait means no one
+    /// serves the queue.
+    pub workers_alive: u64,
     /// Seconds since the watch started.
     pub elapsed_seconds: u64,
 }
@@ -58,6 +61,7 @@ pub struct BatchWatch<Q> {
     config: Config,
     queue: Q,
     name: String,
+    fleet: EmbeddedFleet,
     log: OutcomeLog,
     seen: Batch,
     since: u64,
@@ -72,6 +76,7 @@ impl<Q: Queue> BatchWatch<Q> {
             queue,
             name: name.to_owned(),
             log: OutcomeLog::new(fleet.workers_dir()),
+            fleet,
             seen: Batch::default(),
             since: unix_seconds(),
         })
@@ -82,6 +87,7 @@ impl<Q: Queue> BatchWatch<Q> {
         let counts = self.counts().await?;
         self.read_lines()?;
         let report = self.report(&[]);
+        let fleet = self.fleet.status()?;
         Ok(BatchTick {
             batch: self.name.clone(),
             visible: counts.visible.unwrap_or(0),
@@ -89,6 +95,7 @@ impl<Q: Queue> BatchWatch<Q> {
             dead: counts.dead,
             done: report.counts.done,
             failed_attempts: report.counts.failed_attempts,
+            workers_alive: fleet.alive as u64,
             elapsed_seconds: unix_seconds().saturating_sub(self.since),
         })
     }

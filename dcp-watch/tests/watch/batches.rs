@@ -201,6 +201,15 @@ fn a_group_pushed_in_two_batches_counts_in_each_and_the_report_agrees_with_statu
 fn a_batch_pushed_again_after_a_failure_ends_done_with_its_old_dead_letter_left_out() {
     let run = Run::new("JOB_RETRIES = 1\n", &[9]);
     push_batch(&run, "B", &[1, 2]);
+    // No fleet serves the queue: the tick says so.
+    let tick = lines(&run.watch(&["--batch", "B", "--once"]).stdout)
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (&tick["visible"], &tick["workers_alive"]),
+        (&json!(2), &json!(0)),
+        "{tick}"
+    );
     let mut clock = 1_796_000_000.0;
     let mut attempt = |task: &Received, status: Status| {
         clock += 10.0;
