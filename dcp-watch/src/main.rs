@@ -129,7 +129,7 @@ async fn watch_aws_batch(_: &Cli, _: &Config, _: &str) -> anyhow::Result<u8> {
 async fn watch_aws_batch(cli: &Cli, config: &Config, name: &str) -> anyhow::Result<u8> {
     use dcp_watch::aws::batch::{AwsBatchWatch, BatchLook};
     let queue = ConfiguredQueue::open(config).await?;
-    let watch = AwsBatchWatch::connect(config, queue, name).await;
+    let mut watch = AwsBatchWatch::connect(config, queue, name).await;
     loop {
         match watch.look().await? {
             BatchLook::Going(tick) => {

@@ -19,7 +19,7 @@ use dcp_common::queue::DeadLetter;
 use dcp_common::{Config, Queue};
 use serde::Serialize;
 
-use super::outcomes;
+use super::outcomes::OutcomeStreams;
 use crate::WatchError;
 use crate::batch::BatchSummary;
 use crate::outcomes::Batch;
@@ -61,6 +61,9 @@ pub struct AwsBatchWatch<Q> {
     logs: aws_sdk_cloudwatchlogs::Client,
     name: String,
     since: u64,
+    streams: OutcomeStreams,
+    /// The batch's outcome lines read so far.
+    seen: Vec<Outcome>,
 }
 
 impl<Q: Queue> AwsBatchWatch<Q> {
@@ -74,12 +77,14 @@ impl<Q: Queue> AwsBatchWatch<Q> {
             logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
             name: name.to_owned(),
             since: unix_seconds(),
+            streams: OutcomeStreams::default(),
+            seen: Vec::new(),
         }
     }
 
     /// Takes one look. Errors: [`WatchError::UnrecordedBatch`] when no push recorded the
     /// batch; a failed AWS call; the queue gone (the run was torn down).
-    pub async fn look(&self) -> Result<BatchLook, WatchError> {
+    pub async fn look(&mut self) -> Result<BatchLook, WatchError> {
         let record = batch_record::read(&self.s3, &self.config, &self.name)
             .await?
             .ok_or_else(|| WatchError::UnrecordedBatch {
@@ -91,16 +96,21 @@ impl<Q: Queue> AwsBatchWatch<Q> {
                 ),
             })?;
         // No log group yet: no worker has written a line.
-        let all = outcomes::read_all(&self.logs, &self.config.log_group_name)
+        let new = self
+            .streams
+            .read_new(&self.logs, &self.config.log_group_name)
             .await?
             .unwrap_or_default();
         let name = Some(self.name.as_str());
+        self.seen.extend(
+            new.outcomes
+                .into_iter()
+                .filter(|o| o.batch.as_deref() == name),
+        );
         let dead = self.queue.dead_letters().await?;
         let (outcomes, dead) = of_latest_pushes(
             &record,
-            all.outcomes
-                .into_iter()
-                .filter(|o| o.batch.as_deref() == name),
+            self.seen.iter().cloned(),
             dead.into_iter().filter(|d| d.batch.as_deref() == name),
         );
         let seen = Batch {
