@@ -3,6 +3,7 @@
 
 pub mod batch_file;
 pub mod direct;
+pub mod files;
 pub mod imds;
 pub mod measurements;
 pub mod moto;

@@ -3,24 +3,11 @@
 //! CellProfiler runs, so `dcp-fleet check` reports it and `dcp-worker` refuses the task
 //! before CellProfiler starts (whether the folder stays inside cannot be told).
 
-use std::path::Path;
 use std::process::Command;
 
 use dcp_tests::batch_file::Inputs;
+use dcp_tests::files::copy_tree;
 use dcp_tests::{stdout_ok, tool};
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 #[test]
 fn a_batch_file_with_a_tagged_output_sub_folder_is_refused_before_cellprofiler() {

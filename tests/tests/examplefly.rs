@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use dcp_tests::files::{copy_tree, tree};
 use dcp_tests::{stdout_ok, tool};
 
 fn settings(example: &Path, cellprofiler: &Path, extra: &str) -> String {
@@ -105,37 +106,6 @@ fn examplefly_runs_on_real_cellprofiler_and_reruns_skip() {
         lines.iter().all(|l| l["status"] == "skipped-done"),
         "{lines:?}"
     );
-}
-
-/// Every file under `dir`, with its bytes.
-fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push((path.clone(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]
