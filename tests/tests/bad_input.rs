@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use dcp_tests::files::copy_tree;
 use dcp_tests::{run, stdout_ok, tool};
 use sha2::{Digest, Sha256};
 
@@ -73,19 +74,6 @@ fn workspace() -> tempfile::TempDir {
     std::fs::write(root.join("job.json"), job).unwrap();
     stdout_ok(run(tool("dcp-queue"), root, &["push", "job.json"], ""));
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Every file and folder under `root` but the queue's SQLite files, with the hash of each
