@@ -97,41 +97,31 @@ pub fn assert_exit(out: &Output, code: i32) {
 /// The CellProfiler `DCP_CELLPROFILER` names, or else the one `scripts/install-cellprofiler`
 /// installs (it prints the path; installing takes a minute the first time).
 pub fn cellprofiler() -> PathBuf {
-    let path = std::env::var_os("DCP_CELLPROFILER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let script =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-cellprofiler");
-            let out = Command::new(&script)
-                .stderr(Stdio::inherit())
-                .output()
-                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
-            PathBuf::from(stdout_ok(out).trim_end())
-        });
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-cellprofiler (scripts/test does)",
-        path.display()
-    );
-    path
+    installed("DCP_CELLPROFILER", "install-cellprofiler")
 }
 
 /// The Chromium `DCP_CHROMIUM` names, or else the one `scripts/install-chromium` finds or
 /// installs (Debian's package; installing needs root).
 pub fn chromium() -> PathBuf {
-    let path = std::env::var_os("DCP_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-chromium");
-            let out = Command::new(&script)
-                .stderr(Stdio::inherit())
-                .output()
-                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
-            PathBuf::from(stdout_ok(out).trim_end())
-        });
+    installed("DCP_CHROMIUM", "install-chromium")
+}
+
+/// The path the environment variable `var` names, or else the one `scripts/SCRIPT` prints;
+/// it must exist.
+fn installed(var: &str, script: &str) -> PathBuf {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts")
+            .join(script);
+        let out = Command::new(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+        PathBuf::from(stdout_ok(out).trim_end())
+    });
     assert!(
         path.exists(),
-        "{} is missing: run scripts/install-chromium (scripts/test does)",
+        "{} is missing: run scripts/{script} (scripts/test does)",
         path.display()
     );
     path
