@@ -94,6 +94,14 @@ pub fn assert_exit(out: &Output, code: i32) {
     );
 }
 
+/// The last stdout line, as JSON, of a run that exited with `code` (a watch's summary).
+pub fn last_json(out: &Output, code: i32) -> serde_json::Value {
+    assert_exit(out, code);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_else(|| panic!("no output"));
+    serde_json::from_str(last).unwrap()
+}
+
 /// The CellProfiler `DCP_CELLPROFILER` names, or else the one `scripts/install-cellprofiler`
 /// installs (it prints the path; installing takes a minute the first time).
 pub fn cellprofiler() -> PathBuf {

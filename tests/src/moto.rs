@@ -91,6 +91,23 @@ impl Moto {
         command
     }
 
+    /// Runs one dcp-worker in `dir` off EC2, with the stand-in for CellProfiler in `mode`
+    /// (`tests/fixtures/cellprofiler-standin`) and no retry delay, until the queue is
+    /// empty; its outcome lines.
+    pub fn standin_worker(&self, dir: &std::path::Path, mode: &str) -> Vec<serde_json::Value> {
+        let out = self
+            .tool("dcp-worker", dir)
+            .args(["--retry-delay", "0"])
+            .env("STANDIN", mode)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        crate::stdout_ok(out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// SDK settings for reading back, independently, what the tools did on this server.
     #[cfg(feature = "aws")]
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {

@@ -10,7 +10,7 @@ use std::process::Output;
 
 use aws_sdk_s3::primitives::ByteStream;
 use dcp_tests::moto::Moto;
-use dcp_tests::{assert_exit, stdout_ok};
+use dcp_tests::{last_json, stdout_ok};
 use serde_json::{Value, json};
 
 const APP: &str = "Repushed";
@@ -18,29 +18,6 @@ const BUCKET: &str = "repushed-data";
 
 fn tool(moto: &Moto, d: &Path, name: &str, args: &[&str]) -> Output {
     moto.tool(name, d).args(args).output().unwrap()
-}
-
-/// Runs one worker off EC2 with the stand-in in `mode` until the queue is empty.
-fn work(moto: &Moto, d: &Path, mode: &str) -> Vec<Value> {
-    let out = moto
-        .tool("dcp-worker", d)
-        .args(["--retry-delay", "0"])
-        .env("STANDIN", mode)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    stdout_ok(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// The last line of a watch that exited with `code`.
-fn last_line(out: Output, code: i32) -> Value {
-    assert_exit(&out, code);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().unwrap_or_else(|| panic!("no output"));
-    serde_json::from_str(last).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,8 +51,8 @@ async fn a_batch_pushed_again_is_watched_for_its_new_messages() {
 
     // The first push: P2 fails and is dead.
     stdout_ok(tool(&moto, d, "dcp-queue", &["push", "plates.json"]));
-    work(&moto, d, "fail-on:P2");
-    let first = last_line(tool(&moto, d, "dcp-watch", &["--batch", "plates"]), 3);
+    moto.standin_worker(d, "fail-on:P2");
+    let first = last_json(&tool(&moto, d, "dcp-watch", &["--batch", "plates"]), 3);
     assert_eq!(
         (&first["counts"]["done"], &first["counts"]["dead"]),
         (&1.into(), &1.into()),
@@ -90,8 +67,8 @@ async fn a_batch_pushed_again_is_watched_for_its_new_messages() {
         "dcp-queue",
         &["redrive", "--batch", "plates"],
     ));
-    let redriven = last_line(
-        tool(&moto, d, "dcp-watch", &["--batch", "plates", "--once"]),
+    let redriven = last_json(
+        &tool(&moto, d, "dcp-watch", &["--batch", "plates", "--once"]),
         0,
     );
     assert_eq!(
@@ -99,9 +76,9 @@ async fn a_batch_pushed_again_is_watched_for_its_new_messages() {
         (&1.into(), &0.into(), &1.into()),
         "{redriven}"
     );
-    let lines = work(&moto, d, "fail-on:P2");
+    let lines = moto.standin_worker(d, "fail-on:P2");
     assert_eq!(lines.len(), 1, "{lines:?}");
-    let dead_again = last_line(tool(&moto, d, "dcp-watch", &["--batch", "plates"]), 3);
+    let dead_again = last_json(&tool(&moto, d, "dcp-watch", &["--batch", "plates"]), 3);
     assert_eq!(dead_again["dead_letters"].as_array().unwrap().len(), 1);
     assert_eq!(
         dead_again["dead_letters"][0]["id"], lines[0]["message_id"],
@@ -110,8 +87,8 @@ async fn a_batch_pushed_again_is_watched_for_its_new_messages() {
 
     // Pushed again: the earlier outcomes and dead letter are not the new messages'.
     stdout_ok(tool(&moto, d, "dcp-queue", &["push", "plates.json"]));
-    let waiting = last_line(
-        tool(&moto, d, "dcp-watch", &["--batch", "plates", "--once"]),
+    let waiting = last_json(
+        &tool(&moto, d, "dcp-watch", &["--batch", "plates", "--once"]),
         0,
     );
     assert_eq!(
@@ -121,9 +98,9 @@ async fn a_batch_pushed_again_is_watched_for_its_new_messages() {
     );
 
     // The worker finishes them: P1 found done, P2 run again.
-    let lines = work(&moto, d, "ok");
+    let lines = moto.standin_worker(d, "ok");
     assert_eq!(lines.len(), 2, "{lines:?}");
-    let again = last_line(tool(&moto, d, "dcp-watch", &["--batch", "plates"]), 0);
+    let again = last_json(&tool(&moto, d, "dcp-watch", &["--batch", "plates"]), 0);
     assert_eq!(
         (
             &again["counts"]["tasks"],

@@ -12,7 +12,7 @@ use std::process::Output;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::QueueAttributeName;
 use dcp_tests::moto::{Moto, queue_url};
-use dcp_tests::{assert_exit, stdout_ok};
+use dcp_tests::{assert_exit, last_json, stdout_ok};
 use serde_json::Value;
 
 const APP: &str = "Batched";
@@ -40,28 +40,6 @@ fn push(moto: &Moto, d: &Path, name: &str, plates: &[&str]) {
         pushed.contains(&format!("\"batch\":\"{name}\"")),
         "{pushed}"
     );
-}
-
-/// Runs one worker off EC2 with the stand-in in `mode` until the queue is empty.
-fn work(moto: &Moto, d: &Path, mode: &str) -> Vec<Value> {
-    let out = moto
-        .tool("dcp-worker", d)
-        .args(["--retry-delay", "0"])
-        .env("STANDIN", mode)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    stdout_ok(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn json(out: Output, code: i32) -> Value {
-    assert_exit(&out, code);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().unwrap_or_else(|| panic!("no output"));
-    serde_json::from_str(last).unwrap()
 }
 
 /// (visible, in flight) of the task queue.
@@ -138,8 +116,8 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
     push(&moto, d, "illum", &["P1", "P2"]);
     std::fs::rename(d.join("illum.json"), d.join("first.json")).unwrap();
     push(&moto, d, "illum", &["P2", "P3"]);
-    let waiting = json(
-        tool(&moto, d, "dcp-watch", &["--batch", "illum", "--once"]),
+    let waiting = last_json(
+        &tool(&moto, d, "dcp-watch", &["--batch", "illum", "--once"]),
         0,
     );
     assert_eq!(
@@ -148,7 +126,7 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
             "failed_attempts": 0, "elapsed_seconds": waiting["elapsed_seconds"]})
     );
     assert_eq!(queue_counts(&sqs).await, ("4".into(), "0".into()));
-    let lines = work(&moto, d, "ok");
+    let lines = moto.standin_worker(d, "ok");
     assert_eq!(lines.len(), 4, "{lines:?}");
 
     // Batch `analysis` waits in the queue while `illum`'s watch finishes.
@@ -165,7 +143,7 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
         })
         .collect();
     let mut outs = watches.into_iter().map(|w| w.join().unwrap());
-    let illum = json(outs.next().unwrap(), 0);
+    let illum = last_json(&outs.next().unwrap(), 0);
     assert_eq!(illum["batch"], "illum");
     assert_eq!(illum["finished"], true);
     assert_eq!(
@@ -187,7 +165,7 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
         "{illum}"
     );
     assert_eq!(illum["dead_letters"], serde_json::json!([]));
-    let analysis = json(outs.next().unwrap(), 0);
+    let analysis = last_json(&outs.next().unwrap(), 0);
     assert_eq!(
         (&analysis["pushed"], &analysis["waiting"], &analysis["done"]),
         (&1.into(), &1.into(), &0.into()),
@@ -200,10 +178,10 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
     );
 
     // Its task fails, then SQS moves it to the dead-letter queue: exit 3.
-    let lines = work(&moto, d, "fail-on:P3");
+    let lines = moto.standin_worker(d, "fail-on:P3");
     assert_eq!(lines[0]["status"], "cellprofiler-failed", "{lines:?}");
-    let analysis = json(
-        tool(
+    let analysis = last_json(
+        &tool(
             &moto,
             d,
             "dcp-watch",
@@ -220,7 +198,7 @@ async fn a_batch_watch_waits_for_its_own_tasks_only() {
     assert_eq!(letter["batch"], "analysis");
     assert_eq!(letter["last_failure"]["status"], "cellprofiler-failed");
     // `illum` is still all done.
-    let illum = json(tool(&moto, d, "dcp-watch", &["--batch", "illum"]), 0);
+    let illum = last_json(&tool(&moto, d, "dcp-watch", &["--batch", "illum"]), 0);
     assert_eq!(illum["counts"]["done"], 3, "{illum}");
 
     // No batch watch lowered, stopped or tore down the fleet.
