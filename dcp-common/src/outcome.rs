@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 /// the monitor reads them back for the run report.
 pub const OUTCOME_STREAM_PREFIX: &str = "outcomes/";
 
+/// On the embedded backend, set by `dcp-fleet start` in the environment of each worker it
+/// launches, to the worker's slot: the fleet appends that worker's stdout to
+/// `<run_dir>/workers/<slot>.jsonl`. A worker without it records its own outcome lines
+/// there (`workers/<host>-<pid>.jsonl`).
+pub const FLEET_SLOT_ENV: &str = "DCP_FLEET_SLOT";
+
 /// How a task ended (reference §6, with DCP's problem classes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -248,7 +248,8 @@ impl EmbeddedFleet {
                 stopped: None,
                 end: None,
             };
-            let pid = process::launch(&program, &state.config, &record.outcomes, &record.log)?;
+            let files = (record.outcomes.as_path(), record.log.as_path());
+            let pid = process::launch(&program, &state.config, index, files)?;
             state.workers.retain(|w| w.index != index);
             state.workers.push(WorkerRecord { pid, ..record });
             state.workers.sort_by_key(|w| w.index);

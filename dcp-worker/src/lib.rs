@@ -8,6 +8,7 @@ pub mod cellprofiler;
 pub mod cloud;
 pub mod in_flight;
 pub mod load_check;
+pub mod outcome_record;
 pub mod plugins;
 pub mod session;
 pub mod stop;

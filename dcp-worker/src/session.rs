@@ -1,6 +1,7 @@
 //! One run of the worker as the `dcp-worker` command runs it: the configured queue and
-//! store, SIGTERM and SIGINT handing tasks back, and on AWS the CloudWatch and EC2 side
-//! ([`crate::cloud`]).
+//! store, SIGTERM and SIGINT handing tasks back, the outcome lines recorded in the run
+//! folder on the embedded backend ([`crate::outcome_record`]), and on AWS the CloudWatch
+//! and EC2 side ([`crate::cloud`]).
 
 use dcp_common::backend::{BackendError, ConfiguredQueue, ConfiguredStore};
 use dcp_common::outcome::Outcome;
@@ -8,6 +9,7 @@ use dcp_common::{Config, QueueError};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
+use crate::outcome_record::OutcomeRecord;
 use crate::{Stop, Worker, WorkerOptions};
 
 /// Why a run failed.
@@ -25,6 +27,10 @@ pub enum RunError {
     /// The plugins could not be prepared (before any task was received).
     #[error("cannot prepare the plugins: {0}")]
     Plugins(#[from] crate::plugins::PluginError),
+    /// The run folder's record of outcome lines could not be opened (before any task was
+    /// received).
+    #[error("cannot record outcome lines: {0}")]
+    OutcomeRecord(#[source] std::io::Error),
 }
 
 /// The kind of the backend's or the queue's error; signals or plugin preparation failing
@@ -32,7 +38,9 @@ pub enum RunError {
 impl dcp_common::exit::Classify for RunError {
     fn kind(&self) -> dcp_common::exit::Kind {
         match self {
-            RunError::Signals(_) | RunError::Plugins(_) => dcp_common::exit::Kind::Failure,
+            RunError::Signals(_) | RunError::Plugins(_) | RunError::OutcomeRecord(_) => {
+                dcp_common::exit::Kind::Failure
+            }
             RunError::Backend(e) => e.kind(),
             RunError::Queue(e) => e.kind(),
         }
@@ -67,6 +75,7 @@ pub async fn run(
     });
     let queue = ConfiguredQueue::open(config).await?;
     let store = ConfiguredStore::open(config).await?;
+    let record = OutcomeRecord::open(config).map_err(RunError::OutcomeRecord)?;
     #[cfg(feature = "aws")]
     let cloud = match config.backend {
         dcp_common::Backend::Aws => {
@@ -79,6 +88,9 @@ pub async fn run(
         #[cfg(feature = "aws")]
         if let Some(cloud) = &cloud {
             cloud.outcome(&line);
+        }
+        if let Some(record) = &record {
+            record.append(&line);
         }
         emit(&line);
     };

@@ -15,6 +15,7 @@ use nix::unistd::{Pid, setsid};
 
 use crate::embedded::state::{End, WorkerRecord};
 use crate::{FleetError, WORKER_ENV};
+use dcp_common::outcome::FLEET_SLOT_ENV;
 
 /// How often a stop looks whether its workers are gone.
 const POLL: Duration = Duration::from_millis(50);
@@ -51,14 +52,16 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Launches `program --config CONFIG --wait` in a new session (so it outlives the shell and
-/// terminal that started it), with stdin null and stdout and stderr appended to `outcomes`
-/// and `log`. Returns its pid; the process is not waited for.
+/// Launches `program --config CONFIG --wait` as the worker of slot `index` in a new
+/// session (so it outlives the shell and terminal that started it), with stdin null, stdout
+/// and stderr appended to `outcomes` and `log`, and [`FLEET_SLOT_ENV`] set to the slot (so
+/// the worker does not record its outcome lines a second time). Returns its pid; the
+/// process is not waited for.
 pub fn launch(
     program: &Path,
     config: &Path,
-    outcomes: &Path,
-    log: &Path,
+    index: u32,
+    (outcomes, log): (&Path, &Path),
 ) -> Result<u32, FleetError> {
     let append = |path: &Path| {
         OpenOptions::new()
@@ -72,6 +75,7 @@ pub fn launch(
         .arg("--config")
         .arg(config)
         .arg("--wait")
+        .env(FLEET_SLOT_ENV, index.to_string())
         .stdin(Stdio::null())
         .stdout(append(outcomes)?)
         .stderr(append(log)?);

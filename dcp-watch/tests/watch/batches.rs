@@ -5,7 +5,7 @@
 use super::*;
 
 /// Pushes one task per site labelled `batch`.
-fn push_batch(run: &Run, batch: &str, sites: &[u32]) {
+pub(super) fn push_batch(run: &Run, batch: &str, sites: &[u32]) {
     let groups: Vec<Value> = sites
         .iter()
         .map(|s| json!({"Metadata": format!("Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site={s}")}))
@@ -247,6 +247,6 @@ fn a_batch_pushed_again_after_a_failure_ends_done_with_its_old_dead_letter_left_
     assert_eq!(letters.len(), 1, "the old dead letter stays in the queue");
 }
 
-fn exit_dead() -> i32 {
+pub(super) fn exit_dead() -> i32 {
     i32::from(dcp_common::exit::DEAD_LETTERS)
 }

@@ -1,8 +1,9 @@
-//! The whole loop with the real dcp-worker: dcp-fleet starts it, dcp-watch sees the run
-//! drain, stops it and reports. CellProfiler is a stand-in script taking its arguments:
+//! The whole loop with the real dcp-worker, started by dcp-fleet or by hand: dcp-watch sees
+//! the run drain, stops the fleet and reports. CellProfiler is a stand-in script taking its arguments:
 //! site 3 fails, the other sites succeed.
 
 use super::*;
+use batches::{exit_dead, push_batch};
 
 const CELLPROFILER: &str = r#"#!/bin/sh
 while [ $# -gt 0 ]; do
@@ -103,5 +104,62 @@ fn dcp_fleet_and_dcp_watch_run_the_real_worker_to_the_end() {
     assert_eq!(
         std::fs::read_to_string(image).unwrap(),
         "Metadata_Plate=P1,Metadata_Well=A01,Metadata_Site=1\n"
+    );
+}
+
+/// A `dcp-worker` started by hand, not by `dcp-fleet start`, records its outcome lines in
+/// the run folder itself: the batch's watch and the run's report count its tasks, once.
+#[test]
+fn a_worker_started_by_hand_counts_in_the_batch_watch_and_the_report() {
+    let settings = "JOB_RETRIES = 1\nSQS_MESSAGE_VISIBILITY = 1\nDOCKER_CORES = 1\n\
+                    SECONDS_TO_START = 0\n";
+    let run = Run::new(settings, &[1]);
+    workspace(&run, &[1, 2, 3]);
+    push_batch(&run, "B", &[2, 3]);
+    let worker = {
+        let _guard = spawning();
+        Command::new(tool("dcp-worker"))
+            .current_dir(run.dir.path())
+            .env_remove("DCP_CONFIG")
+            .env_remove(dcp_common::outcome::FLEET_SLOT_ENV)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let printed = lines(&stdout_ok(worker).into_bytes());
+    assert_eq!(
+        printed.len(),
+        3,
+        "one line per attempt on stdout: {printed:?}"
+    );
+
+    let batch = run.watch(&["--batch", "B"]);
+    assert_exit(&batch, exit_dead());
+    let summary = lines(&batch.stdout).pop().unwrap();
+    let c = &summary["counts"];
+    assert_eq!(
+        (&c["tasks"], &c["done"], &c["dead"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{summary}"
+    );
+
+    let whole = run.watch(&[]);
+    assert_exit(&whole, exit_dead());
+    let last = lines(&whole.stdout).pop().unwrap();
+    assert_eq!(
+        counts(&last),
+        json!({"drained": true, "report": run.run_dir().join("report.json"), "tasks": 3,
+               "done": 2, "dead": 1, "failed_attempts": 1, "workers_stopped": 0})
+    );
+    let records: Vec<_> = std::fs::read_dir(run.run_dir().join("workers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let recorded = std::fs::read_to_string(&records[0]).unwrap();
+    assert_eq!(
+        lines(recorded.as_bytes()),
+        printed,
+        "the record is what it printed"
     );
 }

@@ -12,7 +12,7 @@ fn spawning() -> std::sync::MutexGuard<'static, ()> {
     SPAWN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A stand-in worker: logs its arguments, then sleeps until SIGTERM (or, with `stubborn`,
+/// A stand-in worker: logs its arguments and its fleet slot, then sleeps until SIGTERM (or, with `stubborn`,
 /// ignores SIGTERM).
 fn fake_worker(dir: &Path, stubborn: bool) -> PathBuf {
     let _guard = spawning();
@@ -22,8 +22,9 @@ fn fake_worker(dir: &Path, stubborn: bool) -> PathBuf {
     } else {
         "trap 'exit 0' TERM"
     };
-    let script =
-        format!("#!/bin/sh\n{trap}\necho \"args: $*\" >&2\nwhile :; do sleep 0.05; done\n");
+    let script = format!(
+        "#!/bin/sh\n{trap}\necho \"args: $*\" >&2\necho \"slot: $DCP_FLEET_SLOT\" >&2\nwhile :; do sleep 0.05; done\n"
+    );
     std::fs::write(&path, script).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
@@ -71,10 +72,10 @@ fn a_launched_worker_is_live_until_stopped_and_a_zombie_is_not() {
     let rec = record(0, &program, dir.path());
     let pid = {
         let _guard = spawning();
-        launch(&program, &config, &rec.outcomes, &rec.log).unwrap()
+        launch(&program, &config, 1, (&rec.outcomes, &rec.log)).unwrap()
     };
     wait_while(Duration::from_secs(5), || {
-        !std::fs::read_to_string(&rec.log).is_ok_and(|l| l.contains("--wait"))
+        !std::fs::read_to_string(&rec.log).is_ok_and(|l| l.contains("slot"))
     });
     assert!(is_worker(pid, &program, &config));
     assert!(
@@ -82,7 +83,11 @@ fn a_launched_worker_is_live_until_stopped_and_a_zombie_is_not() {
         "a worker of another fleet is not ours"
     );
     let log = std::fs::read_to_string(&rec.log).unwrap();
-    assert_eq!(log, format!("args: --config {} --wait\n", config.display()));
+    assert_eq!(
+        log,
+        format!("args: --config {} --wait\nslot: 1\n", config.display()),
+        "the worker is told its stdout is recorded"
+    );
     let rec = record(pid, &program, dir.path());
     // The test process is the worker's parent and never reaps it: after it exits, the
     // zombie (kill(pid, 0) still succeeds) must count as gone.
@@ -105,7 +110,7 @@ fn a_worker_ignoring_sigterm_is_killed_after_the_grace_period() {
     let rec = record(0, &program, dir.path());
     let pid = {
         let _guard = spawning();
-        launch(&program, &config, &rec.outcomes, &rec.log).unwrap()
+        launch(&program, &config, 1, (&rec.outcomes, &rec.log)).unwrap()
     };
     wait_while(Duration::from_secs(5), || {
         !is_worker(pid, &program, &config)
