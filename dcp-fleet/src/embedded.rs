@@ -248,8 +248,13 @@ impl EmbeddedFleet {
                 stopped: None,
                 end: None,
             };
-            let files = (record.outcomes.as_path(), record.log.as_path());
-            let pid = process::launch(&program, &state.config, index, files)?;
+            let pid = process::launch(
+                &program,
+                &state.config,
+                index,
+                &record.outcomes,
+                &record.log,
+            )?;
             state.workers.retain(|w| w.index != index);
             state.workers.push(WorkerRecord { pid, ..record });
             state.workers.sort_by_key(|w| w.index);

@@ -169,9 +169,7 @@ async fn write_outcomes(
     };
     let who = match identity.await {
         Ok(Some(id)) => id,
-        _ => nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "unknown-host".to_owned()),
+        _ => crate::outcome_record::host_name(),
     };
     let stream = logs::stream_name(&format!(
         "{OUTCOME_STREAM_PREFIX}{who}-{}",

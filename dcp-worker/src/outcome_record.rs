@@ -12,7 +12,24 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use dcp_common::outcome::FLEET_SLOT_ENV;
+use dcp_common::store::{StoreError, path_in_bucket};
 use dcp_common::{Backend, Config};
+
+/// Why the record could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The run folder leads outside AWS_BUCKET (a link out) or its name is not a key.
+    #[error(transparent)]
+    Outside(#[from] StoreError),
+    /// The folder or the file could not be created.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The folder or file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
 
 /// The file a worker appends its outcome lines to.
 #[derive(Debug)]
@@ -23,22 +40,33 @@ pub struct OutcomeRecord {
 
 impl OutcomeRecord {
     /// The record this worker keeps itself: `None` on AWS and for a fleet worker (its
-    /// stdout is the record). Creates `<run_dir>/workers/` and opens the file for
+    /// stdout is the record; an empty [`FLEET_SLOT_ENV`] is no slot). Creates `<run_dir>/workers/` and opens the file for
     /// appending; an I/O error names the path.
-    pub fn open(config: &Config) -> Result<Option<OutcomeRecord>, std::io::Error> {
-        if config.backend != Backend::Embedded || std::env::var_os(FLEET_SLOT_ENV).is_some() {
+    pub fn open(config: &Config) -> Result<Option<OutcomeRecord>, RecordError> {
+        let fleet_worker = std::env::var_os(FLEET_SLOT_ENV).is_some_and(|slot| !slot.is_empty());
+        if config.backend != Backend::Embedded || fleet_worker {
             return Ok(None);
         }
-        let dir = config.local_run_dir().join("workers");
-        let path = dir.join(format!("{}-{}.jsonl", host_name(), std::process::id()));
-        let named =
-            |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-        std::fs::create_dir_all(&dir).map_err(named)?;
+        // The run folder resolves inside AWS_BUCKET (no link out), as the fleet's does.
+        let key = format!(
+            "runs/{}/workers/{}-{}.jsonl",
+            config.app_name,
+            host_name(),
+            std::process::id()
+        );
+        let path = path_in_bucket(&config.aws_bucket, &key)?;
+        let io = |source| RecordError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(named)?;
+            .map_err(io)?;
         Ok(Some(OutcomeRecord {
             path,
             file: Mutex::new(file),
@@ -59,8 +87,8 @@ impl OutcomeRecord {
     }
 }
 
-/// The machine's name as part of a file name ([`file_safe`]).
-fn host_name() -> String {
+/// The machine's name as part of a file or log stream name ([`file_safe`]).
+pub(crate) fn host_name() -> String {
     let name = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();

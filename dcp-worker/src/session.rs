@@ -9,7 +9,7 @@ use dcp_common::{Config, QueueError};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::outcome_record::OutcomeRecord;
+use crate::outcome_record::{OutcomeRecord, RecordError};
 use crate::{Stop, Worker, WorkerOptions};
 
 /// Why a run failed.
@@ -30,17 +30,18 @@ pub enum RunError {
     /// The run folder's record of outcome lines could not be opened (before any task was
     /// received).
     #[error("cannot record outcome lines: {0}")]
-    OutcomeRecord(#[source] std::io::Error),
+    OutcomeRecord(#[from] RecordError),
 }
 
-/// The kind of the backend's or the queue's error; signals or plugin preparation failing
-/// is a failure.
+/// The kind of the backend's or the queue's error, or of a run folder leading outside
+/// AWS_BUCKET (bad input); signals, plugin preparation or the record's I/O failing is a
+/// failure.
 impl dcp_common::exit::Classify for RunError {
     fn kind(&self) -> dcp_common::exit::Kind {
         match self {
-            RunError::Signals(_) | RunError::Plugins(_) | RunError::OutcomeRecord(_) => {
-                dcp_common::exit::Kind::Failure
-            }
+            RunError::Signals(_) | RunError::Plugins(_) => dcp_common::exit::Kind::Failure,
+            RunError::OutcomeRecord(RecordError::Outside(e)) => e.kind(),
+            RunError::OutcomeRecord(RecordError::Io { .. }) => dcp_common::exit::Kind::Failure,
             RunError::Backend(e) => e.kind(),
             RunError::Queue(e) => e.kind(),
         }
@@ -75,7 +76,7 @@ pub async fn run(
     });
     let queue = ConfiguredQueue::open(config).await?;
     let store = ConfiguredStore::open(config).await?;
-    let record = OutcomeRecord::open(config).map_err(RunError::OutcomeRecord)?;
+    let record = OutcomeRecord::open(config)?;
     #[cfg(feature = "aws")]
     let cloud = match config.backend {
         dcp_common::Backend::Aws => {

@@ -61,7 +61,8 @@ pub fn launch(
     program: &Path,
     config: &Path,
     index: u32,
-    (outcomes, log): (&Path, &Path),
+    outcomes: &Path,
+    log: &Path,
 ) -> Result<u32, FleetError> {
     let append = |path: &Path| {
         OpenOptions::new()

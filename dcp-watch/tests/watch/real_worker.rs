@@ -1,6 +1,6 @@
 //! The whole loop with the real dcp-worker, started by dcp-fleet or by hand: dcp-watch sees
-//! the run drain, stops the fleet and reports. CellProfiler is a stand-in script taking its arguments:
-//! site 3 fails, the other sites succeed.
+//! the run drain, stops the fleet and reports. CellProfiler is a stand-in script taking its
+//! arguments: site 3 fails, the other sites succeed.
 
 use super::*;
 use batches::{exit_dead, push_batch};

@@ -53,3 +53,24 @@ fn links_inside_the_buckets_work_and_results_linked_out_are_refused() {
     );
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
 }
+
+/// A worker started by hand records its outcome lines in the run folder's `workers/`
+/// inside AWS_BUCKET: when that folder is a link out, the worker refuses to start (exit 2)
+/// before taking a task, and writes nothing out there.
+#[test]
+fn a_workers_folder_linked_out_of_the_run_bucket_is_refused_before_any_task() {
+    let run = RunDir::new("JOB_RETRIES = 1");
+    let elsewhere = run.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(run.path().join("run/runs/Standin")).unwrap();
+    symlink(&elsewhere, run.path().join("run/runs/Standin/workers")).unwrap();
+    run.push(&["P1"], "w/p.cppipe");
+    let out = run.worker("ok", &[]).output().unwrap();
+    dcp_tests::assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert_eq!(run.starts(), 0, "no task was taken");
+    let status = dcp_tests::stdout_ok(run.queue(&["status"], ""));
+    assert!(status.contains("\"visible\":1"), "{status}");
+}

@@ -12,8 +12,8 @@ fn spawning() -> std::sync::MutexGuard<'static, ()> {
     SPAWN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A stand-in worker: logs its arguments and its fleet slot, then sleeps until SIGTERM (or, with `stubborn`,
-/// ignores SIGTERM).
+/// A stand-in worker: logs its arguments and its fleet slot, then sleeps until SIGTERM (or,
+/// with `stubborn`, ignores SIGTERM).
 fn fake_worker(dir: &Path, stubborn: bool) -> PathBuf {
     let _guard = spawning();
     let path = dir.join("dcp-worker");
@@ -72,7 +72,7 @@ fn a_launched_worker_is_live_until_stopped_and_a_zombie_is_not() {
     let rec = record(0, &program, dir.path());
     let pid = {
         let _guard = spawning();
-        launch(&program, &config, 1, (&rec.outcomes, &rec.log)).unwrap()
+        launch(&program, &config, 1, &rec.outcomes, &rec.log).unwrap()
     };
     wait_while(Duration::from_secs(5), || {
         !std::fs::read_to_string(&rec.log).is_ok_and(|l| l.contains("slot"))
@@ -110,7 +110,7 @@ fn a_worker_ignoring_sigterm_is_killed_after_the_grace_period() {
     let rec = record(0, &program, dir.path());
     let pid = {
         let _guard = spawning();
-        launch(&program, &config, 1, (&rec.outcomes, &rec.log)).unwrap()
+        launch(&program, &config, 1, &rec.outcomes, &rec.log).unwrap()
     };
     wait_while(Duration::from_secs(5), || {
         !is_worker(pid, &program, &config)
