@@ -84,8 +84,11 @@ pub struct Config {
     pub assign_ip: bool,
     /// CellProfiler copies run inside each container.
     pub docker_cores: u32,
-    /// ECS CPU units per container (default DOCKER_CORES × 1024).
-    pub cpu_shares: u32,
+    /// ECS CPU units per container (1024 = one core). Absent: DOCKER_CORES × 1024, as in
+    /// DCP's config.py; an explicit 0 is kept (ECS reserves no CPU for the container).
+    /// Absent from the text means absent here, whatever [`Config::default`] holds.
+    #[serde(default)]
+    pub cpu_shares: Option<u32>,
     /// MB of memory per container.
     pub memory: u32,
     /// Seconds between the starts of the copies inside one container.
@@ -232,7 +235,7 @@ impl Default for Config {
             download_files: true,
             assign_ip: true,
             docker_cores: 4,
-            cpu_shares: 0,
+            cpu_shares: Some(4 * 1024),
             memory: 15000,
             seconds_to_start: 180,
             sqs_queue_name: String::new(),
@@ -380,6 +383,12 @@ impl Config {
         format!("{}_{instance_id}", self.app_name)
     }
 
+    /// ECS CPU units per container: CPU_SHARES, or DOCKER_CORES × 1024 when it is absent.
+    pub fn cpu_shares(&self) -> u32 {
+        self.cpu_shares
+            .unwrap_or_else(|| self.docker_cores.saturating_mul(1024))
+    }
+
     /// The Name tag a worker gives its EC2 instance: APP_NAME + "Worker".
     pub fn instance_name_tag(&self) -> String {
         format!("{}Worker", self.app_name)
@@ -403,9 +412,7 @@ impl Config {
         derive(&mut self.source_bucket, self.aws_bucket.clone());
         derive(&mut self.workspace_bucket, self.source_bucket.clone());
         derive(&mut self.destination_bucket, self.aws_bucket.clone());
-        if self.cpu_shares == 0 {
-            self.cpu_shares = self.docker_cores.saturating_mul(1024);
-        }
+        self.cpu_shares = Some(self.cpu_shares());
         if self.plugins_commit.eq_ignore_ascii_case("false") {
             self.plugins_commit.clear();
         }

@@ -47,7 +47,7 @@ proptest! {
             let config = Config::parse(&imported.toml, "dcp.toml", Path::new("/")).unwrap();
             prop_assert_eq!(&config.app_name, &app);
             prop_assert_eq!(u64::from(config.docker_cores), cores);
-            prop_assert_eq!(u64::from(config.cpu_shares), cores * factor);
+            prop_assert_eq!(u64::from(config.cpu_shares()), cores * factor);
             prop_assert_eq!(config.sqs_message_visibility, visibility);
             prop_assert_eq!(&config.machine_type, &machines);
             prop_assert_eq!(config.sqs_queue_name, format!("{app}Queue"));

@@ -13,12 +13,23 @@ fn defaults_and_derived_names() {
     assert_eq!(c.per_instance_log_group(), "Screen1_perInstance");
     assert_eq!(c.ecs_service_name, "Screen1Service");
     assert_eq!(c.ecs_task_family, "Screen1Task");
-    assert_eq!(c.cpu_shares, 4096);
+    assert_eq!(c.cpu_shares(), 4096);
     assert_eq!(c.job_retries, 3);
     assert_eq!(c.sqs_message_visibility, 60);
     assert_eq!(c.source_bucket, "/runs/a/bucket");
     assert_eq!(c.workspace_bucket, "/runs/a/bucket");
     assert_eq!(c.queue_file, Path::new("/runs/a/dcp-queue.sqlite"));
+}
+
+#[test]
+fn an_explicit_zero_cpu_shares_is_kept_and_an_absent_one_follows_docker_cores() {
+    let zero = parse("AWS_BUCKET = 'b'\nDOCKER_CORES = 2\nCPU_SHARES = 0\n").unwrap();
+    assert_eq!(zero.cpu_shares(), 0);
+    let absent = parse("AWS_BUCKET = 'b'\nDOCKER_CORES = 2\n").unwrap();
+    assert_eq!(absent.cpu_shares(), 2048);
+    let json = serde_json::to_string(&zero).unwrap();
+    let again = Config::parse(&json, "settings.json", Path::new("/")).unwrap();
+    assert_eq!(again.cpu_shares(), 0);
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub fn check(c: &Config) -> Result<(), Invalid> {
     at_most("DOCKER_CORES", c.docker_cores.into(), 1024)?;
     at_most("LOCAL_WORKERS", c.local_workers.into(), 1024)?;
     // Container cpu units and memory (MiB) are 32-bit integers in an ECS task definition.
-    at_most("CPU_SHARES", c.cpu_shares.into(), i32::MAX as u64)?;
+    at_most("CPU_SHARES", c.cpu_shares().into(), i32::MAX as u64)?;
     at_least("MEMORY", c.memory.into(), 1)?;
     at_most("MEMORY", c.memory.into(), i32::MAX as u64)?;
     at_most("CLUSTER_MACHINES", c.cluster_machines.into(), 100_000)?;

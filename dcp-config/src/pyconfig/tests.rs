@@ -48,7 +48,7 @@ fn dcp_config_py_converts() {
     );
     assert_eq!(c.sqs_queue_name, "DistributedCPQueue");
     assert_eq!(c.sqs_dead_letter_queue, "lab_DeadMessages");
-    assert_eq!(c.cpu_shares, 4096);
+    assert_eq!(c.cpu_shares(), 4096);
     assert_eq!(c.seconds_to_start, 180);
     assert_eq!(c.sqs_message_visibility, 600);
     assert_eq!(c.machine_type, ["m5.xlarge", "m5a.xlarge"]);
@@ -190,7 +190,7 @@ CPU_SHARES = DOCKER_CORES * -(-512)
     assert_eq!(c.necessary_string, "it's\t\"x\"\\");
     assert!(!c.assign_ip && c.auto_monitor);
     assert_eq!(c.plugins_commit, "");
-    assert_eq!(c.cpu_shares, 1024);
+    assert_eq!(c.cpu_shares(), 1024);
     assert!(
         toml.contains("\nAPP_NAME = \"Run_A\"  # was: ('Run' + '_' + \"A\")\n"),
         "{toml}"

@@ -64,7 +64,7 @@ pub fn plan(config: &Config) -> Result<Plan, FleetError> {
         container: Container {
             name: config.app_name.clone(),
             image: config.dockerhub_tag.clone(),
-            cpu: ecs_integer("CPU_SHARES", config.cpu_shares)?,
+            cpu: ecs_integer("CPU_SHARES", config.cpu_shares())?,
             memory: ecs_integer("MEMORY", config.memory)?,
             environment: vec![(SETTINGS_ENV.to_owned(), settings)],
             log_options: vec![
